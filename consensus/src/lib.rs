@@ -1,0 +1,178 @@
+//! `dsec-consensus`: the interface through which consensus drives the node,
+//! and the single-validator dev sealer that drives it on a dev chain.
+//!
+//! The [`Application`] trait is what any engine needs from the node: build a
+//! block for a height within a deadline, validate (re-execute) a block
+//! proposed by someone else, and commit a decided block with its commit
+//! certificate. The [`DevSealer`] drives it alone, as `geth --dev` and Anvil
+//! do: it builds a block when transactions arrive (or every interval), signs
+//! the commit certificate with the only validator's key, and commits. The BFT
+//! engine plugs into the same trait.
+
+use alloy_primitives::{Address, B256};
+use dsec_sdk::block::{Block, CommitCertificate, CommitSignature};
+use dsec_sdk::validators::{ValidatorKey, ValidatorSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// A block built or validated by the application, not yet committed.
+#[derive(Debug, Clone)]
+pub struct ProposedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its hash.
+    pub hash: B256,
+}
+
+/// The verdict on a block proposed by another validator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Re-execution reproduced the header: vote for it.
+    Valid,
+    /// The block is wrong; the reason is logged and recorded.
+    Invalid(String),
+}
+
+/// What consensus needs from the node.
+pub trait Application: Send + Sync + 'static {
+    /// A failure of the node itself (disk, corruption): consensus must stop.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Height and hash of the last committed block.
+    fn last_committed(&self) -> (u64, B256);
+
+    /// The validator set that signs height `height`.
+    fn validator_set(&self, height: u64) -> Result<ValidatorSet, Self::Error>;
+
+    /// The genesis hash (what commit signatures are bound to).
+    fn chain_hash(&self) -> B256;
+
+    /// Build the block for `height` on top of the last committed block, from
+    /// the mempool, finishing by `deadline`.
+    fn build_block(&self, height: u64, proposer: Address, deadline: Instant) -> Result<ProposedBlock, Self::Error>;
+
+    /// Validate a block proposed by someone else by re-executing it.
+    fn validate_block(&self, block: &Block) -> Result<Verdict, Self::Error>;
+
+    /// Commit a decided block (built or validated before) with its certificate.
+    fn commit_block(&self, block_hash: B256, certificate: CommitCertificate) -> Result<(), Self::Error>;
+
+    /// Whether the mempool holds executable transactions.
+    fn has_ready_transactions(&self) -> bool;
+}
+
+/// Settings of the dev sealer.
+#[derive(Debug, Clone)]
+pub struct DevSealerConfig {
+    /// Seal a block at least this often, even when empty. `None`: only when transactions arrive.
+    pub block_interval: Option<Duration>,
+    /// Seal as soon as transactions arrive (after `min_gap` since the last block).
+    pub seal_on_transactions: bool,
+    /// Smallest time between two blocks.
+    pub min_gap: Duration,
+    /// Time a block may take to build.
+    pub build_time: Duration,
+}
+
+impl Default for DevSealerConfig {
+    fn default() -> Self {
+        Self {
+            block_interval: Some(Duration::from_secs(1)),
+            seal_on_transactions: true,
+            min_gap: Duration::from_millis(0),
+            build_time: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Why the sealer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SealerError<E: std::error::Error + 'static> {
+    /// The application failed.
+    #[error("application: {0}")]
+    App(#[source] E),
+    /// The sealer's key is not the only validator of the chain.
+    #[error("the dev sealer's key {key} cannot seal alone: the validator set has {validators} members")]
+    NotSoleValidator {
+        /// Address of the sealer's key.
+        key: Address,
+        /// Size of the validator set.
+        validators: usize,
+    },
+    /// A blocking task panicked or was cancelled.
+    #[error("sealer task failed: {0}")]
+    Task(String),
+}
+
+/// Seals blocks on a single-validator chain.
+#[derive(Debug)]
+pub struct DevSealer<A> {
+    app: Arc<A>,
+    key: ValidatorKey,
+    config: DevSealerConfig,
+    wake: Arc<Notify>,
+}
+
+impl<A: Application> DevSealer<A> {
+    /// A sealer for `app` with the only validator's key; `wake` is notified when transactions arrive.
+    pub fn new(app: Arc<A>, key: ValidatorKey, config: DevSealerConfig, wake: Arc<Notify>) -> Self {
+        Self { app, key, config, wake }
+    }
+
+    /// Seal exactly one block now (also used by tests and `evm_mine`-style tooling).
+    pub fn seal_one(app: &A, key: &ValidatorKey, build_time: Duration) -> Result<ProposedBlock, SealerError<A::Error>> {
+        let (last, _) = app.last_committed();
+        let height = last + 1;
+        let set = app.validator_set(height).map_err(SealerError::App)?;
+        if set.validators.len() != 1 || set.get(&key.address()).is_none() {
+            return Err(SealerError::NotSoleValidator { key: key.address(), validators: set.validators.len() });
+        }
+        let proposed = app.build_block(height, key.address(), Instant::now() + build_time).map_err(SealerError::App)?;
+        let message = CommitCertificate::signing_bytes(&app.chain_hash(), height, 0, &proposed.hash);
+        let certificate = CommitCertificate {
+            height,
+            round: 0,
+            block_hash: proposed.hash,
+            signatures: vec![CommitSignature {
+                validator: key.address(),
+                signature: key.sign(&message).to_vec().into(),
+            }],
+        };
+        app.commit_block(proposed.hash, certificate).map_err(SealerError::App)?;
+        Ok(proposed)
+    }
+
+    /// Run until `shutdown` resolves or the application fails.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), SealerError<A::Error>> {
+        tokio::pin!(shutdown);
+        let mut last_seal = tokio::time::Instant::now();
+        loop {
+            let interval_deadline = self.config.block_interval.map(|i| last_seal + i);
+            let must_seal = interval_deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+            let has_txs = self.config.seal_on_transactions && self.app.has_ready_transactions();
+            if must_seal || has_txs {
+                let gap_end = last_seal + self.config.min_gap;
+                if tokio::time::Instant::now() < gap_end {
+                    tokio::time::sleep_until(gap_end).await;
+                }
+                let app = self.app.clone();
+                let key = self.key.clone();
+                let build_time = self.config.build_time;
+                let result = tokio::task::spawn_blocking(move || Self::seal_one(&app, &key, build_time))
+                    .await
+                    .map_err(|e| SealerError::Task(e.to_string()))?;
+                result?;
+                last_seal = tokio::time::Instant::now();
+                continue;
+            }
+            let sleep_until =
+                interval_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep_until(sleep_until) => {}
+            }
+        }
+    }
+}

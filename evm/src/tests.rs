@@ -1,0 +1,325 @@
+//! Execution tests over an in-memory state, with contracts compiled by solc-js
+//! (artifacts committed under `tests/contracts/artifacts`).
+
+use crate::call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
+use crate::db::{MemoryState, StateReader};
+use crate::error::InvalidTx;
+use crate::executor::{BlockContext, BlockExecutor, ChainConfig, TxExecError};
+use alloy::consensus::{TxEip1559, TxEip2930, TxLegacy};
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol;
+use alloy::sol_types::{SolCall, SolError, SolEvent, SolValue};
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use dsec_sdk::state::AccountState;
+use dsec_sdk::tx::{LocalKey, RecoveredTx};
+
+sol! {
+    interface IToken {
+        function transfer(address to, uint256 value) external returns (bool);
+        function balanceOf(address owner) external view returns (uint256);
+        event Transfer(address indexed from, address indexed to, uint256 value);
+        error InsufficientBalance(address account, uint256 balance, uint256 needed);
+    }
+    interface IProbe {
+        function value() external view returns (uint256);
+        function set(uint256 newValue, string note) external;
+        function failWithReason() external pure;
+        function failWithCustomError(uint256 code) external view;
+        function setThenFail(uint256 newValue) external;
+        function burn(uint256 count) external;
+        function blockInfo() external view returns (uint256 number, uint256 timestamp, uint256 chainId);
+    }
+}
+
+const CHAIN: ChainConfig = ChainConfig { chain_id: 1337 };
+const BASE_FEE: u64 = 1_000_000_000;
+
+fn artifact_bytecode(json: &str) -> Bytes {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["bytecode"].as_str().unwrap().parse().unwrap()
+}
+
+fn token_initcode(supply: U256) -> Bytes {
+    let code = artifact_bytecode(include_str!("../../tests/contracts/artifacts/Token.json"));
+    let args = ("Test".to_string(), "TST".to_string(), supply).abi_encode_params();
+    [code.to_vec(), args].concat().into()
+}
+
+fn probe_initcode() -> Bytes {
+    artifact_bytecode(include_str!("../../tests/contracts/artifacts/Probe.json"))
+}
+
+fn block(number: u64) -> BlockContext {
+    BlockContext {
+        number,
+        timestamp_secs: 1_700_000_000 + number,
+        beneficiary: Address::repeat_byte(0xbe),
+        gas_limit: 30_000_000,
+        base_fee: BASE_FEE,
+        prevrandao: Default::default(),
+    }
+}
+
+struct World {
+    state: MemoryState,
+    key: LocalKey,
+    nonce: u64,
+    number: u64,
+}
+
+impl World {
+    fn new() -> Self {
+        let key = LocalKey::random();
+        let mut state = MemoryState::default();
+        state.accounts.insert(key.address(), AccountState::with_balance(U256::from(10u128.pow(21))));
+        Self { state, key, nonce: 0, number: 1 }
+    }
+
+    fn tx(&mut self, to: TxKind, input: Bytes, gas_limit: u64, value: U256) -> RecoveredTx {
+        let tx = TxEip1559 {
+            chain_id: CHAIN.chain_id,
+            nonce: self.nonce,
+            gas_limit,
+            max_fee_per_gas: 2 * BASE_FEE as u128,
+            max_priority_fee_per_gas: 1_000,
+            to,
+            value,
+            input,
+            ..Default::default()
+        };
+        self.nonce += 1;
+        RecoveredTx::decode(&self.key.sign_tx_bytes(tx)).unwrap()
+    }
+
+    /// Execute one block and apply it.
+    fn run(&mut self, txs: &[RecoveredTx]) -> Vec<Result<dsec_sdk::block::StoredReceipt, TxExecError>> {
+        let mut exec = BlockExecutor::new(&self.state, &CHAIN, &block(self.number));
+        let results = txs.iter().map(|tx| exec.execute(tx).cloned()).collect();
+        let out = exec.finish();
+        self.state.apply(&out.changes);
+        self.number += 1;
+        results
+    }
+
+    fn deploy(&mut self, initcode: Bytes) -> Address {
+        let tx = self.tx(TxKind::Create, initcode, 3_000_000, U256::ZERO);
+        let receipt = self.run(&[tx]).remove(0).unwrap();
+        assert!(receipt.success);
+        receipt.contract_address.unwrap()
+    }
+
+    fn view(&self, to: Address, data: Vec<u8>) -> CallOutcome {
+        let req = TransactionRequest::default().to(to).input(Bytes::from(data).into());
+        call(&self.state, &CHAIN, &block(self.number), &req, &CallLimits::default()).unwrap()
+    }
+}
+
+#[test]
+fn value_transfer_moves_funds_and_charges_gas() {
+    let mut w = World::new();
+    let to = Address::repeat_byte(0x42);
+    let before = w.state.accounts[&w.key.address()].balance;
+    let tx = w.tx(TxKind::Call(to), Bytes::new(), 21_000, U256::from(1234));
+    let receipt = w.run(&[tx]).remove(0).unwrap();
+    assert!(receipt.success);
+    assert_eq!(receipt.gas_used, 21_000);
+    assert_eq!(w.state.accounts[&to].balance, U256::from(1234));
+    let sender = w.state.accounts[&w.key.address()];
+    assert_eq!(sender.nonce, 1);
+    let fee = U256::from(21_000u64) * U256::from(receipt.effective_gas_price);
+    assert_eq!(sender.balance, before - U256::from(1234) - fee);
+    // The priority fee went to the beneficiary; the base fee was burned.
+    assert_eq!(w.state.accounts[&Address::repeat_byte(0xbe)].balance, U256::from(21_000u64 * 1_000));
+}
+
+#[test]
+fn legacy_and_access_list_transactions_execute() {
+    let mut w = World::new();
+    let legacy = TxLegacy {
+        chain_id: Some(CHAIN.chain_id),
+        nonce: 0,
+        gas_price: 2 * BASE_FEE as u128,
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::repeat_byte(1)),
+        value: U256::from(1),
+        ..Default::default()
+    };
+    let access = TxEip2930 {
+        chain_id: CHAIN.chain_id,
+        nonce: 1,
+        gas_price: 2 * BASE_FEE as u128,
+        gas_limit: 30_000,
+        to: TxKind::Call(Address::repeat_byte(2)),
+        value: U256::from(1),
+        ..Default::default()
+    };
+    let txs = [
+        RecoveredTx::decode(&w.key.sign_tx_bytes(legacy)).unwrap(),
+        RecoveredTx::decode(&w.key.sign_tx_bytes(access)).unwrap(),
+    ];
+    let results = w.run(&txs);
+    assert_eq!(results[0].as_ref().unwrap().tx_type, 0);
+    assert_eq!(results[1].as_ref().unwrap().tx_type, 1);
+    assert!(results.iter().all(|r| r.as_ref().unwrap().success));
+    // Legacy pays its whole gas price: the tip is price - base fee.
+    assert_eq!(results[0].as_ref().unwrap().effective_gas_price, 2 * BASE_FEE as u128);
+}
+
+#[test]
+fn erc20_deploy_transfer_logs_and_views() {
+    let mut w = World::new();
+    let supply = U256::from(1_000_000u64);
+    let token = w.deploy(token_initcode(supply));
+    let to = Address::repeat_byte(0x77);
+    let data = IToken::transferCall { to, value: U256::from(250) }.abi_encode();
+    let tx = w.tx(TxKind::Call(token), data.into(), 100_000, U256::ZERO);
+    let receipt = w.run(&[tx]).remove(0).unwrap();
+    assert!(receipt.success);
+    assert_eq!(receipt.logs.len(), 1);
+    let event = IToken::Transfer::decode_log_data(&receipt.logs[0].data).unwrap();
+    assert_eq!((event.from, event.to, event.value), (w.key.address(), to, U256::from(250)));
+    assert_ne!(receipt.bloom(), alloy_primitives::Bloom::ZERO);
+
+    let balance = |w: &World, who: Address| match w.view(token, IToken::balanceOfCall { owner: who }.abi_encode()) {
+        CallOutcome::Success { output, .. } => U256::abi_decode(&output).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(balance(&w, to), U256::from(250));
+    assert_eq!(balance(&w, w.key.address()), supply - U256::from(250));
+}
+
+#[test]
+fn failed_transactions_are_included_and_charged() {
+    let mut w = World::new();
+    let probe = w.deploy(probe_initcode());
+    let revert = w.tx(
+        TxKind::Call(probe),
+        IProbe::setThenFailCall { newValue: U256::from(5) }.abi_encode().into(),
+        100_000,
+        U256::ZERO,
+    );
+    let oog = w.tx(
+        TxKind::Call(probe),
+        IProbe::burnCall { count: U256::from(10_000) }.abi_encode().into(),
+        200_000,
+        U256::ZERO,
+    );
+    let ok = w.tx(
+        TxKind::Call(probe),
+        IProbe::setCall { newValue: U256::from(9), note: "hi".into() }.abi_encode().into(),
+        100_000,
+        U256::ZERO,
+    );
+    let results = w.run(&[revert, oog, ok]);
+    let (r0, r1, r2) = (results[0].as_ref().unwrap(), results[1].as_ref().unwrap(), results[2].as_ref().unwrap());
+    assert!(!r0.success && r0.gas_used > 21_000 && r0.gas_used < 100_000);
+    assert!(!r1.success);
+    assert_eq!(r1.gas_used, 200_000, "out of gas consumes the whole limit");
+    assert!(r2.success);
+    assert_eq!(r2.cumulative_gas_used, r0.gas_used + r1.gas_used + r2.gas_used);
+    // The reverted write did not stick; the later one did.
+    assert_eq!(w.state.storage[&(probe, U256::ZERO)], U256::from(9));
+    assert_eq!(w.state.accounts[&w.key.address()].nonce, 4);
+}
+
+#[test]
+fn calls_report_revert_reasons_and_custom_errors() {
+    let mut w = World::new();
+    let probe = w.deploy(probe_initcode());
+    match w.view(probe, IProbe::failWithReasonCall {}.abi_encode()) {
+        CallOutcome::Revert { output, .. } => {
+            assert_eq!(alloy::sol_types::decode_revert_reason(&output).unwrap(), "revert: probe: refused")
+        }
+        other => panic!("{other:?}"),
+    }
+    match w.view(probe, IProbe::failWithCustomErrorCall { code: U256::from(7) }.abi_encode()) {
+        CallOutcome::Revert { output, .. } => assert_eq!(&output[..4], &selector("Unauthorized(address,uint256)")),
+        other => panic!("{other:?}"),
+    }
+    match w.view(probe, IProbe::blockInfoCall {}.abi_encode()) {
+        CallOutcome::Success { output, .. } => {
+            let (number, _ts, chain) = <(U256, U256, U256)>::abi_decode_params(&output).unwrap();
+            assert_eq!(number, U256::from(w.number));
+            assert_eq!(chain, U256::from(CHAIN.chain_id));
+        }
+        other => panic!("{other:?}"),
+    }
+    let _ = IToken::InsufficientBalance::SELECTOR;
+}
+
+fn selector(signature: &str) -> [u8; 4] {
+    alloy_primitives::keccak256(signature.as_bytes())[..4].try_into().unwrap()
+}
+
+#[test]
+fn invalid_transactions_are_refused_with_ethereum_messages() {
+    let mut w = World::new();
+    let first = w.tx(TxKind::Call(Address::ZERO), Bytes::new(), 21_000, U256::ZERO);
+    w.run(std::slice::from_ref(&first));
+    // Replay of nonce 0.
+    let err = w.run(&[first]).remove(0).unwrap_err();
+    assert!(matches!(err, TxExecError::Invalid(InvalidTx::NonceTooLow { tx: 0, state: 1 })), "{err}");
+    assert!(err.to_string().starts_with("nonce too low"));
+    // More value than the balance.
+    let rich = w.tx(TxKind::Call(Address::ZERO), Bytes::new(), 21_000, U256::from(10u128.pow(24)));
+    let err = w.run(&[rich]).remove(0).unwrap_err();
+    assert!(err.to_string().starts_with("insufficient funds for gas * price + value"), "{err}");
+    // Gas below the intrinsic cost.
+    w.nonce = 1;
+    let starving = w.tx(TxKind::Call(Address::ZERO), Bytes::new(), 20_000, U256::ZERO);
+    let err = w.run(&[starving]).remove(0).unwrap_err();
+    assert!(err.to_string().starts_with("intrinsic gas too low"), "{err}");
+    // More gas than the block holds.
+    w.nonce = 1;
+    let greedy = w.tx(TxKind::Call(Address::ZERO), Bytes::new(), 40_000_000, U256::ZERO);
+    let err = w.run(&[greedy]).remove(0).unwrap_err();
+    assert_eq!(err.to_string(), "exceeds block gas limit");
+}
+
+#[test]
+fn estimated_gas_is_enough_and_tight() {
+    let mut w = World::new();
+    let token = w.deploy(token_initcode(U256::from(1000u64)));
+    let data: Bytes = IToken::transferCall { to: Address::repeat_byte(9), value: U256::from(1) }.abi_encode().into();
+    let req = TransactionRequest::default().from(w.key.address()).to(token).input(data.clone().into());
+    let estimate = estimate_gas(&w.state, &CHAIN, &block(w.number), &req, &CallLimits::default()).unwrap();
+    // One gas less fails (on a copy of the same state)...
+    let before = w.state.clone();
+    let tx = w.tx(TxKind::Call(token), data.clone(), estimate - 1, U256::ZERO);
+    let short = w.run(&[tx]).remove(0);
+    assert!(!short.unwrap().success, "one gas less than the estimate must fail");
+    // ...and the estimate itself succeeds.
+    w.state = before;
+    w.nonce -= 1;
+    let tx = w.tx(TxKind::Call(token), data, estimate, U256::ZERO);
+    assert!(w.run(&[tx]).remove(0).unwrap().success);
+
+    // A transfer of more than the balance reverts at any gas: the estimate says so, with the data.
+    let req = TransactionRequest::default()
+        .from(Address::repeat_byte(5))
+        .to(token)
+        .input(Bytes::from(IToken::transferCall { to: Address::ZERO, value: U256::from(1) }.abi_encode()).into());
+    match estimate_gas(&w.state, &CHAIN, &block(w.number), &req, &CallLimits::default()) {
+        Err(CallError::Reverted(data)) => assert_eq!(&data[..4], &IToken::InsufficientBalance::SELECTOR),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn execution_is_deterministic() {
+    let mut a = World::new();
+    let key = a.key.clone();
+    let mut b = World { state: a.state.clone(), key, nonce: 0, number: 1 };
+    let token_a = a.deploy(token_initcode(U256::from(5u64)));
+    let token_b = b.deploy(token_initcode(U256::from(5u64)));
+    assert_eq!(token_a, token_b);
+    let tx = a.tx(TxKind::Call(Address::repeat_byte(3)), Bytes::new(), 21_000, U256::from(1));
+    let mut exec_a = BlockExecutor::new(&a.state, &CHAIN, &block(2));
+    let mut exec_b = BlockExecutor::new(&b.state, &CHAIN, &block(2));
+    exec_a.execute(&tx).unwrap();
+    exec_b.execute(&tx).unwrap();
+    let (out_a, out_b) = (exec_a.finish(), exec_b.finish());
+    assert_eq!(out_a.changes, out_b.changes);
+    assert_eq!(out_a.changes.digest(), out_b.changes.digest());
+    assert!(a.state.account(&token_a).unwrap().unwrap().has_code());
+}

@@ -1,0 +1,80 @@
+//! Devnet key sets and genesis files: validators with fresh ed25519 keys, and
+//! the ten development accounts every Ethereum tool knows, prefunded.
+
+use crate::{FeeConfig, Genesis, GenesisAccount, GenesisValidator, Permissions};
+use alloy_primitives::U256;
+use dsec_sdk::dev::DevAccount;
+use dsec_sdk::validators::ValidatorKey;
+use std::collections::BTreeMap;
+
+/// Chain id of devnets (the one Hardhat and Anvil use, so wallet presets work).
+pub const DEVNET_CHAIN_ID: u64 = 31337;
+/// Balance of each development account: 10,000 ether.
+pub const DEV_ACCOUNT_BALANCE_WEI: u128 = 10_000 * 1_000_000_000_000_000_000;
+/// Block gas limit of devnets.
+pub const DEVNET_GAS_LIMIT: u64 = 1_000_000_000;
+/// Initial base fee of devnets: 1 gwei.
+pub const DEVNET_INITIAL_BASE_FEE: u64 = 1_000_000_000;
+
+/// Options for a devnet genesis.
+#[derive(Debug, Clone)]
+pub struct DevnetSpec {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Number of validators.
+    pub validators: usize,
+    /// Block gas limit.
+    pub gas_limit: u64,
+    /// EIP-1559 fees (`true`) or a zero-fee network (`false`).
+    pub eip1559: bool,
+    /// Genesis time in milliseconds since the epoch.
+    pub timestamp_ms: u64,
+}
+
+impl Default for DevnetSpec {
+    fn default() -> Self {
+        Self { chain_id: DEVNET_CHAIN_ID, validators: 1, gas_limit: DEVNET_GAS_LIMIT, eip1559: true, timestamp_ms: 0 }
+    }
+}
+
+/// A devnet: its genesis and the secret keys of its validators (in genesis order).
+#[derive(Debug, Clone)]
+pub struct Devnet {
+    /// The genesis file.
+    pub genesis: Genesis,
+    /// The validators' consensus keys, in the order of `genesis.validators`.
+    pub validator_keys: Vec<ValidatorKey>,
+    /// The prefunded development accounts.
+    pub accounts: Vec<DevAccount>,
+}
+
+/// Generate a devnet: fresh validator keys and the prefunded dev accounts.
+pub fn generate(spec: &DevnetSpec) -> Devnet {
+    let validator_keys: Vec<ValidatorKey> = (0..spec.validators.max(1)).map(|_| ValidatorKey::generate()).collect();
+    let accounts = dsec_sdk::dev::dev_accounts();
+    let alloc: BTreeMap<_, _> = accounts
+        .iter()
+        .map(|a| (a.address, GenesisAccount { balance: U256::from(DEV_ACCOUNT_BALANCE_WEI), ..Default::default() }))
+        .collect();
+    let genesis = Genesis {
+        chain_id: spec.chain_id,
+        timestamp_ms: spec.timestamp_ms,
+        gas_limit: spec.gas_limit,
+        fees: FeeConfig {
+            eip1559: spec.eip1559,
+            initial_base_fee: if spec.eip1559 { DEVNET_INITIAL_BASE_FEE } else { 0 },
+            min_base_fee: 0,
+            min_gas_price: 0,
+        },
+        validators: validator_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| GenesisValidator { name: format!("validator-{i}"), public_key: k.public_key(), power: 1 })
+            .collect(),
+        alloc,
+        permissions: Permissions::default(),
+        tenants: Vec::new(),
+        chaincode: BTreeMap::new(),
+    };
+    Devnet { genesis, validator_keys, accounts }
+}

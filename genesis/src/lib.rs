@@ -1,0 +1,406 @@
+//! The genesis file of a dsec chain: its format, strict parsing, validation,
+//! the genesis block it defines, and the generation of devnet key sets.
+//!
+//! The file is JSON with camelCase keys. Every object rejects unknown fields,
+//! and every error names the path of the offending field
+//! (e.g. `alloc.0x12…34.balance: invalid hex`).
+//!
+//! The genesis hash — the hash of block 0 — identifies the chain. Block 0's
+//! `parent_hash` is the keccak-256 of the canonical re-serialisation of the
+//! parsed file, so every setting (chain id, fees, permissions, …) is bound
+//! into it; its `state_root` commits to the allocations and its
+//! `validators_hash` to the initial validator set.
+
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
+use dsec_sdk::block::{Body, Header};
+use dsec_sdk::state::{AccountChange, AccountState, StateChanges, next_state_root};
+use dsec_sdk::validators::{Validator, ValidatorSet, validator_address};
+use serde::{Deserialize, Deserializer, Serialize, de};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+pub mod devnet;
+
+/// The genesis file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Genesis {
+    /// EIP-155 chain id; transactions signed for another chain are refused.
+    pub chain_id: u64,
+    /// Time of the genesis block, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub timestamp_ms: u64,
+    /// Maximum gas per block.
+    pub gas_limit: u64,
+    /// Fee rules of the network.
+    pub fees: FeeConfig,
+    /// The initial validators.
+    pub validators: Vec<GenesisValidator>,
+    /// Accounts that exist at genesis.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub alloc: BTreeMap<Address, GenesisAccount>,
+    /// Who may send transactions and deploy contracts.
+    #[serde(default)]
+    pub permissions: Permissions,
+    /// Tenants of the audit-anchoring workload (used by the chaincode modules).
+    #[serde(default)]
+    pub tenants: Vec<Tenant>,
+    /// Chaincode modules by name, with their settings.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub chaincode: BTreeMap<String, ChaincodeModule>,
+}
+
+/// Fee rules: either a zero-fee network (as many permissioned networks run)
+/// or an EIP-1559 base fee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FeeConfig {
+    /// `true`: the base fee follows EIP-1559 (target = half the gas limit).
+    /// `false`: the base fee is always zero.
+    pub eip1559: bool,
+    /// Base fee of block 1, in wei per gas (ignored when `eip1559` is false).
+    #[serde(default)]
+    pub initial_base_fee: u64,
+    /// The base fee never falls below this, in wei per gas.
+    #[serde(default)]
+    pub min_base_fee: u64,
+    /// Transactions offering less than this gas price (or max fee) are refused by the mempool.
+    #[serde(default)]
+    pub min_gas_price: u64,
+}
+
+/// One initial validator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Human-readable name (organisation).
+    pub name: String,
+    /// ed25519 public key, 32 bytes hex.
+    pub public_key: B256,
+    /// Voting power, at least 1.
+    pub power: u64,
+}
+
+/// One account at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisAccount {
+    /// Balance in wei (hex quantity or decimal string).
+    #[serde(default, deserialize_with = "u256_quantity")]
+    pub balance: U256,
+    /// Nonce.
+    #[serde(default)]
+    pub nonce: u64,
+    /// Runtime code (hex).
+    #[serde(default, skip_serializing_if = "bytes_is_empty")]
+    pub code: Bytes,
+    /// Storage slots.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "unique_map")]
+    pub storage: BTreeMap<U256, U256>,
+}
+
+/// Who may do what. An absent list means "anyone".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Permissions {
+    /// Network administrators (governance of validators and modules).
+    #[serde(default)]
+    pub admins: Vec<Address>,
+    /// If set, only these addresses may send transactions.
+    #[serde(default)]
+    pub senders: Option<Vec<Address>>,
+    /// If set, only these addresses may deploy contracts.
+    #[serde(default)]
+    pub deployers: Option<Vec<Address>>,
+}
+
+impl Permissions {
+    /// Whether `sender` may send transactions.
+    pub fn may_send(&self, sender: &Address) -> bool {
+        self.senders.as_ref().is_none_or(|list| list.contains(sender))
+    }
+
+    /// Whether `sender` may deploy contracts.
+    pub fn may_deploy(&self, sender: &Address) -> bool {
+        self.deployers.as_ref().is_none_or(|list| list.contains(sender))
+    }
+}
+
+/// A tenant (an agency) of the audit-anchoring workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tenant {
+    /// Unique identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Data residency zone label.
+    pub residency_zone: String,
+    /// Accounts that may act for the tenant.
+    #[serde(default)]
+    pub members: Vec<Address>,
+}
+
+/// Settings of one chaincode module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChaincodeModule {
+    /// Whether the module is active.
+    pub enabled: bool,
+    /// Administrators of the module.
+    #[serde(default)]
+    pub admins: Vec<Address>,
+    /// Module-specific settings, validated by the module.
+    #[serde(default)]
+    pub settings: serde_json::Value,
+}
+
+/// Why a genesis file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// The file could not be read.
+    #[error("cannot read genesis file {path}: {source}")]
+    Io {
+        /// Path of the file.
+        path: String,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The JSON is malformed or a field has a wrong type or value.
+    #[error("genesis: {path}: {message}")]
+    Parse {
+        /// Path of the offending field (`.` for the document).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file parses but breaks a rule.
+    #[error("genesis: {field}: {message}")]
+    Invalid {
+        /// The offending field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> GenesisError {
+    GenesisError::Invalid { field: field.into(), message: message.into() }
+}
+
+/// Smallest block gas limit accepted (one plain transfer must fit).
+pub const MIN_GAS_LIMIT: u64 = 21_000;
+/// Largest block gas limit accepted.
+pub const MAX_GAS_LIMIT: u64 = 10_000_000_000;
+
+impl Genesis {
+    /// Parse and validate a genesis document.
+    pub fn from_json(text: &str) -> Result<Self, GenesisError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let genesis: Genesis = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            GenesisError::Parse { path, message: e.into_inner().to_string() }
+        })?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    /// Read, parse and validate a genesis file.
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| GenesisError::Io { path: path.display().to_string(), source })?;
+        Self::from_json(&text)
+    }
+
+    /// Pretty JSON of this genesis.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Check the rules that types alone cannot express.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.chain_id == 0 {
+            return Err(invalid("chainId", "must be greater than 0"));
+        }
+        if !(MIN_GAS_LIMIT..=MAX_GAS_LIMIT).contains(&self.gas_limit) {
+            return Err(invalid("gasLimit", format!("must be between {MIN_GAS_LIMIT} and {MAX_GAS_LIMIT}")));
+        }
+        if self.fees.eip1559 && self.fees.initial_base_fee < self.fees.min_base_fee {
+            return Err(invalid("fees.initialBaseFee", "must not be below fees.minBaseFee"));
+        }
+        if self.validators.is_empty() {
+            return Err(invalid("validators", "at least one validator is required"));
+        }
+        let mut keys = BTreeSet::new();
+        let mut names = BTreeSet::new();
+        let mut total: u64 = 0;
+        for (i, v) in self.validators.iter().enumerate() {
+            let field = format!("validators[{i}]");
+            if v.name.trim().is_empty() {
+                return Err(invalid(format!("{field}.name"), "must not be empty"));
+            }
+            if !names.insert(v.name.as_str()) {
+                return Err(invalid(format!("{field}.name"), format!("duplicate validator name {:?}", v.name)));
+            }
+            if ed25519_dalek::VerifyingKey::from_bytes(&v.public_key.0).is_err() {
+                return Err(invalid(format!("{field}.publicKey"), "not a valid ed25519 public key"));
+            }
+            if !keys.insert(v.public_key) {
+                return Err(invalid(format!("{field}.publicKey"), "duplicate validator"));
+            }
+            if v.power == 0 {
+                return Err(invalid(format!("{field}.power"), "must be at least 1"));
+            }
+            total = total
+                .checked_add(v.power)
+                .ok_or_else(|| invalid(format!("{field}.power"), "total voting power overflows"))?;
+        }
+        for (address, account) in &self.alloc {
+            if !account.code.is_empty() && account.code.len() > 24_576 {
+                return Err(invalid(format!("alloc.{address}.code"), "larger than the 24,576-byte code limit"));
+            }
+        }
+        let mut tenant_ids = BTreeSet::new();
+        for (i, t) in self.tenants.iter().enumerate() {
+            if t.id.trim().is_empty() {
+                return Err(invalid(format!("tenants[{i}].id"), "must not be empty"));
+            }
+            if !tenant_ids.insert(t.id.as_str()) {
+                return Err(invalid(format!("tenants[{i}].id"), format!("duplicate tenant id {:?}", t.id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The initial validator set.
+    pub fn validator_set(&self) -> ValidatorSet {
+        ValidatorSet::new(
+            self.validators
+                .iter()
+                .map(|v| Validator {
+                    address: validator_address(&v.public_key.0),
+                    public_key: v.public_key,
+                    power: v.power,
+                })
+                .collect(),
+        )
+    }
+
+    /// keccak-256 of the canonical serialisation of the parsed file.
+    pub fn config_hash(&self) -> B256 {
+        keccak256(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// The allocations as the state changes of block 0.
+    pub fn state_changes(&self) -> StateChanges {
+        let mut changes = StateChanges::default();
+        for (address, account) in &self.alloc {
+            let code_hash = if account.code.is_empty() { KECCAK256_EMPTY } else { keccak256(&account.code) };
+            changes.accounts.insert(
+                *address,
+                AccountChange {
+                    info: Some(AccountState { nonce: account.nonce, balance: account.balance, code_hash }),
+                    storage: account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect(),
+                    new_code: (!account.code.is_empty()).then(|| account.code.clone()),
+                },
+            );
+        }
+        changes
+    }
+
+    /// Base fee of block 1.
+    pub fn initial_base_fee(&self) -> u64 {
+        if self.fees.eip1559 { self.fees.initial_base_fee.max(self.fees.min_base_fee) } else { 0 }
+    }
+
+    /// The genesis block (block 0) header.
+    pub fn header(&self) -> Header {
+        let validators_hash = self.validator_set().hash();
+        Header {
+            parent_hash: self.config_hash(),
+            number: 0,
+            timestamp_ms: self.timestamp_ms,
+            proposer: Address::ZERO,
+            beneficiary: Address::ZERO,
+            gas_limit: self.gas_limit,
+            gas_used: 0,
+            base_fee_per_gas: self.initial_base_fee(),
+            transactions_root: alloy_trie::EMPTY_ROOT_HASH,
+            receipts_root: alloy_trie::EMPTY_ROOT_HASH,
+            logs_bloom: Default::default(),
+            state_root: next_state_root(&B256::ZERO, &self.state_changes()),
+            validators_hash,
+            next_validators_hash: validators_hash,
+        }
+    }
+
+    /// The genesis block: its header and an empty body.
+    pub fn block(&self) -> (Header, Body) {
+        (self.header(), Body::default())
+    }
+
+    /// The genesis hash, which identifies the chain.
+    pub fn hash(&self) -> B256 {
+        self.header().hash_slow()
+    }
+}
+
+fn bytes_is_empty(b: &Bytes) -> bool {
+    b.is_empty()
+}
+
+/// Deserialize a map, refusing duplicate keys (serde_json keeps the last one silently).
+fn unique_map<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: Deserialize<'de> + Ord + std::fmt::Debug,
+    V: Deserialize<'de>,
+{
+    struct Visitor<K, V>(std::marker::PhantomData<(K, V)>);
+    impl<'de, K, V> de::Visitor<'de> for Visitor<K, V>
+    where
+        K: Deserialize<'de> + Ord + std::fmt::Debug,
+        V: Deserialize<'de>,
+    {
+        type Value = BTreeMap<K, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map with unique keys")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key::<K>()? {
+                if out.contains_key(&key) {
+                    return Err(de::Error::custom(format!("duplicate key {key:?}")));
+                }
+                let value = map.next_value()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+}
+
+/// Deserialize a U256 from a `0x` hex quantity, a decimal string or a JSON number.
+fn u256_quantity<'de, D: Deserializer<'de>>(deserializer: D) -> Result<U256, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+    match Raw::deserialize(deserializer)? {
+        Raw::Number(n) => Ok(U256::from(n)),
+        Raw::Text(s) => {
+            let parsed = if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                U256::from_str_radix(hex, 16)
+            } else {
+                U256::from_str_radix(&s, 10)
+            };
+            parsed.map_err(|e| de::Error::custom(format!("invalid amount {s:?}: {e}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+use super::*;
+use crate::devnet::{DevnetSpec, generate};
+
+fn sample() -> String {
+    generate(&DevnetSpec { validators: 2, ..Default::default() }).genesis.to_json_pretty()
+}
+
+fn edit(f: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(&sample()).unwrap();
+    f(&mut v);
+    v.to_string()
+}
+
+fn error_of(text: &str) -> String {
+    Genesis::from_json(text).unwrap_err().to_string()
+}
+
+#[test]
+fn devnet_genesis_roundtrips_and_hash_is_stable() {
+    let text = sample();
+    let g = Genesis::from_json(&text).unwrap();
+    let again = Genesis::from_json(&g.to_json_pretty()).unwrap();
+    assert_eq!(g, again);
+    assert_eq!(g.hash(), again.hash());
+    assert_eq!(g.alloc.len(), 10);
+    assert_eq!(g.validator_set().validators.len(), 2);
+}
+
+#[test]
+fn every_setting_changes_the_hash() {
+    let g = Genesis::from_json(&sample()).unwrap();
+    let mut other = g.clone();
+    other.fees.min_gas_price = 1;
+    assert_ne!(g.hash(), other.hash());
+}
+
+#[test]
+fn unknown_field_is_named() {
+    let text = edit(|v| v["fees"]["surprise"] = 1.into());
+    let err = error_of(&text);
+    assert!(err.contains("fees") && err.contains("surprise"), "{err}");
+}
+
+#[test]
+fn malformed_key_and_address_are_named() {
+    let text = edit(|v| v["validators"][1]["publicKey"] = "0x1234".into());
+    let err = error_of(&text);
+    assert!(err.contains("validators[1].publicKey"), "{err}");
+
+    let mut v: serde_json::Value = serde_json::from_str(&sample()).unwrap();
+    v["alloc"]["0xnothex"] = serde_json::json!({"balance": "0x1"});
+    let err = error_of(&v.to_string());
+    assert!(err.contains("alloc"), "{err}");
+
+    let text = edit(|v| {
+        let first = v["alloc"].as_object().unwrap().keys().next().unwrap().clone();
+        v["alloc"][first]["balance"] = "0xzz".into();
+    });
+    let err = error_of(&text);
+    assert!(err.contains("balance"), "{err}");
+}
+
+#[test]
+fn duplicate_validator_is_refused() {
+    let text = edit(|v| {
+        let first = v["validators"][0]["publicKey"].clone();
+        v["validators"][1]["publicKey"] = first;
+    });
+    let err = error_of(&text);
+    assert!(err.contains("validators[1].publicKey") && err.contains("duplicate"), "{err}");
+}
+
+#[test]
+fn duplicate_alloc_key_is_refused() {
+    let text = sample();
+    let g = Genesis::from_json(&text).unwrap();
+    let addr = g.alloc.keys().next().unwrap().to_string();
+    let dup = text.replacen("\"alloc\": {", &format!("\"alloc\": {{\n    \"{addr}\": {{\"balance\": \"0x1\"}},"), 1);
+    let err = error_of(&dup);
+    assert!(err.contains("duplicate key"), "{err}");
+}
+
+#[test]
+fn rules_are_enforced() {
+    assert!(error_of(&edit(|v| v["chainId"] = 0.into())).contains("chainId"));
+    assert!(error_of(&edit(|v| v["gasLimit"] = 5.into())).contains("gasLimit"));
+    assert!(error_of(&edit(|v| v["validators"] = serde_json::json!([]))).contains("validators"));
+    assert!(error_of(&edit(|v| v["validators"][0]["power"] = 0.into())).contains("validators[0].power"));
+}
+
+#[test]
+fn permissions_default_to_open() {
+    let g = Genesis::from_json(&sample()).unwrap();
+    assert!(g.permissions.may_send(&Address::ZERO));
+    let p = Permissions { senders: Some(vec![Address::repeat_byte(1)]), ..Default::default() };
+    assert!(p.may_send(&Address::repeat_byte(1)));
+    assert!(!p.may_send(&Address::repeat_byte(2)));
+}

@@ -1,0 +1,14 @@
+//! `dsec-node`: the dsec node — RocksDB store, mempool, block production behind
+//! the consensus application interface, JSON-RPC, metrics, and the `dsec` CLI's
+//! building blocks (devnet, load generator).
+
+pub mod chain;
+pub mod config;
+pub mod devnet;
+pub mod keys;
+pub mod load;
+pub mod mempool;
+pub mod metrics;
+pub mod rpc;
+pub mod run;
+pub mod store;

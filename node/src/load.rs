@@ -1,0 +1,368 @@
+//! `dsec load`: the load generator every performance figure of the project is
+//! measured with. It funds S senders from a dev account, pre-signs N
+//! transactions (value transfers, or ERC-20 transfers), sends them through
+//! JSON-RPC as fast as the node takes them, follows the new blocks to see when
+//! each one is included, checks every receipt, and prints throughput and
+//! submit-to-inclusion latency percentiles.
+
+use alloy::consensus::TxEip1559;
+use alloy::rpc::types::Block;
+use alloy::sol;
+use alloy::sol_types::{SolCall, SolValue};
+use alloy_primitives::{B256, Bytes, TxKind, U256};
+use dsec_sdk::client::RpcClient;
+use dsec_sdk::tx::LocalKey;
+use eyre::{WrapErr, bail, eyre};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+sol! {
+    interface IErc20 {
+        function transfer(address to, uint256 value) external returns (bool);
+    }
+}
+
+/// The ERC-20 the load generator deploys (the project's test token, compiled by solc-js).
+const TOKEN_ARTIFACT: &str = include_str!("../../tests/contracts/artifacts/Token.json");
+
+/// What to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Plain value transfers.
+    Transfer,
+    /// ERC-20 `transfer` calls.
+    Erc20,
+}
+
+/// Load settings.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// JSON-RPC URL.
+    pub rpc_url: String,
+    /// Number of sending accounts.
+    pub senders: usize,
+    /// Number of transactions.
+    pub transactions: usize,
+    /// What to send.
+    pub workload: Workload,
+    /// Concurrent submission requests.
+    pub concurrency: usize,
+    /// Transactions per batch request.
+    pub batch: usize,
+    /// Key that funds the senders (a dev account by default).
+    pub funder: LocalKey,
+    /// Give up waiting for inclusion after this long.
+    pub timeout: Duration,
+}
+
+/// What a load run measured.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// Transactions sent.
+    pub sent: usize,
+    /// Transactions refused at submission.
+    pub rejected: usize,
+    /// Transactions included with a successful receipt.
+    pub succeeded: usize,
+    /// Transactions included with a failed receipt.
+    pub failed: usize,
+    /// Transactions never seen included.
+    pub missing: usize,
+    /// Submission rate, tx/s.
+    pub submitted_per_sec: f64,
+    /// Confirmation rate (from first submission to last inclusion), tx/s.
+    pub confirmed_per_sec: f64,
+    /// Latency percentiles (p50, p95, p99), submit to inclusion.
+    pub latency: (Duration, Duration, Duration),
+    /// Blocks that carried the load.
+    pub blocks: usize,
+}
+
+impl std::fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "sent:           {} transactions in {} blocks", self.sent, self.blocks)?;
+        writeln!(
+            f,
+            "outcome:        {} succeeded, {} failed, {} rejected, {} missing",
+            self.succeeded, self.failed, self.rejected, self.missing
+        )?;
+        writeln!(f, "submitted/s:    {:.0}", self.submitted_per_sec)?;
+        writeln!(f, "confirmed/s:    {:.0}", self.confirmed_per_sec)?;
+        let (p50, p95, p99) = self.latency;
+        write!(
+            f,
+            "latency:        p50 {} ms, p95 {} ms, p99 {} ms (submit to receipt)",
+            p50.as_millis(),
+            p95.as_millis(),
+            p99.as_millis()
+        )
+    }
+}
+
+struct Fees {
+    chain_id: u64,
+    max_fee: u128,
+    tip: u128,
+}
+
+fn transfer(key: &LocalKey, fees: &Fees, nonce: u64, to: TxKind, value: U256, input: Bytes, gas: u64) -> Bytes {
+    key.sign_tx_bytes(TxEip1559 {
+        chain_id: fees.chain_id,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: fees.max_fee,
+        max_priority_fee_per_gas: fees.tip,
+        to,
+        value,
+        input,
+        ..Default::default()
+    })
+}
+
+async fn send_and_wait(
+    client: &RpcClient,
+    raws: &[Bytes],
+    timeout: Duration,
+) -> eyre::Result<Vec<alloy::rpc::types::TransactionReceipt>> {
+    let mut hashes = Vec::new();
+    for chunk in raws.chunks(500) {
+        for r in client.send_raw_batch(chunk).await? {
+            hashes.push(r.map_err(|e| eyre!("setup transaction refused: {e}"))?);
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    let mut receipts = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let receipt = client
+            .wait_for_receipt(hash, left)
+            .await?
+            .ok_or_else(|| eyre!("setup transaction {hash} not included in time"))?;
+        if !receipt.status() {
+            bail!("setup transaction {hash} failed");
+        }
+        receipts.push(receipt);
+    }
+    Ok(receipts)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Run a load test.
+pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
+    if cfg.senders == 0 || cfg.transactions == 0 {
+        bail!("--senders and --txs must be at least 1");
+    }
+    let client = RpcClient::new(&cfg.rpc_url).wrap_err("bad --rpc url")?;
+    let chain_id = client.chain_id().await.wrap_err_with(|| format!("cannot reach {}", cfg.rpc_url))?;
+    let price = client.gas_price().await?;
+    let fees = Fees { chain_id, max_fee: (price * 4).max(10_000_000_000), tip: 1_000 };
+    let funder = &cfg.funder;
+    let mut funder_nonce = client.pending_nonce(funder.address()).await?;
+
+    // 1. Senders, funded.
+    let senders: Vec<LocalKey> = (0..cfg.senders).map(|_| LocalKey::random()).collect();
+    let per_sender = cfg.transactions.div_ceil(cfg.senders) as u64;
+    let fund = U256::from(fees.max_fee) * U256::from(100_000u64 * (per_sender + 1)) + U256::from(10u64.pow(18));
+    let funding: Vec<Bytes> = senders
+        .iter()
+        .map(|s| {
+            let raw = transfer(funder, &fees, funder_nonce, TxKind::Call(s.address()), fund, Bytes::new(), 21_000);
+            funder_nonce += 1;
+            raw
+        })
+        .collect();
+    eprintln!("funding {} senders from {}", senders.len(), funder.address());
+    send_and_wait(&client, &funding, cfg.timeout).await?;
+
+    // 2. For ERC-20: a token, and tokens for every sender.
+    let (target, gas) = match cfg.workload {
+        Workload::Transfer => (None, 21_000u64),
+        Workload::Erc20 => {
+            let artifact: serde_json::Value = serde_json::from_str(TOKEN_ARTIFACT)?;
+            let code: Bytes =
+                artifact["bytecode"].as_str().ok_or_else(|| eyre!("artifact has no bytecode"))?.parse()?;
+            let supply = U256::from(10u128.pow(30));
+            let initcode: Bytes =
+                [code.to_vec(), ("Load".to_string(), "LOAD".to_string(), supply).abi_encode_params()].concat().into();
+            let deploy = transfer(funder, &fees, funder_nonce, TxKind::Create, U256::ZERO, initcode, 3_000_000);
+            funder_nonce += 1;
+            let receipt = send_and_wait(&client, &[deploy], cfg.timeout).await?.remove(0);
+            let token = receipt.contract_address.ok_or_else(|| eyre!("token deployment created no contract"))?;
+            eprintln!("deployed ERC-20 at {token}");
+            let grants: Vec<Bytes> = senders
+                .iter()
+                .map(|s| {
+                    let data = IErc20::transferCall { to: s.address(), value: U256::from(10u128.pow(24)) }.abi_encode();
+                    let raw =
+                        transfer(funder, &fees, funder_nonce, TxKind::Call(token), U256::ZERO, data.into(), 100_000);
+                    funder_nonce += 1;
+                    raw
+                })
+                .collect();
+            send_and_wait(&client, &grants, cfg.timeout).await?;
+            (Some(token), 60_000u64)
+        }
+    };
+
+    // 3. Pre-sign everything, so signing is not measured.
+    eprintln!("signing {} transactions", cfg.transactions);
+    let mut nonces = vec![0u64; senders.len()];
+    let mut txs: Vec<(B256, Bytes)> = Vec::with_capacity(cfg.transactions);
+    for i in 0..cfg.transactions {
+        let s = i % senders.len();
+        let recipient = senders[(s + 1) % senders.len()].address();
+        let raw = match target {
+            None => transfer(&senders[s], &fees, nonces[s], TxKind::Call(recipient), U256::from(1), Bytes::new(), gas),
+            Some(token) => {
+                let data = IErc20::transferCall { to: recipient, value: U256::from(1) }.abi_encode();
+                transfer(&senders[s], &fees, nonces[s], TxKind::Call(token), U256::ZERO, data.into(), gas)
+            }
+        };
+        nonces[s] += 1;
+        txs.push((alloy_primitives::keccak256(&raw), raw));
+    }
+
+    // 4. Follow blocks in the background, recording when each hash is included.
+    let start_block = client.block_number().await?;
+    let follower = {
+        let client = client.clone();
+        let expected = cfg.transactions;
+        let timeout = cfg.timeout;
+        tokio::spawn(async move { follow_blocks(client, start_block, expected, timeout).await })
+    };
+
+    // 5. Submit as fast as the node takes them.
+    eprintln!("sending with {} concurrent requests of {} transactions", cfg.concurrency, cfg.batch);
+    let txs = Arc::new(txs);
+    let started = Instant::now();
+    let submit_times = Arc::new(parking_lot::Mutex::new(HashMap::with_capacity(cfg.transactions)));
+    let rejected = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let chunks: Vec<std::ops::Range<usize>> =
+        (0..txs.len()).step_by(cfg.batch.max(1)).map(|s| s..(s + cfg.batch.max(1)).min(txs.len())).collect();
+    let queue = Arc::new(parking_lot::Mutex::new(chunks.into_iter()));
+    let mut workers = Vec::new();
+    for _ in 0..cfg.concurrency.max(1) {
+        let (client, txs, queue, submit_times, rejected) =
+            (client.clone(), txs.clone(), queue.clone(), submit_times.clone(), rejected.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let Some(range) = queue.lock().next() else { break };
+                let raws: Vec<Bytes> = txs[range.clone()].iter().map(|(_, r)| r.clone()).collect();
+                let at = Instant::now();
+                match client.send_raw_batch(&raws).await {
+                    Ok(results) => {
+                        let mut times = submit_times.lock();
+                        for (i, r) in results.into_iter().enumerate() {
+                            match r {
+                                Ok(_) => {
+                                    times.insert(txs[range.start + i].0, at);
+                                }
+                                Err(e) => {
+                                    if rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
+                                        eprintln!("rejected: {e}");
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("batch failed: {e}");
+                        rejected.fetch_add(raws.len(), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await?;
+    }
+    let submit_elapsed = started.elapsed();
+    let (inclusions, blocks) = follower.await??;
+
+    // 6. Check every receipt's status.
+    let hashes: Vec<B256> = txs.iter().map(|(h, _)| *h).collect();
+    let (mut succeeded, mut failed) = (0, 0);
+    for chunk in hashes.chunks(500) {
+        for r in client.receipts_batch(chunk).await? {
+            match r {
+                Some(r) if r.status() => succeeded += 1,
+                Some(_) => failed += 1,
+                None => {}
+            }
+        }
+    }
+    let submit_times = submit_times.lock();
+    let mut latencies: Vec<Duration> = Vec::with_capacity(inclusions.len());
+    let mut last_inclusion = started;
+    for (hash, seen) in &inclusions {
+        if let Some(sent) = submit_times.get(hash) {
+            latencies.push(seen.saturating_duration_since(*sent));
+            last_inclusion = last_inclusion.max(*seen);
+        }
+    }
+    latencies.sort_unstable();
+    let confirmed = latencies.len();
+    let rejected = rejected.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(LoadReport {
+        sent: cfg.transactions,
+        rejected,
+        succeeded,
+        failed,
+        missing: cfg.transactions.saturating_sub(confirmed + rejected),
+        submitted_per_sec: cfg.transactions as f64 / submit_elapsed.as_secs_f64().max(1e-9),
+        confirmed_per_sec: confirmed as f64 / last_inclusion.duration_since(started).as_secs_f64().max(1e-9),
+        latency: (percentile(&latencies, 0.50), percentile(&latencies, 0.95), percentile(&latencies, 0.99)),
+        blocks,
+    })
+}
+
+/// Poll new blocks until `expected` transactions were seen or `timeout` passes.
+async fn follow_blocks(
+    client: RpcClient,
+    from: u64,
+    expected: usize,
+    timeout: Duration,
+) -> eyre::Result<(HashMap<B256, Instant>, usize)> {
+    let deadline = Instant::now() + timeout;
+    let mut seen: HashMap<B256, Instant> = HashMap::with_capacity(expected);
+    let mut next = from + 1;
+    let mut blocks = 0;
+    let mut idle_since = Instant::now();
+    while seen.len() < expected && Instant::now() < deadline {
+        let head = client.block_number().await?;
+        if head < next {
+            // No new block: stop once nothing has happened for a while after the load.
+            if idle_since.elapsed() > Duration::from_secs(20) && !seen.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        idle_since = Instant::now();
+        while next <= head {
+            let block: Option<Block> = client
+                .call("eth_getBlockByNumber", vec![serde_json::json!(format!("0x{next:x}")), serde_json::json!(false)])
+                .await?;
+            let now = Instant::now();
+            if let Some(block) = block {
+                let hashes: Vec<B256> = block.transactions.hashes().collect();
+                if !hashes.is_empty() {
+                    blocks += 1;
+                }
+                for h in hashes {
+                    seen.entry(h).or_insert(now);
+                }
+            }
+            next += 1;
+        }
+    }
+    Ok((seen, blocks))
+}

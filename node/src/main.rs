@@ -1,0 +1,418 @@
+//! `dsec`: the command-line interface of the dsec node.
+
+use clap::{Args, Parser, Subcommand};
+use dsec_consensus::DevSealerConfig;
+use dsec_genesis::Genesis;
+use dsec_genesis::devnet::{DEVNET_CHAIN_ID, DevnetSpec, generate};
+use dsec_node::config::FileConfig;
+use dsec_node::keys::{read_key, write_key};
+use dsec_node::load::{self, LoadConfig, Workload};
+use dsec_node::mempool::MempoolConfig;
+use dsec_node::run::{self, NodeSettings};
+use dsec_node::{devnet, rpc::RpcConfig};
+use dsec_sdk::tx::LocalKey;
+use dsec_sdk::validators::ValidatorKey;
+use eyre::{WrapErr, bail, eyre};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "dsec", version, about = "dsec: a BFT ledger node for consortiums, with an embedded EVM")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a node from a config file and/or flags.
+    Node(NodeArgs),
+    /// Start a local dev chain with prefunded dev accounts (JSON-RPC on 127.0.0.1:8545).
+    Devnet(DevnetArgs),
+    /// Create, check and inspect genesis files.
+    #[command(subcommand)]
+    Genesis(GenesisCommand),
+    /// Create and inspect validator keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Send load to a node and measure throughput and latency.
+    Load(LoadArgs),
+}
+
+#[derive(Args, Debug, Default)]
+struct NodeArgs {
+    /// TOML config file; flags override its settings.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory of the database.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Genesis file.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// This validator's key file.
+    #[arg(long)]
+    validator_key: Option<PathBuf>,
+    /// JSON-RPC listen address (HTTP and WebSocket).
+    #[arg(long)]
+    rpc_addr: Option<SocketAddr>,
+    /// Prometheus metrics listen address.
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
+    /// Log filter, e.g. `info` or `dsec_node=debug,info`.
+    #[arg(long)]
+    log_level: Option<String>,
+    /// Keep the state of every block.
+    #[arg(long)]
+    archive: bool,
+    /// Blocks of state history kept when not an archive.
+    #[arg(long)]
+    state_history_blocks: Option<u64>,
+    /// Seal a block at least every this many milliseconds (0: only when transactions arrive).
+    #[arg(long)]
+    block_time_ms: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct DevnetArgs {
+    /// Data directory (default: a fresh temporary directory, removed on exit).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// JSON-RPC listen address.
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    rpc_addr: SocketAddr,
+    /// Prometheus metrics listen address.
+    #[arg(long, default_value = "127.0.0.1:9545")]
+    metrics_addr: SocketAddr,
+    /// Number of validators.
+    #[arg(long, default_value_t = 1)]
+    validators: usize,
+    /// Chain id.
+    #[arg(long, default_value_t = DEVNET_CHAIN_ID)]
+    chain_id: u64,
+    /// Seal an empty block at least every this many milliseconds (0: only when transactions arrive).
+    #[arg(long, default_value_t = 1000)]
+    block_time_ms: u64,
+    /// Run with zero gas price instead of an EIP-1559 base fee.
+    #[arg(long)]
+    zero_fee: bool,
+    /// Keep the state of every block.
+    #[arg(long)]
+    archive: bool,
+    /// Log filter.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum GenesisCommand {
+    /// Write a genesis file (and validator keys) for a new network.
+    Init {
+        /// Where to write the genesis file.
+        #[arg(long, default_value = "genesis.json")]
+        out: PathBuf,
+        /// Directory for the generated validator keys.
+        #[arg(long, default_value = "keys")]
+        keys_dir: PathBuf,
+        /// Number of validators to generate keys for.
+        #[arg(long, default_value_t = 1)]
+        validators: usize,
+        /// Chain id.
+        #[arg(long, default_value_t = DEVNET_CHAIN_ID)]
+        chain_id: u64,
+        /// Zero gas price instead of an EIP-1559 base fee.
+        #[arg(long)]
+        zero_fee: bool,
+    },
+    /// Check a genesis file and print its hash.
+    Validate {
+        /// The genesis file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Generate a validator key file (mode 0600; never overwrites).
+    Generate {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the address and public key of a key file.
+    Show {
+        /// The key file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+struct LoadArgs {
+    /// JSON-RPC URL of the node.
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    rpc: String,
+    /// Number of transactions.
+    #[arg(long, default_value_t = 10_000)]
+    txs: usize,
+    /// Number of sending accounts.
+    #[arg(long, default_value_t = 100)]
+    senders: usize,
+    /// Send ERC-20 transfers instead of value transfers.
+    #[arg(long)]
+    erc20: bool,
+    /// Concurrent submission requests.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Transactions per batch request.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Private key that funds the senders (default: dev account 0).
+    #[arg(long)]
+    funder_key: Option<String>,
+    /// Seconds to wait for inclusion.
+    #[arg(long, default_value_t = 300)]
+    timeout_secs: u64,
+}
+
+fn init_logging(filter: &str) -> eyre::Result<()> {
+    let env =
+        tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| eyre!("invalid --log-level {filter:?}: {e}"))?;
+    tracing_subscriber::fmt().with_env_filter(env).with_target(false).init();
+    Ok(())
+}
+
+fn sealer_config(block_time_ms: u64) -> DevSealerConfig {
+    DevSealerConfig {
+        block_interval: (block_time_ms > 0).then(|| Duration::from_millis(block_time_ms)),
+        ..DevSealerConfig::default()
+    }
+}
+
+/// Prints what a newcomer needs to know once the node listens.
+type Banner = fn(&NodeSettings, &str) -> String;
+
+async fn run_until_signal(settings: NodeSettings, banner: Option<Banner>) -> eyre::Result<()> {
+    let mut node = run::start(settings.clone()).await?;
+    if let Some(banner) = banner {
+        println!("{}", banner(&settings, &format!("http://{}", node.rpc_addr)));
+    }
+    let result = tokio::select! {
+        r = node.wait() => r,
+        _ = shutdown_signal() => Ok(()),
+    };
+    node.shutdown().await?;
+    result
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn node_command(args: NodeArgs) -> eyre::Result<()> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    init_logging(args.log_level.as_deref().or(file.log_level.as_deref()).unwrap_or("info"))?;
+    let data_dir =
+        args.data_dir.or(file.data_dir.clone()).ok_or_else(|| eyre!("missing setting `data_dir` (--data-dir)"))?;
+    let genesis_path =
+        args.genesis.or(file.genesis.clone()).ok_or_else(|| eyre!("missing setting `genesis` (--genesis)"))?;
+    let genesis = Genesis::load(&genesis_path)?;
+    let validator_key = args.validator_key.or(file.validator_key.clone()).map(|p| read_key(&p)).transpose()?;
+    let mut retention = file.retention();
+    if args.archive {
+        retention = dsec_node::store::Retention::Archive;
+    } else if let Some(n) = args.state_history_blocks {
+        retention = dsec_node::store::Retention::Blocks(n.max(1));
+    }
+    let mut mempool = MempoolConfig::default();
+    if let Some(n) = file.mempool.max_transactions {
+        mempool.max_transactions = n;
+    }
+    if let Some(n) = file.mempool.max_per_sender {
+        mempool.max_per_sender = n;
+    }
+    if let Some(n) = file.mempool.max_tx_bytes {
+        mempool.max_tx_bytes = n;
+    }
+    let block_time_ms = args.block_time_ms.or(file.sealer.block_time_ms).unwrap_or(1000);
+    let mut sealer = sealer_config(block_time_ms);
+    if let Some(seal) = file.sealer.seal_on_transactions {
+        sealer.seal_on_transactions = seal;
+    }
+    if let Some(ms) = file.sealer.build_time_ms {
+        sealer.build_time = Duration::from_millis(ms);
+    }
+    let settings = NodeSettings {
+        data_dir,
+        genesis,
+        validator_key,
+        rpc_addr: args.rpc_addr.or(file.rpc_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8545))),
+        metrics_addr: args.metrics_addr.or(file.metrics_addr),
+        retention,
+        rpc: file.rpc_config(),
+        mempool,
+        sealer,
+        max_block_transactions: file.sealer.max_block_transactions.unwrap_or(20_000),
+    };
+    run_until_signal(settings, None).await
+}
+
+async fn devnet_command(args: DevnetArgs) -> eyre::Result<()> {
+    init_logging(&args.log_level)?;
+    let (dir, _temp) = match &args.data_dir {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("dsec-devnet-")
+                .tempdir()
+                .wrap_err("cannot create a temporary directory")?;
+            (temp.path().to_path_buf(), Some(temp))
+        }
+    };
+    let spec = DevnetSpec {
+        chain_id: args.chain_id,
+        validators: args.validators,
+        eip1559: !args.zero_fee,
+        timestamp_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        ..DevnetSpec::default()
+    };
+    let (devnet_dir, key) = devnet::prepare(&dir, &spec)?;
+    if !devnet_dir.created {
+        tracing::info!(dir = %dir.display(), "restarting the existing devnet in this directory");
+    }
+    let settings = NodeSettings {
+        data_dir: dir,
+        genesis: devnet_dir.genesis,
+        validator_key: Some(key),
+        rpc_addr: args.rpc_addr,
+        metrics_addr: Some(args.metrics_addr),
+        retention: if args.archive {
+            dsec_node::store::Retention::Archive
+        } else {
+            dsec_node::store::Retention::Blocks(10_000)
+        },
+        rpc: RpcConfig::default(),
+        mempool: MempoolConfig::default(),
+        sealer: sealer_config(args.block_time_ms),
+        max_block_transactions: 20_000,
+    };
+    run_until_signal(settings, Some(devnet::banner)).await
+}
+
+fn genesis_command(cmd: GenesisCommand) -> eyre::Result<()> {
+    match cmd {
+        GenesisCommand::Init { out, keys_dir, validators, chain_id, zero_fee } => {
+            if validators == 0 {
+                bail!("--validators must be at least 1");
+            }
+            if out.exists() {
+                bail!("{} already exists: refusing to overwrite a genesis file", out.display());
+            }
+            let devnet = generate(&DevnetSpec { chain_id, validators, eip1559: !zero_fee, ..DevnetSpec::default() });
+            std::fs::create_dir_all(&keys_dir).wrap_err_with(|| format!("cannot create {}", keys_dir.display()))?;
+            for (i, key) in devnet.validator_keys.iter().enumerate() {
+                let path = keys_dir.join(format!("validator-{i}.key"));
+                write_key(&path, key)?;
+                println!("wrote {} ({})", path.display(), key.address());
+            }
+            std::fs::write(&out, devnet.genesis.to_json_pretty())
+                .wrap_err_with(|| format!("cannot write {}", out.display()))?;
+            println!("wrote {}\ngenesis hash {}", out.display(), devnet.genesis.hash());
+            Ok(())
+        }
+        GenesisCommand::Validate { file } => {
+            let genesis = Genesis::load(&file)?;
+            println!(
+                "valid: chain id {}, {} validators, {} accounts\ngenesis hash {}",
+                genesis.chain_id,
+                genesis.validators.len(),
+                genesis.alloc.len(),
+                genesis.hash()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn keys_command(cmd: KeysCommand) -> eyre::Result<()> {
+    match cmd {
+        KeysCommand::Generate { out } => {
+            let key = ValidatorKey::generate();
+            write_key(&out, &key)?;
+            println!("address    {}\npublic key {}", key.address(), key.public_key());
+        }
+        KeysCommand::Show { file } => {
+            let key = read_key(&file)?;
+            println!("address    {}\npublic key {}", key.address(), key.public_key());
+        }
+    }
+    Ok(())
+}
+
+async fn load_command(args: LoadArgs) -> eyre::Result<()> {
+    let funder = match &args.funder_key {
+        Some(hex) => {
+            let bytes: alloy_primitives::B256 =
+                hex.parse().map_err(|e| eyre!("--funder-key: not a 32-byte hex key: {e}"))?;
+            LocalKey::from_bytes(&bytes).map_err(|e| eyre!("--funder-key: {e}"))?
+        }
+        None => dsec_sdk::dev::dev_accounts().first().ok_or_else(|| eyre!("no dev accounts"))?.key(),
+    };
+    let report = load::run(LoadConfig {
+        rpc_url: args.rpc,
+        senders: args.senders,
+        transactions: args.txs,
+        workload: if args.erc20 { Workload::Erc20 } else { Workload::Transfer },
+        concurrency: args.concurrency,
+        batch: args.batch,
+        funder,
+        timeout: Duration::from_secs(args.timeout_secs),
+    })
+    .await?;
+    println!("{report}");
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Node(args) => node_command(args).await,
+            Command::Devnet(args) => devnet_command(args).await,
+            Command::Genesis(cmd) => genesis_command(cmd),
+            Command::Keys(cmd) => keys_command(cmd),
+            Command::Load(args) => load_command(args).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,283 @@
+//! The JSON-RPC server: HTTP and WebSocket on one port (jsonrpsee), with
+//! request limits, CORS, a tracing span and metrics per request.
+
+pub mod convert;
+pub mod eth;
+pub mod filters;
+
+use crate::chain::Chain;
+use crate::metrics::Metrics;
+use alloy_primitives::{Bytes, hex};
+use dsec_evm::call::CallError;
+use jsonrpsee::RpcModule;
+use jsonrpsee::server::middleware::rpc::{
+    Batch, MethodResponse, Notification, Request, RpcServiceBuilder, RpcServiceT,
+};
+use jsonrpsee::server::{BatchRequestConfig, HttpBody, HttpRequest, HttpResponse, Server, ServerConfig, ServerHandle};
+use jsonrpsee::types::ErrorObjectOwned;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tracing::Instrument;
+
+/// Result type of every method.
+pub type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+/// Limits and settings of the JSON-RPC server.
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    /// Largest request body, bytes.
+    pub max_request_body_bytes: u32,
+    /// Largest response body, bytes.
+    pub max_response_body_bytes: u32,
+    /// Most entries in one batch request.
+    pub max_batch_size: u32,
+    /// Most simultaneous connections.
+    pub max_connections: u32,
+    /// Most subscriptions per WebSocket connection.
+    pub max_subscriptions_per_connection: u32,
+    /// Gas cap of `eth_call` / `eth_estimateGas`.
+    pub gas_cap: u64,
+    /// Widest block range of one `eth_getLogs`.
+    pub max_logs_block_range: u64,
+    /// Most logs one `eth_getLogs` returns.
+    pub max_logs_results: usize,
+    /// Origins allowed by CORS (`*` for any); empty disables CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Most polling filters installed at once.
+    pub max_filters: usize,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            max_request_body_bytes: 10 * 1024 * 1024,
+            max_response_body_bytes: 64 * 1024 * 1024,
+            max_batch_size: 1_000,
+            max_connections: 1_000,
+            max_subscriptions_per_connection: 1_024,
+            gas_cap: 50_000_000,
+            max_logs_block_range: 10_000,
+            max_logs_results: 10_000,
+            cors_origins: vec!["*".to_string()],
+            max_filters: 10_000,
+        }
+    }
+}
+
+/// `-32602` with a message naming the bad parameter.
+pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(-32602, message, None::<()>)
+}
+
+/// `-32000`: the request was understood but cannot be served.
+pub fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(-32000, message, None::<()>)
+}
+
+/// `-32603`: the node failed.
+pub fn internal(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(-32603, message, None::<()>)
+}
+
+/// Code `3`, `execution reverted: <reason>`, with the raw revert data, as geth answers.
+pub fn revert_error(output: Bytes) -> ErrorObjectOwned {
+    let message = match alloy::sol_types::decode_revert_reason(&output) {
+        Some(reason) if !reason.is_empty() && output.len() >= 4 && output[..4] == [0x08, 0xc3, 0x79, 0xa0] => {
+            format!("execution reverted: {}", reason.trim_start_matches("revert: "))
+        }
+        _ => "execution reverted".to_string(),
+    };
+    ErrorObjectOwned::owned(3, message, Some(hex::encode_prefixed(&output)))
+}
+
+/// The error of a call or estimation that could not run.
+pub fn execution_error(e: CallError) -> ErrorObjectOwned {
+    match e {
+        CallError::Reverted(data) => revert_error(data),
+        CallError::BadRequest(m) => invalid_params(m),
+        CallError::Fatal(e) => internal(e.to_string()),
+        other => server_error(other.to_string()),
+    }
+}
+
+/// Wraps every call in a tracing span and counts it.
+#[derive(Clone)]
+struct Observe<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> RpcServiceT for Observe<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    type MethodResponse = S::MethodResponse;
+    type NotificationResponse = S::NotificationResponse;
+    type BatchResponse = S::BatchResponse;
+
+    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        let inner = self.inner.clone();
+        let metrics = self.metrics.clone();
+        let span = tracing::debug_span!("rpc", method = %request.method_name());
+        async move {
+            metrics.rpc_requests.inc();
+            let response = inner.call(request).await;
+            if response.is_error() {
+                metrics.rpc_errors.inc();
+            }
+            response
+        }
+        .instrument(span)
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        self.metrics.rpc_requests.add(batch.len() as u64);
+        self.inner.batch(batch)
+    }
+
+    fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.inner.notification(n)
+    }
+}
+
+#[derive(Clone)]
+struct ObserveLayer(Arc<Metrics>);
+
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe { inner, metrics: self.0.clone() }
+    }
+}
+
+/// Adds CORS headers and answers preflight requests.
+#[derive(Clone)]
+struct CorsLayer(Arc<Vec<String>>);
+
+#[derive(Clone)]
+struct Cors<S> {
+    inner: S,
+    origins: Arc<Vec<String>>,
+}
+
+impl<S> tower::Layer<S> for CorsLayer {
+    type Service = Cors<S>;
+    fn layer(&self, inner: S) -> Cors<S> {
+        Cors { inner, origins: self.0.clone() }
+    }
+}
+
+impl<S> tower::Service<HttpRequest> for Cors<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse, Error = jsonrpsee::core::BoxError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = jsonrpsee::core::BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: HttpRequest) -> Self::Future {
+        let origin = request.headers().get(http::header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_string);
+        let allowed = match &origin {
+            Some(o) => self
+                .origins
+                .iter()
+                .any(|a| a == "*" || a == o)
+                .then(|| if self.origins.iter().any(|a| a == "*") { "*".to_string() } else { o.clone() }),
+            None => None,
+        };
+        let add = move |response: &mut HttpResponse| {
+            if let Some(value) = allowed.as_deref().and_then(|v| http::HeaderValue::from_str(v).ok()) {
+                let h = response.headers_mut();
+                h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+                h.insert(
+                    http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                    http::HeaderValue::from_static("POST, GET, OPTIONS"),
+                );
+                h.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, http::HeaderValue::from_static("content-type"));
+            }
+        };
+        if request.method() == http::Method::OPTIONS {
+            let mut response = HttpResponse::new(HttpBody::empty());
+            *response.status_mut() = http::StatusCode::NO_CONTENT;
+            add(&mut response);
+            return Box::pin(async move { Ok(response) });
+        }
+        let fut = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = fut.await?;
+            add(&mut response);
+            Ok(response)
+        })
+    }
+}
+
+/// Subscription ids as geth writes them: `0x` and 32 hex digits (web3.py checks the form).
+#[derive(Debug)]
+struct HexIdProvider;
+
+impl jsonrpsee::server::IdProvider for HexIdProvider {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let id: [u8; 16] = rand::random();
+        jsonrpsee::types::SubscriptionId::Str(hex::encode_prefixed(id).into())
+    }
+}
+
+/// A running JSON-RPC server.
+#[derive(Debug)]
+pub struct RpcServer {
+    /// The address it listens on.
+    pub local_addr: SocketAddr,
+    /// Stops the server when dropped or stopped.
+    pub handle: ServerHandle,
+    /// Feeds and expires polling filters.
+    pub maintenance: tokio::task::JoinHandle<()>,
+}
+
+/// Start the JSON-RPC server on `addr` (port 0 picks a free port).
+pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> std::io::Result<RpcServer> {
+    let metrics = chain.metrics().clone();
+    let server_config = ServerConfig::builder()
+        .max_request_body_size(config.max_request_body_bytes)
+        .max_response_body_size(config.max_response_body_bytes)
+        .max_connections(config.max_connections)
+        .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_size))
+        .set_id_provider(HexIdProvider)
+        .build();
+    let cors = CorsLayer(Arc::new(config.cors_origins.clone()));
+    let server = Server::builder()
+        .set_config(server_config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
+        .set_rpc_middleware(RpcServiceBuilder::new().layer(ObserveLayer(metrics)))
+        .build(addr)
+        .await?;
+    let local_addr = server.local_addr()?;
+    let filters = filters::Filters::new(config.max_filters);
+    let api = Arc::new(eth::EthApi {
+        chain,
+        config,
+        client_version: format!("dsec/v{}/rust", env!("CARGO_PKG_VERSION")),
+        filters,
+    });
+    let mut module = RpcModule::from_arc(api.clone());
+    eth::register(&mut module).map_err(std::io::Error::other)?;
+    filters::register(&mut module).map_err(std::io::Error::other)?;
+    let maintenance = tokio::spawn(filters::maintain(api));
+    let handle = server.start(module);
+    Ok(RpcServer { local_addr, handle, maintenance })
+}

@@ -1,0 +1,165 @@
+//! Starting and stopping a node: store, JSON-RPC, metrics and block production.
+
+use crate::chain::{Chain, ChainOptions};
+use crate::mempool::MempoolConfig;
+use crate::metrics::{self, Metrics};
+use crate::rpc::{self, RpcConfig};
+use crate::store::Retention;
+use alloy_primitives::Address;
+use dsec_consensus::{DevSealer, DevSealerConfig};
+use dsec_genesis::Genesis;
+use dsec_sdk::validators::ValidatorKey;
+use eyre::{WrapErr, bail};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    /// Directory of the database.
+    pub data_dir: PathBuf,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// This node's validator key, if it is a validator.
+    pub validator_key: Option<ValidatorKey>,
+    /// JSON-RPC address.
+    pub rpc_addr: SocketAddr,
+    /// Metrics address (none: no metrics server).
+    pub metrics_addr: Option<SocketAddr>,
+    /// State history kept.
+    pub retention: Retention,
+    /// JSON-RPC limits.
+    pub rpc: RpcConfig,
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+    /// Block production.
+    pub sealer: DevSealerConfig,
+    /// Most transactions per block.
+    pub max_block_transactions: usize,
+}
+
+/// A started node.
+#[derive(Debug)]
+pub struct RunningNode {
+    /// The chain core.
+    pub chain: Arc<Chain>,
+    /// Where JSON-RPC listens.
+    pub rpc_addr: SocketAddr,
+    /// Where metrics are served.
+    pub metrics_addr: Option<SocketAddr>,
+    rpc: rpc::RpcServer,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    sealer: Option<tokio::task::JoinHandle<eyre::Result<()>>>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+/// Start a node. Block production runs in the background until [`RunningNode::shutdown`].
+pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
+    dsec_chaincode::check_enabled(
+        settings.genesis.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, _)| name.as_str()),
+    )?;
+    let validators = settings.genesis.validator_set();
+    let sealer_key = match &settings.validator_key {
+        Some(key) if validators.validators.len() == 1 && validators.get(&key.address()).is_some() => Some(key.clone()),
+        Some(key) if validators.get(&key.address()).is_none() => {
+            bail!("validator key {} is not in the genesis validator set", key.address())
+        }
+        Some(_) => bail!(
+            "the genesis names {} validators: producing blocks together needs BFT consensus, which this build does not include yet; run a single-validator network",
+            validators.validators.len()
+        ),
+        None => bail!("no validator key given (--validator-key): this build can only run a producing validator"),
+    };
+    std::fs::create_dir_all(&settings.data_dir)
+        .wrap_err_with(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+    let metrics = Arc::new(Metrics::default());
+    let beneficiary = sealer_key.as_ref().map(|k| k.address()).unwrap_or(Address::ZERO);
+    let options = ChainOptions {
+        retention: settings.retention,
+        mempool: settings.mempool.clone(),
+        max_block_transactions: settings.max_block_transactions,
+        beneficiary,
+    };
+    let chain = Arc::new(
+        Chain::open(&settings.data_dir, settings.genesis.clone(), options, metrics.clone())
+            .wrap_err("cannot open the chain")?,
+    );
+    let head = chain.head();
+    info!(genesis = %chain.genesis_hash(), head = head.header.number, hash = %head.hash, "chain opened");
+
+    let rpc = rpc::start(settings.rpc_addr, chain.clone(), settings.rpc.clone())
+        .await
+        .wrap_err_with(|| format!("cannot start JSON-RPC on {}", settings.rpc_addr))?;
+    info!(addr = %rpc.local_addr, "JSON-RPC listening (HTTP and WebSocket)");
+
+    let mut tasks = Vec::new();
+    let metrics_addr = match settings.metrics_addr {
+        Some(addr) => {
+            let (bound, task) = metrics::serve(addr, metrics.clone())
+                .await
+                .wrap_err_with(|| format!("cannot serve metrics on {addr}"))?;
+            info!(addr = %bound, "metrics at /metrics");
+            tasks.push(task);
+            Some(bound)
+        }
+        None => None,
+    };
+    let housekeeping = chain.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let evicted = housekeeping.evict_stale();
+            housekeeping.metrics().mempool_size.set(housekeeping.mempool_len() as u64);
+            if evicted > 0 {
+                info!(evicted, "evicted stale queued transactions");
+            }
+        }
+    }));
+
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let sealer = sealer_key.map(|key| {
+        let sealer = DevSealer::new(chain.clone(), key, settings.sealer.clone(), chain.wake_handle());
+        let stop = stop.clone();
+        tokio::spawn(async move { sealer.run(async move { stop.notified().await }).await.map_err(eyre::Report::from) })
+    });
+    Ok(RunningNode { chain, rpc_addr: rpc.local_addr, metrics_addr, rpc, tasks, sealer, stop })
+}
+
+impl RunningNode {
+    /// Wait until block production fails (it runs until shutdown otherwise).
+    pub async fn wait(&mut self) -> eyre::Result<()> {
+        match self.sealer.as_mut() {
+            Some(handle) => {
+                let result = handle.await.wrap_err("block production task failed")?;
+                self.sealer = None;
+                result
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stop block production and the servers, and flush the store.
+    pub async fn shutdown(mut self) -> eyre::Result<()> {
+        self.stop.notify_one();
+        if let Some(handle) = self.sealer.take() {
+            match tokio::time::timeout(Duration::from_secs(10), handle).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => warn!(error = %e, "block production ended with an error"),
+                Ok(Err(e)) => warn!(error = %e, "block production task failed"),
+                Err(_) => warn!("block production did not stop within 10 s"),
+            }
+        }
+        let _ = self.rpc.handle.stop();
+        self.rpc.maintenance.abort();
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        self.chain.store().flush().wrap_err("cannot flush the database")?;
+        info!("node stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! `dsec-sdk`: the vocabulary shared by the dsec node and its clients.
+//!
+//! - [`block`]: headers, bodies, commit certificates, stored receipts;
+//! - [`state`]: accounts, state changes and the header's state commitment;
+//! - [`validators`]: validator sets, ed25519 validator keys, certificate checks;
+//! - [`tx`]: decoding and signing Ethereum transactions, fast sender recovery;
+//! - [`dev`]: the well-known development accounts;
+//! - [`client`]: a typed JSON-RPC client for a dsec (or any Ethereum) node.
+
+pub mod block;
+pub mod client;
+pub mod dev;
+pub mod state;
+pub mod tx;
+pub mod validators;
+
+pub use alloy_primitives as primitives;

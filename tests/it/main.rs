@@ -1,0 +1,5 @@
+//! End-to-end tests: real `dsec` processes, real RocksDB, real sockets on
+//! loopback, real clients. One test binary for the whole suite.
+
+mod crash;
+mod devnet;

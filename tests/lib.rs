@@ -1,0 +1,191 @@
+//! Harness for dsec's end-to-end tests: starts the real `dsec` binary on
+//! loopback with free ports, talks to it with real clients, stops it gently or
+//! kills it with SIGKILL.
+
+use alloy::consensus::TxEip1559;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use dsec_sdk::client::RpcClient;
+use dsec_sdk::tx::LocalKey;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// Path of the `dsec` binary built alongside the tests (override with `DSEC_BIN`).
+pub fn dsec_bin() -> PathBuf {
+    if let Ok(path) = std::env::var("DSEC_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/it-<hash> -> target/<profile>/dsec
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    dir.join(format!("dsec{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A `dsec` process.
+pub struct NodeProcess {
+    child: Child,
+    /// JSON-RPC URL.
+    pub rpc_url: String,
+    /// Everything the process printed.
+    pub output: Arc<Mutex<String>>,
+}
+
+impl NodeProcess {
+    /// Start `dsec devnet` in `data_dir` with free loopback ports.
+    pub fn devnet(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "devnet".to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--rpc-addr".into(),
+            "127.0.0.1:0".into(),
+            "--metrics-addr".into(),
+            "127.0.0.1:0".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn(&args)
+    }
+
+    fn spawn(args: &[String]) -> Self {
+        let bin = dsec_bin();
+        let mut child = Command::new(&bin)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with `cargo build`)", bin.display()));
+        let output = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let output = output.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(url) = line.strip_prefix("Listening on ") {
+                        let _ = tx.send(url.trim().to_string());
+                    }
+                    let mut out = output.lock().unwrap();
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            });
+        }
+        let rpc_url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("dsec did not start within 60 s; output:\n{}", output.lock().unwrap());
+            }
+        };
+        Self { child, rpc_url, output }
+    }
+
+    /// A client for this node.
+    pub fn client(&self) -> RpcClient {
+        RpcClient::new(&self.rpc_url).expect("client")
+    }
+
+    /// Kill the process with SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stop gently (SIGTERM) and wait up to 30 s, then kill.
+    pub fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..300 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.kill9();
+    }
+
+    /// Everything printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A signer with its next nonce.
+pub struct Wallet {
+    /// The key.
+    pub key: LocalKey,
+    /// Next nonce to use.
+    pub nonce: u64,
+    /// Chain id.
+    pub chain_id: u64,
+}
+
+impl Wallet {
+    /// Dev account `index`, with its nonce read from the node.
+    pub async fn dev(client: &RpcClient, index: usize) -> Self {
+        let key = dsec_sdk::dev::dev_accounts()[index].key();
+        let nonce = client.pending_nonce(key.address()).await.expect("nonce");
+        let chain_id = client.chain_id().await.expect("chain id");
+        Self { key, nonce, chain_id }
+    }
+
+    /// The address.
+    pub fn address(&self) -> Address {
+        self.key.address()
+    }
+
+    /// Sign an EIP-1559 transaction with generous fees.
+    pub fn sign(&mut self, to: TxKind, value: U256, input: Bytes, gas_limit: u64) -> Bytes {
+        let raw = self.key.sign_tx_bytes(TxEip1559 {
+            chain_id: self.chain_id,
+            nonce: self.nonce,
+            gas_limit,
+            max_fee_per_gas: 100_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to,
+            value,
+            input,
+            ..Default::default()
+        });
+        self.nonce += 1;
+        raw
+    }
+
+    /// Sign, send and wait for the receipt.
+    pub async fn send(
+        &mut self,
+        client: &RpcClient,
+        to: TxKind,
+        value: U256,
+        input: Bytes,
+        gas_limit: u64,
+    ) -> alloy::rpc::types::TransactionReceipt {
+        let raw = self.sign(to, value, input, gas_limit);
+        let hash: B256 = client.send_raw(&raw).await.expect("send");
+        client.wait_for_receipt(hash, Duration::from_secs(30)).await.expect("receipt").expect("included within 30 s")
+    }
+}
+
+/// Bytecode of a committed solc-js artifact in `tests/contracts/artifacts`.
+pub fn artifact_bytecode(name: &str) -> Bytes {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts/artifacts").join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).expect("artifact json");
+    v["bytecode"].as_str().expect("bytecode").parse().expect("hex")
+}
