@@ -6,7 +6,7 @@ use crate::error::InvalidTx;
 use crate::executor::{BlockContext, ChainConfig, ExecError, build_evm};
 use alloy::rpc::types::TransactionRequest;
 use alloy_primitives::{Address, Bytes, Log, TxKind};
-use revm::ExecuteEvm;
+use revm::InspectEvm;
 use revm::context::TxEnv;
 use revm::context::result::{EVMError, ExecutionResult};
 
@@ -66,6 +66,9 @@ pub enum CallError {
     /// The request itself is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// The call ran longer than the configured timeout and was stopped.
+    #[error("execution aborted (timeout = {0:?})")]
+    Timeout(std::time::Duration),
     /// The call reverts whatever gas it is given (gas estimation).
     #[error("execution reverted")]
     Reverted(Bytes),
@@ -79,11 +82,13 @@ pub enum CallError {
 pub struct CallLimits {
     /// Gas given to a call that names none, and the most any call may use.
     pub gas_cap: u64,
+    /// Wall-clock time one call (or a whole gas estimation) may take.
+    pub timeout: std::time::Duration,
 }
 
 impl Default for CallLimits {
     fn default() -> Self {
-        Self { gas_cap: 50_000_000 }
+        Self { gas_cap: 50_000_000, timeout: std::time::Duration::from_secs(5) }
     }
 }
 
@@ -138,7 +143,7 @@ pub fn call<S: StateReader>(
     limits: &CallLimits,
 ) -> Result<CallOutcome, CallError> {
     let gas = req.gas.unwrap_or(limits.gas_cap).min(limits.gas_cap);
-    run(state, chain, block, req, gas)
+    run(state, chain, block, req, gas, &Deadline::new(limits.timeout))
 }
 
 fn run<S: StateReader>(
@@ -147,8 +152,37 @@ fn run<S: StateReader>(
     block: &BlockContext,
     req: &TransactionRequest,
     gas: u64,
+    deadline: &Deadline,
 ) -> Result<CallOutcome, CallError> {
-    run_with_state(state, chain, block, req, gas).map(|(outcome, _)| outcome)
+    run_with_state(state, chain, block, req, gas, deadline).map(|(outcome, _)| outcome)
+}
+
+/// Stops execution once a wall-clock deadline has passed: every frame still
+/// running halts at its next instruction, so the call unwinds quickly.
+#[derive(Debug, Clone)]
+pub(crate) struct Deadline {
+    at: std::time::Instant,
+    timeout: std::time::Duration,
+    steps: u32,
+    expired: bool,
+}
+
+impl Deadline {
+    pub(crate) fn new(timeout: std::time::Duration) -> Self {
+        Self { at: std::time::Instant::now() + timeout, timeout, steps: 0, expired: false }
+    }
+}
+
+impl<CTX> revm::Inspector<CTX> for Deadline {
+    fn step(&mut self, interp: &mut revm::interpreter::Interpreter, _context: &mut CTX) {
+        self.steps = self.steps.wrapping_add(1);
+        if !self.expired && self.steps.is_multiple_of(1024) && std::time::Instant::now() >= self.at {
+            self.expired = true;
+        }
+        if self.expired {
+            interp.halt(revm::interpreter::InstructionResult::OutOfGas);
+        }
+    }
 }
 
 fn run_with_state<S: StateReader>(
@@ -157,13 +191,17 @@ fn run_with_state<S: StateReader>(
     block: &BlockContext,
     req: &TransactionRequest,
     gas: u64,
+    deadline: &Deadline,
 ) -> Result<(CallOutcome, revm::state::EvmState), CallError> {
     let tx = request_tx_env(req, chain, gas)?;
     let zero_price = tx.gas_price == 0;
     let mut block = *block;
     // A call may use more gas than one block holds (as in geth).
     block.gas_limit = block.gas_limit.max(gas);
-    let mut evm = build_evm(state, chain, &block);
+    if deadline.expired || std::time::Instant::now() >= deadline.at {
+        return Err(CallError::Timeout(deadline.timeout));
+    }
+    let mut evm = build_evm(state, chain, &block).with_inspector(deadline.clone());
     evm.ctx.cfg.disable_nonce_check = req.nonce.is_none();
     evm.ctx.cfg.disable_eip3607 = true;
     evm.ctx.cfg.disable_base_fee = zero_price;
@@ -171,7 +209,11 @@ fn run_with_state<S: StateReader>(
     if zero_price {
         evm.ctx.block.basefee = 0;
     }
-    match evm.transact(tx) {
+    let result = evm.inspect_tx(tx);
+    if evm.inspector.expired {
+        return Err(CallError::Timeout(deadline.timeout));
+    }
+    match result {
         Ok(outcome) => Ok((
             match outcome.result {
                 ExecutionResult::Success { gas, logs, output, .. } => {
@@ -203,8 +245,9 @@ pub fn estimate_gas<S: StateReader>(
 ) -> Result<u64, CallError> {
     let cap = req.gas.unwrap_or(limits.gas_cap).min(limits.gas_cap);
     let overlay = OverlayState::new(state);
+    let deadline = Deadline::new(limits.timeout);
     // First at the cap: if it fails there, it fails everywhere; report why.
-    let first = run(&overlay, chain, block, req, cap)?;
+    let first = run(&overlay, chain, block, req, cap, &deadline)?;
     match &first {
         CallOutcome::Success { .. } => {}
         CallOutcome::Revert { output, .. } => return Err(CallError::Reverted(output.clone())),
@@ -216,7 +259,7 @@ pub fn estimate_gas<S: StateReader>(
     let mut hi = cap;
     let optimistic = (used.saturating_add(2_300)).saturating_mul(64) / 63;
     if optimistic < hi {
-        match run(&overlay, chain, block, req, optimistic) {
+        match run(&overlay, chain, block, req, optimistic, &deadline) {
             Ok(o) if o.is_success() => hi = optimistic,
             Ok(_) | Err(CallError::Invalid(_)) => lo = optimistic,
             Err(e) => return Err(e),
@@ -224,7 +267,7 @@ pub fn estimate_gas<S: StateReader>(
     }
     while lo + 1 < hi {
         let mid = lo + (hi - lo) / 2;
-        match run(&overlay, chain, block, req, mid) {
+        match run(&overlay, chain, block, req, mid, &deadline) {
             Ok(o) if o.is_success() => hi = mid,
             Ok(_) | Err(CallError::Invalid(_)) => lo = mid,
             Err(e) => return Err(e),
@@ -267,7 +310,8 @@ pub fn create_access_list<S: StateReader>(
     use alloy::eips::eip2930::{AccessList, AccessListItem};
     let gas = req.gas.unwrap_or(limits.gas_cap).min(limits.gas_cap);
     let overlay = OverlayState::new(state);
-    let (_, touched) = run_with_state(&overlay, chain, block, req, gas)?;
+    let deadline = Deadline::new(limits.timeout);
+    let (_, touched) = run_with_state(&overlay, chain, block, req, gas, &deadline)?;
     let from = req.from.unwrap_or_default();
     let to = req.to.and_then(|k| k.to().copied());
     let precompiles =
@@ -286,7 +330,7 @@ pub fn create_access_list<S: StateReader>(
     let access_list = AccessList(items);
     let mut with_list = req.clone();
     with_list.access_list = Some(access_list.clone());
-    let outcome = run(&overlay, chain, block, &with_list, gas)?;
+    let outcome = run(&overlay, chain, block, &with_list, gas, &deadline)?;
     let error = match &outcome {
         CallOutcome::Success { .. } => None,
         CallOutcome::Revert { output, .. } => {

@@ -323,3 +323,20 @@ fn execution_is_deterministic() {
     assert_eq!(out_a.changes.digest(), out_b.changes.digest());
     assert!(a.state.account(&token_a).unwrap().unwrap().has_code());
 }
+
+#[test]
+fn long_calls_are_stopped_by_the_timeout() {
+    let mut w = World::new();
+    let probe = w.deploy(probe_initcode());
+    let req = TransactionRequest::default()
+        .to(probe)
+        .input(Bytes::from(IProbe::burnCall { count: U256::from(200_000) }.abi_encode()).into());
+    let limits = CallLimits { gas_cap: 5_000_000_000, timeout: std::time::Duration::from_millis(1) };
+    match call(&w.state, &CHAIN, &block(w.number), &req, &limits) {
+        Err(CallError::Timeout(t)) => assert_eq!(t, std::time::Duration::from_millis(1)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    // The same call with time enough completes (and runs out of gas at a small cap).
+    let limits = CallLimits { gas_cap: 1_000_000, timeout: std::time::Duration::from_secs(5) };
+    assert!(matches!(call(&w.state, &CHAIN, &block(w.number), &req, &limits), Ok(CallOutcome::Halt { .. })));
+}

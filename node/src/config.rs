@@ -64,6 +64,8 @@ pub struct RpcSection {
     pub max_connections: Option<u32>,
     /// Gas cap of calls.
     pub gas_cap: Option<u64>,
+    /// Wall-clock limit of one call, milliseconds.
+    pub call_timeout_ms: Option<u64>,
     /// Widest `eth_getLogs` block range.
     pub max_logs_block_range: Option<u64>,
     /// Most `eth_getLogs` results.
@@ -137,6 +139,7 @@ impl FileConfig {
             max_connections: r.max_connections.unwrap_or(d.max_connections),
             max_subscriptions_per_connection: d.max_subscriptions_per_connection,
             gas_cap: r.gas_cap.unwrap_or(d.gas_cap),
+            call_timeout: r.call_timeout_ms.map(std::time::Duration::from_millis).unwrap_or(d.call_timeout),
             max_logs_block_range: r.max_logs_block_range.unwrap_or(d.max_logs_block_range),
             max_logs_results: r.max_logs_results.unwrap_or(d.max_logs_results),
             cors_origins: r.cors_origins.clone().unwrap_or(d.cors_origins),

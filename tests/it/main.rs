@@ -1,5 +1,6 @@
 //! End-to-end tests: real `dsec` processes, real RocksDB, real sockets on
 //! loopback, real clients. One test binary for the whole suite.
 
+mod alloy_provider;
 mod crash;
 mod devnet;

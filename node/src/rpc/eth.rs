@@ -184,7 +184,7 @@ impl EthApi {
     }
 
     fn call_limits(&self) -> CallLimits {
-        CallLimits { gas_cap: self.config.gas_cap }
+        CallLimits { gas_cap: self.config.gas_cap, timeout: self.config.call_timeout }
     }
 
     fn fee_history(

@@ -40,6 +40,8 @@ pub struct RpcConfig {
     pub max_subscriptions_per_connection: u32,
     /// Gas cap of `eth_call` / `eth_estimateGas`.
     pub gas_cap: u64,
+    /// Wall-clock limit of one `eth_call`, `eth_estimateGas` or `eth_createAccessList`.
+    pub call_timeout: std::time::Duration,
     /// Widest block range of one `eth_getLogs`.
     pub max_logs_block_range: u64,
     /// Most logs one `eth_getLogs` returns.
@@ -59,6 +61,7 @@ impl Default for RpcConfig {
             max_connections: 1_000,
             max_subscriptions_per_connection: 1_024,
             gas_cap: 50_000_000,
+            call_timeout: std::time::Duration::from_secs(5),
             max_logs_block_range: 10_000,
             max_logs_results: 10_000,
             cors_origins: vec!["*".to_string()],
@@ -99,6 +102,7 @@ pub fn execution_error(e: CallError) -> ErrorObjectOwned {
         CallError::Reverted(data) => revert_error(data),
         CallError::BadRequest(m) => invalid_params(m),
         CallError::Fatal(e) => internal(e.to_string()),
+        CallError::Timeout(t) => server_error(format!("execution aborted (timeout = {}s)", t.as_secs_f64())),
         other => server_error(other.to_string()),
     }
 }
