@@ -1,27 +1,177 @@
 //! `dsec-chaincode`: native Rust modules that run beside the EVM as system
-//! contracts (shipment provenance, tenant audit anchoring, cross-border
-//! settlement).
+//! contracts.
 //!
-//! This crate is not filled yet: no module exists, and the node refuses a
-//! genesis that enables one (see [`check_enabled`]), rather than pretending to
-//! run it.
+//! A module implements [`Chaincode`]: it lives at a fixed address, speaks a
+//! Solidity ABI (so ethers, web3.py, Hardhat and Solidity contracts call it
+//! like any contract), and reads and writes its state through a [`Host`]
+//! that the EVM provides over its journal — so a revert, in the module or in
+//! a contract that called it, undoes the module's writes with everything else.
+//! Every storage access is charged gas the way the EVM charges `SLOAD` and
+//! `SSTORE`, so a call costs what its work costs.
+//!
+//! Adding a module means writing one type that implements [`Chaincode`] and
+//! adding one line to [`MODULES`].
+//!
+//! Modules in this build: [`audit`] (tenant audit anchoring).
 
-/// Names of the chaincode modules this build provides.
-pub const AVAILABLE_MODULES: &[&str] = &[];
+pub mod audit;
+pub mod storage;
+pub mod testing;
 
-/// A genesis enabled a module this build does not provide.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("chaincode module {0:?} is not available in this build")]
-pub struct UnknownModule(pub String);
+use alloy_primitives::{Address, B256, Bytes, U256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// Check that every enabled module name is provided by this build.
-pub fn check_enabled<'a>(enabled: impl IntoIterator<Item = &'a str>) -> Result<(), UnknownModule> {
-    for name in enabled {
-        if !AVAILABLE_MODULES.contains(&name) {
-            return Err(UnknownModule(name.to_string()));
-        }
+/// How a chaincode call ended other than by returning.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The call reverts with this ABI-encoded data (`Error(string)` or a custom error).
+    #[error("revert")]
+    Revert(Bytes),
+    /// The call ran out of gas.
+    #[error("out of gas")]
+    OutOfGas,
+    /// The node failed (storage error): the whole block fails, not just the call.
+    #[error("fatal: {0}")]
+    Fatal(String),
+}
+
+impl Failure {
+    /// A revert with a reason string, ABI-encoded as Solidity's `Error(string)`.
+    pub fn reason(message: impl Into<String>) -> Self {
+        use alloy::sol_types::SolError;
+        Self::Revert(alloy::sol_types::Revert::from(message.into()).abi_encode().into())
     }
-    Ok(())
+}
+
+/// The environment a chaincode call runs in: its own storage, logs, gas and block facts.
+pub trait Host {
+    /// Read a slot of the module's storage (charges cold/warm `SLOAD` gas).
+    fn sload(&mut self, slot: U256) -> Result<U256, Failure>;
+    /// Write a slot of the module's storage (charges `SSTORE` gas).
+    fn sstore(&mut self, slot: U256, value: U256) -> Result<(), Failure>;
+    /// Emit a log from the module's address (charges `LOG` gas).
+    fn emit(&mut self, topics: Vec<B256>, data: Bytes) -> Result<(), Failure>;
+    /// Charge gas for computation.
+    fn charge(&mut self, gas: u64) -> Result<(), Failure>;
+    /// Height of the block being executed.
+    fn block_number(&self) -> u64;
+    /// Timestamp (seconds) of the block being executed.
+    fn timestamp(&self) -> u64;
+}
+
+/// One call to a module.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The account calling (an EOA or a contract).
+    pub caller: Address,
+    /// Wei sent with the call.
+    pub value: U256,
+    /// ABI-encoded calldata.
+    pub data: &'a [u8],
+    /// Whether the call is read-only (`STATICCALL`, `eth_call` views): writes must revert.
+    pub is_static: bool,
+}
+
+/// A native module.
+pub trait Chaincode: Send + Sync + std::fmt::Debug {
+    /// Short name used in the genesis `chaincode` section.
+    fn name(&self) -> &'static str;
+    /// The fixed address it answers at.
+    fn address(&self) -> Address;
+    /// Its Solidity interface (the ABI clients use).
+    fn interface(&self) -> &'static str;
+    /// Execute a call.
+    fn call(&self, host: &mut dyn Host, call: &Call<'_>) -> Result<Bytes, Failure>;
+}
+
+/// Configuration of a module from the genesis file.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleConfig {
+    /// Administrators.
+    pub admins: Vec<Address>,
+    /// Module-specific settings.
+    pub settings: serde_json::Value,
+    /// Tenants declared in the genesis file (used by the audit module).
+    pub tenants: Vec<GenesisTenant>,
+}
+
+/// A tenant declared in the genesis file.
+#[derive(Debug, Clone)]
+pub struct GenesisTenant {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Residency zone label.
+    pub residency_zone: String,
+    /// Members allowed to anchor.
+    pub members: Vec<Address>,
+    /// Anchors allowed per day.
+    pub anchors_per_day: u64,
+}
+
+/// Why the registry could not be built.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegistryError {
+    /// The genesis enables a module this build does not have.
+    #[error("chaincode module {0:?} is not available in this build (available: {1})")]
+    Unknown(String, String),
+    /// The module refused its settings.
+    #[error("chaincode module {module}: {message}")]
+    BadSettings {
+        /// Module name.
+        module: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+type Constructor = fn(&ModuleConfig) -> Result<Arc<dyn Chaincode>, String>;
+
+/// Every module this build provides: name and constructor. One line per module.
+pub const MODULES: &[(&str, Constructor)] = &[("audit", audit::AuditAnchoring::from_config)];
+
+/// The enabled modules, by address.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    modules: BTreeMap<Address, Arc<dyn Chaincode>>,
+}
+
+impl Registry {
+    /// No modules.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Build the modules the genesis enables.
+    pub fn new<'a>(enabled: impl IntoIterator<Item = (&'a str, ModuleConfig)>) -> Result<Self, RegistryError> {
+        let mut modules = BTreeMap::new();
+        for (name, config) in enabled {
+            let constructor = MODULES.iter().find(|(n, _)| *n == name).map(|(_, c)| c).ok_or_else(|| {
+                RegistryError::Unknown(name.to_string(), MODULES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
+            })?;
+            let module = constructor(&config)
+                .map_err(|message| RegistryError::BadSettings { module: name.to_string(), message })?;
+            modules.insert(module.address(), module);
+        }
+        Ok(Self { modules })
+    }
+
+    /// The module at `address`.
+    pub fn get(&self, address: &Address) -> Option<&Arc<dyn Chaincode>> {
+        self.modules.get(address)
+    }
+
+    /// Addresses of all enabled modules.
+    pub fn addresses(&self) -> impl Iterator<Item = &Address> {
+        self.modules.keys()
+    }
+
+    /// Whether no module is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -29,8 +179,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_modules_are_refused() {
-        assert!(check_enabled([]).is_ok());
-        assert_eq!(check_enabled(["provenance"]), Err(UnknownModule("provenance".into())));
+    fn unknown_modules_are_refused_and_known_ones_built() {
+        let err = Registry::new([("provenance-x", ModuleConfig::default())]).unwrap_err();
+        assert!(err.to_string().contains("provenance-x") && err.to_string().contains("audit"));
+        let registry = Registry::new([("audit", ModuleConfig::default())]).unwrap();
+        assert!(registry.get(&audit::ADDRESS).is_some());
     }
 }

@@ -15,17 +15,26 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database::CacheDB;
 use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
-use revm::{DatabaseCommit, ExecuteEvm, MainBuilder, MainContext, MainnetEvm};
+use revm::{DatabaseCommit, ExecuteEvm, MainBuilder, MainContext};
 
 /// The hard fork dsec executes: Prague (PUSH0, transient storage, MCOPY,
 /// BLS precompiles), without the gas cap per transaction that Osaka adds.
 pub const SPEC: SpecId = SpecId::PRAGUE;
 
 /// Chain-wide execution settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ChainConfig {
     /// EIP-155 chain id.
     pub chain_id: u64,
+    /// The chaincode modules the genesis enables.
+    pub chaincode: std::sync::Arc<dsec_chaincode::Registry>,
+}
+
+impl ChainConfig {
+    /// A chain with no chaincode modules.
+    pub fn new(chain_id: u64) -> Self {
+        Self { chain_id, chaincode: std::sync::Arc::new(dsec_chaincode::Registry::empty()) }
+    }
 }
 
 /// The block-level environment transactions execute in.
@@ -68,7 +77,14 @@ pub enum TxExecError {
 }
 
 type Db<S> = CacheDB<RevmDb<S>>;
-type Evm<S> = MainnetEvm<revm::handler::MainnetContext<Db<S>>>;
+type Ctx<S> = revm::handler::MainnetContext<Db<S>>;
+type Evm<S> = revm::context::Evm<
+    Ctx<S>,
+    (),
+    revm::handler::instructions::EthInstructions<revm::interpreter::interpreter::EthInterpreter, Ctx<S>>,
+    crate::chaincode::ChaincodePrecompiles,
+    revm::handler::EthFrame,
+>;
 
 pub(crate) fn cfg_env(chain: &ChainConfig) -> CfgEnv {
     let mut cfg = CfgEnv::new_with_spec(SPEC);
@@ -96,6 +112,7 @@ pub(crate) fn build_evm<S: StateReader>(state: S, chain: &ChainConfig, block: &B
         .with_cfg(cfg_env(chain))
         .with_block(block_env(block))
         .build_mainnet()
+        .with_precompiles(crate::chaincode::ChaincodePrecompiles::new(chain.chaincode.clone(), SPEC))
 }
 
 /// The revm transaction environment of a recovered transaction.
@@ -137,7 +154,8 @@ pub fn collect_changes(state: &EvmState, changes: &mut StateChanges) {
             balance: account.info.balance,
             code_hash: account.info.code_hash,
         });
-        if account.is_created()
+        // New code: a contract creation, or a chaincode module's marker code.
+        if (account.is_created() || account.original_info().code_hash != account.info.code_hash)
             && let Some(code) = &account.info.code
             && !code.is_empty()
         {

@@ -7,6 +7,7 @@
 //! - [`error`]: invalid-transaction reasons with Ethereum's messages.
 
 pub mod call;
+pub mod chaincode;
 pub mod db;
 pub mod error;
 pub mod executor;

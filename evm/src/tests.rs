@@ -31,7 +31,7 @@ sol! {
     }
 }
 
-const CHAIN: ChainConfig = ChainConfig { chain_id: 1337 };
+static CHAIN: std::sync::LazyLock<ChainConfig> = std::sync::LazyLock::new(|| ChainConfig::new(1337));
 const BASE_FEE: u64 = 1_000_000_000;
 
 fn artifact_bytecode(json: &str) -> Bytes {
@@ -339,4 +339,112 @@ fn long_calls_are_stopped_by_the_timeout() {
     // The same call with time enough completes (and runs out of gas at a small cap).
     let limits = CallLimits { gas_cap: 1_000_000, timeout: std::time::Duration::from_secs(5) };
     assert!(matches!(call(&w.state, &CHAIN, &block(w.number), &req, &limits), Ok(CallOutcome::Halt { .. })));
+}
+
+mod chaincode {
+    use super::*;
+    use dsec_chaincode::audit::{ADDRESS, IAuditAnchor, tenant_id};
+    use dsec_chaincode::{ModuleConfig, Registry};
+    use std::sync::Arc;
+
+    sol! {
+        interface IAuditCaller {
+            function anchorNext(bytes32 tenant, bytes32 root, uint64 lineCount) external returns (uint64 seq);
+            function anchorThenRevert(bytes32 tenant, bytes32 root, uint64 lineCount) external;
+        }
+    }
+
+    fn chain_with_audit(admin: Address) -> ChainConfig {
+        let registry = Registry::new([("audit", ModuleConfig { admins: vec![admin], ..Default::default() })]).unwrap();
+        ChainConfig { chain_id: 1337, chaincode: Arc::new(registry) }
+    }
+
+    struct AuditWorld {
+        w: World,
+        chain: ChainConfig,
+    }
+
+    impl AuditWorld {
+        fn new() -> Self {
+            let w = World::new();
+            let chain = chain_with_audit(w.key.address());
+            Self { w, chain }
+        }
+
+        fn execute(&mut self, tx: RecoveredTx) -> dsec_sdk::block::StoredReceipt {
+            let mut exec = BlockExecutor::new(&self.w.state, &self.chain, &block(self.w.number));
+            let receipt = exec.execute(&tx).unwrap().clone();
+            self.w.state.apply(&exec.finish().changes);
+            self.w.number += 1;
+            receipt
+        }
+
+        fn run(&mut self, to: Address, data: Vec<u8>, gas: u64) -> dsec_sdk::block::StoredReceipt {
+            let tx = self.w.tx(TxKind::Call(to), data.into(), gas, U256::ZERO);
+            self.execute(tx)
+        }
+
+        fn deploy(&mut self, initcode: Bytes) -> Address {
+            let tx = self.w.tx(TxKind::Create, initcode, 3_000_000, U256::ZERO);
+            self.execute(tx).contract_address.unwrap()
+        }
+
+        fn head(&self, tenant: alloy_primitives::B256) -> u64 {
+            let data = Bytes::from(IAuditAnchor::headCall { tenant }.abi_encode());
+            let req = TransactionRequest::default().to(ADDRESS).input(data.into());
+            match call(&self.w.state, &self.chain, &block(self.w.number), &req, &CallLimits::default()).unwrap() {
+                CallOutcome::Success { output, .. } => IAuditAnchor::headCall::abi_decode_returns(&output).unwrap().seq,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn transactions_reach_chaincode_and_its_logs_are_evm_logs() {
+        let mut a = AuditWorld::new();
+        let tenant = tenant_id("agency");
+        let me = a.w.key.address();
+        let create =
+            IAuditAnchor::createTenantCall { tenant, name: "Agency".into(), zone: "eu".into(), anchorsPerDay: 5 };
+        let r = a.run(ADDRESS, create.abi_encode(), 200_000);
+        assert!(r.success);
+        assert_eq!(r.logs[0].address, ADDRESS);
+        assert!(a.run(ADDRESS, IAuditAnchor::addMemberCall { tenant, member: me }.abi_encode(), 100_000).success);
+        let root = alloy_primitives::B256::repeat_byte(7);
+        let anchor = IAuditAnchor::anchorCall { tenant, root, lineCount: 4, prevAnchor: Default::default() };
+        let r = a.run(ADDRESS, anchor.abi_encode(), 300_000);
+        assert!(r.success, "{r:?}");
+        assert_eq!(r.logs[0].topics()[0], IAuditAnchor::Anchored::SIGNATURE_HASH);
+        assert!(r.gas_used > 21_000 + 100_000, "storage writes are charged: {}", r.gas_used);
+        assert_eq!(a.head(tenant), 1);
+        // The module account is a contract now, so it is never pruned as empty.
+        assert!(a.w.state.accounts[&ADDRESS].has_code());
+        // A revert from the module is a failed, charged transaction.
+        let r = a.run(ADDRESS, anchor.abi_encode(), 300_000);
+        assert!(!r.success);
+        assert_eq!(a.head(tenant), 1);
+        // Out of gas inside the module: failed, whole limit used, nothing written.
+        let r = a.run(ADDRESS, anchor.abi_encode(), 30_000);
+        assert!(!r.success);
+        assert_eq!(r.gas_used, 30_000);
+    }
+
+    #[test]
+    fn a_revert_in_the_calling_contract_undoes_chaincode_writes() {
+        let mut a = AuditWorld::new();
+        let tenant = tenant_id("agency");
+        let caller = a.deploy(artifact_bytecode(include_str!("../../tests/contracts/artifacts/AuditCaller.json")));
+        let create =
+            IAuditAnchor::createTenantCall { tenant, name: "Agency".into(), zone: "eu".into(), anchorsPerDay: 5 };
+        assert!(a.run(ADDRESS, create.abi_encode(), 200_000).success);
+        assert!(a.run(ADDRESS, IAuditAnchor::addMemberCall { tenant, member: caller }.abi_encode(), 100_000).success);
+        let root = alloy_primitives::B256::repeat_byte(9);
+        let r = a.run(caller, IAuditCaller::anchorThenRevertCall { tenant, root, lineCount: 2 }.abi_encode(), 500_000);
+        assert!(!r.success);
+        assert_eq!(a.head(tenant), 0, "the anchor made inside the reverted call is gone");
+        let r = a.run(caller, IAuditCaller::anchorNextCall { tenant, root, lineCount: 2 }.abi_encode(), 500_000);
+        assert!(r.success, "a Solidity contract can call chaincode");
+        assert_eq!(a.head(tenant), 1);
+        assert_eq!(a.w.state.storage.get(&(caller, U256::ZERO)), Some(&U256::from(1)));
+    }
 }

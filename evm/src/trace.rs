@@ -49,7 +49,8 @@ fn trace<S: StateReader>(
         .with_db(CacheDB::new(RevmDb(state)))
         .with_cfg(cfg)
         .with_block(block_env)
-        .build_mainnet_with_inspector(inspector);
+        .build_mainnet_with_inspector(inspector)
+        .with_precompiles(crate::chaincode::ChaincodePrecompiles::new(chain.chaincode.clone(), crate::executor::SPEC));
     for tx in prior {
         evm.transact_commit(tx_env(tx)).map_err(evm_error)?;
     }

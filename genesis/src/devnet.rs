@@ -1,7 +1,7 @@
 //! Devnet key sets and genesis files: validators with fresh ed25519 keys, and
 //! the ten development accounts every Ethereum tool knows, prefunded.
 
-use crate::{FeeConfig, Genesis, GenesisAccount, GenesisValidator, Permissions};
+use crate::{ChaincodeModule, FeeConfig, Genesis, GenesisAccount, GenesisValidator, Permissions, Tenant};
 use alloy_primitives::U256;
 use dsec_sdk::dev::DevAccount;
 use dsec_sdk::validators::ValidatorKey;
@@ -29,11 +29,23 @@ pub struct DevnetSpec {
     pub eip1559: bool,
     /// Genesis time in milliseconds since the epoch.
     pub timestamp_ms: u64,
+    /// Enable the chaincode modules, administered by dev account 0, with a demo tenant.
+    pub chaincode: bool,
 }
+
+/// Id of the demo tenant of devnets (members: dev accounts 0 and 1).
+pub const DEMO_TENANT: &str = "demo-agency";
 
 impl Default for DevnetSpec {
     fn default() -> Self {
-        Self { chain_id: DEVNET_CHAIN_ID, validators: 1, gas_limit: DEVNET_GAS_LIMIT, eip1559: true, timestamp_ms: 0 }
+        Self {
+            chain_id: DEVNET_CHAIN_ID,
+            validators: 1,
+            gas_limit: DEVNET_GAS_LIMIT,
+            eip1559: true,
+            timestamp_ms: 0,
+            chaincode: true,
+        }
     }
 }
 
@@ -76,5 +88,20 @@ pub fn generate(spec: &DevnetSpec) -> Devnet {
         tenants: Vec::new(),
         chaincode: BTreeMap::new(),
     };
+    let mut genesis = genesis;
+    if spec.chaincode {
+        let admin = accounts[0].address;
+        genesis.tenants.push(Tenant {
+            id: DEMO_TENANT.to_string(),
+            name: "Demo Agency".to_string(),
+            residency_zone: "local".to_string(),
+            members: accounts.iter().take(2).map(|a| a.address).collect(),
+            anchors_per_day: 1_000_000,
+        });
+        genesis.chaincode.insert(
+            "audit".to_string(),
+            ChaincodeModule { enabled: true, admins: vec![admin], settings: serde_json::Value::Null },
+        );
+    }
     Devnet { genesis, validator_keys, accounts }
 }

@@ -139,6 +139,13 @@ pub struct Tenant {
     /// Accounts that may act for the tenant.
     #[serde(default)]
     pub members: Vec<Address>,
+    /// Audit anchors the tenant may make per day.
+    #[serde(default = "default_anchors_per_day")]
+    pub anchors_per_day: u64,
+}
+
+fn default_anchors_per_day() -> u64 {
+    1_440
 }
 
 /// Settings of one chaincode module.

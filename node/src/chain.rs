@@ -37,6 +37,9 @@ pub enum ChainError {
     /// A block to commit was never built or validated here.
     #[error("block {0} is unknown: it was neither built nor validated by this node")]
     UnknownBlock(B256),
+    /// The genesis enables chaincode this build cannot run, or configures it wrongly.
+    #[error(transparent)]
+    Chaincode(#[from] dsec_chaincode::RegistryError),
     /// A certificate does not prove the block.
     #[error("commit certificate rejected: {0}")]
     Certificate(#[from] CertificateError),
@@ -143,6 +146,31 @@ impl std::fmt::Debug for Chain {
     }
 }
 
+/// The chaincode modules the genesis enables, with their settings and the genesis tenants.
+pub fn chaincode_registry(genesis: &Genesis) -> Result<dsec_chaincode::Registry, dsec_chaincode::RegistryError> {
+    let tenants: Vec<dsec_chaincode::GenesisTenant> = genesis
+        .tenants
+        .iter()
+        .map(|t| dsec_chaincode::GenesisTenant {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            residency_zone: t.residency_zone.clone(),
+            members: t.members.clone(),
+            anchors_per_day: t.anchors_per_day,
+        })
+        .collect();
+    dsec_chaincode::Registry::new(genesis.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, m)| {
+        (
+            name.as_str(),
+            dsec_chaincode::ModuleConfig {
+                admins: m.admins.clone(),
+                settings: m.settings.clone(),
+                tenants: tenants.clone(),
+            },
+        )
+    }))
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
@@ -167,8 +195,9 @@ impl Chain {
         mempool_config.min_gas_price = mempool_config.min_gas_price.max(genesis.fees.min_gas_price as u128);
         let mempool = Mempool::new(mempool_config, genesis.chain_id, genesis.gas_limit);
         metrics.head.set(head_number);
+        let chaincode = chaincode_registry(&genesis)?;
         Ok(Self {
-            config: ChainConfig { chain_id: genesis.chain_id },
+            config: ChainConfig { chain_id: genesis.chain_id, chaincode: Arc::new(chaincode) },
             validators: genesis.validator_set(),
             store,
             genesis_hash,

@@ -2,6 +2,7 @@
 //! the consensus application interface, JSON-RPC, metrics, and the `dsec` CLI's
 //! building blocks (devnet, load generator).
 
+pub mod audit;
 pub mod chain;
 pub mod config;
 pub mod devnet;

@@ -38,6 +38,55 @@ enum Command {
     Keys(KeysCommand),
     /// Send load to a node and measure throughput and latency.
     Load(LoadArgs),
+    /// Tenant audit anchoring: anchor a log file, prove a line, verify a proof.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Anchor the Merkle root of FILE's lines for a tenant.
+    Anchor {
+        /// Tenant id (as declared in the genesis file or at creation).
+        #[arg(long)]
+        tenant: String,
+        /// The audit log: one entry per line.
+        file: PathBuf,
+        /// JSON-RPC URL of a node.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc: String,
+        /// Private key of a tenant member (default: dev account 0).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Write a proof that line N of FILE belongs to an anchored batch.
+    Prove {
+        /// The anchored file.
+        file: PathBuf,
+        /// Line number, from 1.
+        #[arg(long)]
+        line: u64,
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+        /// Anchor sequence number (default: looked up on the node by the file's root).
+        #[arg(long)]
+        seq: Option<u64>,
+        /// JSON-RPC URL used to look the anchor up.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc: String,
+        /// Where to write the proof (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a proof offline, and against a node with --rpc.
+    Verify {
+        /// The proof file.
+        proof: PathBuf,
+        /// JSON-RPC URL to check the anchor on chain.
+        #[arg(long)]
+        rpc: Option<String>,
+    },
 }
 
 #[derive(Args, Debug, Default)]
@@ -370,14 +419,7 @@ fn keys_command(cmd: KeysCommand) -> eyre::Result<()> {
 }
 
 async fn load_command(args: LoadArgs) -> eyre::Result<()> {
-    let funder = match &args.funder_key {
-        Some(hex) => {
-            let bytes: alloy_primitives::B256 =
-                hex.parse().map_err(|e| eyre!("--funder-key: not a 32-byte hex key: {e}"))?;
-            LocalKey::from_bytes(&bytes).map_err(|e| eyre!("--funder-key: {e}"))?
-        }
-        None => dsec_sdk::dev::dev_accounts().first().ok_or_else(|| eyre!("no dev accounts"))?.key(),
-    };
+    let funder = parse_key(args.funder_key.as_deref(), "--funder-key")?;
     let report = load::run(LoadConfig {
         rpc_url: args.rpc,
         senders: args.senders,
@@ -390,6 +432,69 @@ async fn load_command(args: LoadArgs) -> eyre::Result<()> {
     })
     .await?;
     println!("{report}");
+    Ok(())
+}
+
+fn parse_key(hex: Option<&str>, what: &str) -> eyre::Result<LocalKey> {
+    match hex {
+        Some(hex) => {
+            let bytes: alloy_primitives::B256 = hex.parse().map_err(|e| eyre!("{what}: not a 32-byte hex key: {e}"))?;
+            LocalKey::from_bytes(&bytes).map_err(|e| eyre!("{what}: {e}"))
+        }
+        None => Ok(dsec_sdk::dev::dev_accounts().first().ok_or_else(|| eyre!("no dev accounts"))?.key()),
+    }
+}
+
+fn client(url: &str) -> eyre::Result<dsec_sdk::client::RpcClient> {
+    dsec_sdk::client::RpcClient::new(url).map_err(|e| eyre!("--rpc {url}: {e}"))
+}
+
+async fn audit_command(cmd: AuditCommand) -> eyre::Result<()> {
+    use dsec_node::audit;
+    match cmd {
+        AuditCommand::Anchor { tenant, file, rpc, key } => {
+            let key = parse_key(key.as_deref(), "--key")?;
+            let (seq, hash, root) = audit::anchor(&client(&rpc)?, &key, &tenant, &file).await?;
+            println!(
+                "anchored {} as anchor {seq} of tenant {tenant:?}
+root        {root}
+anchor hash {hash}",
+                file.display()
+            );
+        }
+        AuditCommand::Prove { file, line, tenant, seq, rpc, out } => {
+            let c = client(&rpc)?;
+            let proof = audit::prove(Some(&c), &tenant, &file, line, seq).await?;
+            let json = serde_json::to_string_pretty(&proof)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, json).wrap_err_with(|| format!("cannot write {}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
+                None => println!("{json}"),
+            }
+        }
+        AuditCommand::Verify { proof, rpc } => {
+            let text = std::fs::read_to_string(&proof).wrap_err_with(|| format!("cannot read {}", proof.display()))?;
+            let parsed: audit::LineProof =
+                serde_json::from_str(&text).map_err(|e| eyre!("{}: not a line proof: {e}", proof.display()))?;
+            let c = rpc.as_deref().map(client).transpose()?;
+            let verified = audit::verify(&parsed, c.as_ref()).await?;
+            if !verified.offline {
+                bail!("invalid: the line does not hash to the proof's root");
+            }
+            match verified.on_chain {
+                Some((block, time)) => println!(
+                    "valid: line {} is in anchor {} of tenant {:?}, anchored in block {block} at unix time {time}",
+                    parsed.line, parsed.seq, parsed.tenant
+                ),
+                None => println!(
+                    "valid offline: line {} hashes to root {} (give --rpc to check the anchor on chain)",
+                    parsed.line, parsed.root
+                ),
+            }
+        }
+    }
     Ok(())
 }
 
@@ -409,6 +514,7 @@ fn main() {
             Command::Genesis(cmd) => genesis_command(cmd),
             Command::Keys(cmd) => keys_command(cmd),
             Command::Load(args) => load_command(args).await,
+            Command::Audit(cmd) => audit_command(cmd).await,
         }
     });
     if let Err(e) = result {

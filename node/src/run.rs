@@ -58,9 +58,6 @@ pub struct RunningNode {
 
 /// Start a node. Block production runs in the background until [`RunningNode::shutdown`].
 pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
-    dsec_chaincode::check_enabled(
-        settings.genesis.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, _)| name.as_str()),
-    )?;
     let validators = settings.genesis.validator_set();
     let sealer_key = match &settings.validator_key {
         Some(key) if validators.validators.len() == 1 && validators.get(&key.address()).is_some() => Some(key.clone()),

@@ -10,6 +10,7 @@
 pub mod block;
 pub mod client;
 pub mod dev;
+pub mod merkle;
 pub mod state;
 pub mod tx;
 pub mod validators;

@@ -2,5 +2,6 @@
 //! loopback, real clients. One test binary for the whole suite.
 
 mod alloy_provider;
+mod audit;
 mod crash;
 mod devnet;

@@ -1,0 +1,283 @@
+//! Tenant audit anchoring for a multi-tenant government cloud.
+//!
+//! Tenants (agencies) are created by platform administrators, with members, a
+//! residency zone label and a quota of anchors per day. A member anchors a
+//! batch of audit-log lines: the RFC 6962 Merkle root, the line count and the
+//! tenant's previous anchor hash, so each tenant's anchors form a hash chain
+//! that cannot be reordered or forked. Anyone can check on chain (or offline
+//! with [`dsec_sdk::merkle`]) that a line belongs to an anchored batch.
+//!
+//! The Solidity interface is `chaincode/sol/IAuditAnchor.sol`.
+
+use crate::storage::{from_short_string, load_u64, load_word, short_string, slot, store_u64, store_word};
+use crate::{Call, Chaincode, Failure, GenesisTenant, Host, ModuleConfig};
+use alloy::sol_types::{SolCall, SolEvent, SolInterface};
+use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+alloy::sol!("sol/IAuditAnchor.sol");
+
+use IAuditAnchor::IAuditAnchorCalls as Calls;
+
+/// Where the module lives.
+pub const ADDRESS: Address = address!("0x00000000000000000000000000000000da5ec001");
+/// Length of a quota period.
+pub const PERIOD_SECS: u64 = 86_400;
+/// Gas charged for decoding and dispatching a call.
+const DISPATCH_GAS: u64 = 2_000;
+/// Gas charged per Merkle proof step (a keccak over 65 bytes).
+const PROOF_STEP_GAS: u64 = 60;
+
+/// The audit anchoring module.
+#[derive(Debug)]
+pub struct AuditAnchoring {
+    admins: Vec<Address>,
+    genesis_tenants: HashMap<B256, GenesisTenant>,
+}
+
+/// The on-chain id of a tenant declared in the genesis file.
+pub fn tenant_id(name: &str) -> B256 {
+    keccak256(name.as_bytes())
+}
+
+/// The hash that links an anchor to the previous one.
+pub fn anchor_hash(tenant: &B256, seq: u64, root: &B256, line_count: u64, prev: &B256) -> B256 {
+    let mut buf = Vec::with_capacity(32 * 5);
+    buf.extend_from_slice(tenant.as_slice());
+    buf.extend_from_slice(&U256::from(seq).to_be_bytes::<32>());
+    buf.extend_from_slice(root.as_slice());
+    buf.extend_from_slice(&U256::from(line_count).to_be_bytes::<32>());
+    buf.extend_from_slice(prev.as_slice());
+    keccak256(&buf)
+}
+
+fn ok(output: Vec<u8>) -> Result<Bytes, Failure> {
+    Ok(output.into())
+}
+
+impl AuditAnchoring {
+    /// Build the module from its genesis configuration.
+    pub fn from_config(config: &ModuleConfig) -> Result<Arc<dyn Chaincode>, String> {
+        if !config.settings.is_null() && config.settings.as_object().is_none_or(|o| !o.is_empty()) {
+            return Err("the audit module takes no settings".into());
+        }
+        let mut genesis_tenants = HashMap::new();
+        for t in &config.tenants {
+            if short_string(&t.name).is_none() || short_string(&t.residency_zone).is_none() {
+                return Err(format!("tenant {:?}: name and residency zone must be at most 31 bytes", t.id));
+            }
+            genesis_tenants.insert(tenant_id(&t.id), t.clone());
+        }
+        Ok(Arc::new(Self { admins: config.admins.clone(), genesis_tenants }))
+    }
+
+    fn exists(&self, host: &mut dyn Host, tenant: &B256) -> Result<bool, Failure> {
+        Ok(self.genesis_tenants.contains_key(tenant)
+            || host.sload(slot("tenant.exists", &[tenant.as_slice()]))? != U256::ZERO)
+    }
+
+    fn require_tenant(&self, host: &mut dyn Host, tenant: &B256) -> Result<(), Failure> {
+        if self.exists(host, tenant)? { Ok(()) } else { Err(Failure::reason("audit: unknown tenant")) }
+    }
+
+    fn is_member(&self, host: &mut dyn Host, tenant: &B256, who: &Address) -> Result<bool, Failure> {
+        if self.genesis_tenants.get(tenant).is_some_and(|t| t.members.contains(who)) {
+            return Ok(true);
+        }
+        Ok(host.sload(slot("tenant.member", &[tenant.as_slice(), who.as_slice()]))? != U256::ZERO)
+    }
+
+    fn quota(&self, host: &mut dyn Host, tenant: &B256) -> Result<u64, Failure> {
+        match self.genesis_tenants.get(tenant) {
+            Some(t) => Ok(t.anchors_per_day),
+            None => load_u64(host, slot("tenant.quota", &[tenant.as_slice()])),
+        }
+    }
+
+    fn require_admin(&self, caller: &Address) -> Result<(), Failure> {
+        if self.admins.contains(caller) {
+            Ok(())
+        } else {
+            Err(Failure::reason("audit: caller is not a platform administrator"))
+        }
+    }
+
+    fn anchor(&self, host: &mut dyn Host, caller: &Address, c: IAuditAnchor::anchorCall) -> Result<Bytes, Failure> {
+        self.require_tenant(host, &c.tenant)?;
+        if !self.is_member(host, &c.tenant, caller)? {
+            return Err(Failure::reason("audit: caller is not a member of the tenant"));
+        }
+        if c.lineCount == 0 {
+            return Err(Failure::reason("audit: empty batch"));
+        }
+        let head_seq_slot = slot("head.seq", &[c.tenant.as_slice()]);
+        let head_hash_slot = slot("head.hash", &[c.tenant.as_slice()]);
+        let seq = load_u64(host, head_seq_slot)?;
+        let head = load_word(host, head_hash_slot)?;
+        if c.prevAnchor != head {
+            return Err(Failure::reason("audit: previous anchor is not the tenant's head"));
+        }
+        let period = host.timestamp() / PERIOD_SECS;
+        let usage_slot = slot("usage", &[c.tenant.as_slice(), &period.to_be_bytes()]);
+        let used = load_u64(host, usage_slot)?;
+        if used >= self.quota(host, &c.tenant)? {
+            return Err(Failure::reason("audit: anchoring quota exceeded for this period"));
+        }
+        store_u64(host, usage_slot, used + 1)?;
+        let seq = seq + 1;
+        let hash = anchor_hash(&c.tenant, seq, &c.root, c.lineCount, &c.prevAnchor);
+        let base = |field: &str| slot(field, &[c.tenant.as_slice(), &seq.to_be_bytes()]);
+        store_word(host, base("anchor.root"), c.root)?;
+        let packed = (U256::from(c.lineCount) << 128usize)
+            | (U256::from(host.block_number()) << 64usize)
+            | U256::from(host.timestamp());
+        host.sstore(base("anchor.meta"), packed)?;
+        store_word(host, base("anchor.hash"), hash)?;
+        store_u64(host, head_seq_slot, seq)?;
+        store_word(host, head_hash_slot, hash)?;
+        let event = IAuditAnchor::Anchored {
+            tenant: c.tenant,
+            seq,
+            root: c.root,
+            lineCount: c.lineCount,
+            prevAnchor: c.prevAnchor,
+            anchorHash: hash,
+        };
+        let log = event.encode_log_data();
+        host.emit(log.topics().to_vec(), log.data)?;
+        ok(IAuditAnchor::anchorCall::abi_encode_returns(&IAuditAnchor::anchorReturn { seq, anchorHash: hash }))
+    }
+
+    fn anchor_of(
+        &self,
+        host: &mut dyn Host,
+        tenant: &B256,
+        seq: u64,
+    ) -> Result<Option<IAuditAnchor::anchorOfReturn>, Failure> {
+        let head = load_u64(host, slot("head.seq", &[tenant.as_slice()]))?;
+        if seq == 0 || seq > head {
+            return Ok(None);
+        }
+        let base = |field: &str| slot(field, &[tenant.as_slice(), &seq.to_be_bytes()]);
+        let root = load_word(host, base("anchor.root"))?;
+        let meta: U256 = host.sload(base("anchor.meta"))?;
+        let mask = U256::from(u64::MAX);
+        Ok(Some(IAuditAnchor::anchorOfReturn {
+            root,
+            lineCount: ((meta >> 128usize) & mask).saturating_to::<u64>(),
+            blockNumber: ((meta >> 64usize) & mask).saturating_to::<u64>(),
+            timestamp: (meta & mask).saturating_to::<u64>(),
+            anchorHash: load_word(host, base("anchor.hash"))?,
+        }))
+    }
+}
+
+impl Chaincode for AuditAnchoring {
+    fn name(&self) -> &'static str {
+        "audit"
+    }
+
+    fn address(&self) -> Address {
+        ADDRESS
+    }
+
+    fn interface(&self) -> &'static str {
+        include_str!("../sol/IAuditAnchor.sol")
+    }
+
+    fn call(&self, host: &mut dyn Host, call: &Call<'_>) -> Result<Bytes, Failure> {
+        host.charge(DISPATCH_GAS)?;
+        if !call.value.is_zero() {
+            return Err(Failure::reason("audit: the module does not accept value"));
+        }
+        let decoded =
+            Calls::abi_decode(call.data).map_err(|_| Failure::reason("audit: unknown function or bad arguments"))?;
+        let writes = matches!(decoded, Calls::createTenant(_) | Calls::addMember(_) | Calls::anchor(_));
+        if writes && call.is_static {
+            return Err(Failure::reason("audit: state change in a read-only call"));
+        }
+        match decoded {
+            Calls::createTenant(c) => {
+                self.require_admin(&call.caller)?;
+                if self.exists(host, &c.tenant)? {
+                    return Err(Failure::reason("audit: tenant exists"));
+                }
+                let (Some(name), Some(zone)) = (short_string(&c.name), short_string(&c.zone)) else {
+                    return Err(Failure::reason("audit: name and zone must be at most 31 bytes"));
+                };
+                let t = c.tenant.as_slice();
+                host.sstore(slot("tenant.exists", &[t]), U256::from(1))?;
+                host.sstore(slot("tenant.name", &[t]), name)?;
+                host.sstore(slot("tenant.zone", &[t]), zone)?;
+                store_u64(host, slot("tenant.quota", &[t]), c.anchorsPerDay)?;
+                let log = IAuditAnchor::TenantCreated {
+                    tenant: c.tenant,
+                    name: c.name,
+                    zone: c.zone,
+                    anchorsPerDay: c.anchorsPerDay,
+                }
+                .encode_log_data();
+                host.emit(log.topics().to_vec(), log.data)?;
+                ok(Vec::new())
+            }
+            Calls::addMember(c) => {
+                self.require_admin(&call.caller)?;
+                self.require_tenant(host, &c.tenant)?;
+                host.sstore(slot("tenant.member", &[c.tenant.as_slice(), c.member.as_slice()]), U256::from(1))?;
+                let log = IAuditAnchor::MemberAdded { tenant: c.tenant, member: c.member }.encode_log_data();
+                host.emit(log.topics().to_vec(), log.data)?;
+                ok(Vec::new())
+            }
+            Calls::anchor(c) => self.anchor(host, &call.caller, c),
+            Calls::head(c) => {
+                let seq = load_u64(host, slot("head.seq", &[c.tenant.as_slice()]))?;
+                let anchor_hash = load_word(host, slot("head.hash", &[c.tenant.as_slice()]))?;
+                ok(IAuditAnchor::headCall::abi_encode_returns(&IAuditAnchor::headReturn {
+                    seq,
+                    anchorHash: anchor_hash,
+                }))
+            }
+            Calls::anchorOf(c) => {
+                let anchor =
+                    self.anchor_of(host, &c.tenant, c.seq)?.ok_or_else(|| Failure::reason("audit: no such anchor"))?;
+                ok(IAuditAnchor::anchorOfCall::abi_encode_returns(&anchor))
+            }
+            Calls::verifyLine(c) => {
+                host.charge(PROOF_STEP_GAS.saturating_mul(c.proof.len() as u64))?;
+                let valid = match self.anchor_of(host, &c.tenant, c.seq)? {
+                    Some(a) => dsec_sdk::merkle::verify(&a.root, &c.leaf, c.index, a.lineCount, &c.proof),
+                    None => false,
+                };
+                ok(IAuditAnchor::verifyLineCall::abi_encode_returns(&valid))
+            }
+            Calls::isMember(c) => {
+                let member = self.is_member(host, &c.tenant, &c.who)?;
+                ok(IAuditAnchor::isMemberCall::abi_encode_returns(&member))
+            }
+            Calls::tenantInfo(c) => {
+                let out = if let Some(t) = self.genesis_tenants.get(&c.tenant) {
+                    IAuditAnchor::tenantInfoReturn {
+                        exists: true,
+                        name: t.name.clone(),
+                        zone: t.residency_zone.clone(),
+                        anchorsPerDay: t.anchors_per_day,
+                    }
+                } else {
+                    let t = c.tenant.as_slice();
+                    let exists = host.sload(slot("tenant.exists", &[t]))? != U256::ZERO;
+                    IAuditAnchor::tenantInfoReturn {
+                        exists,
+                        name: from_short_string(host.sload(slot("tenant.name", &[t]))?),
+                        zone: from_short_string(host.sload(slot("tenant.zone", &[t]))?),
+                        anchorsPerDay: load_u64(host, slot("tenant.quota", &[t]))?,
+                    }
+                };
+                ok(IAuditAnchor::tenantInfoCall::abi_encode_returns(&out))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,76 @@
+//! Storage layout helpers: slots derived like Solidity mappings
+//! (`keccak256(tag || keys…)`), packed integers and short strings.
+
+use crate::{Failure, Host};
+use alloy_primitives::{B256, U256, keccak256};
+
+/// The slot of `tag` keyed by `keys` (each key 32 bytes or less, left-padded).
+pub fn slot(tag: &str, keys: &[&[u8]]) -> U256 {
+    let mut buf = Vec::with_capacity(32 * (keys.len() + 1));
+    buf.extend_from_slice(keccak256(tag.as_bytes()).as_slice());
+    for key in keys {
+        let mut word = [0u8; 32];
+        let n = key.len().min(32);
+        word[32 - n..].copy_from_slice(&key[key.len() - n..]);
+        buf.extend_from_slice(&word);
+    }
+    U256::from_be_bytes(keccak256(&buf).0)
+}
+
+/// Read a slot as a 32-byte word.
+pub fn load_word(host: &mut dyn Host, slot: U256) -> Result<B256, Failure> {
+    Ok(B256::from(host.sload(slot)?))
+}
+
+/// Write a 32-byte word.
+pub fn store_word(host: &mut dyn Host, slot: U256, word: B256) -> Result<(), Failure> {
+    host.sstore(slot, U256::from_be_bytes(word.0))
+}
+
+/// Read a `u64`.
+pub fn load_u64(host: &mut dyn Host, slot: U256) -> Result<u64, Failure> {
+    Ok(host.sload(slot)?.saturating_to())
+}
+
+/// Write a `u64`.
+pub fn store_u64(host: &mut dyn Host, slot: U256, value: u64) -> Result<(), Failure> {
+    host.sstore(slot, U256::from(value))
+}
+
+/// Encode a string of at most 31 bytes into one word (data left-aligned, length in the last byte).
+pub fn short_string(s: &str) -> Option<U256> {
+    let bytes = s.as_bytes();
+    if bytes.len() > 31 {
+        return None;
+    }
+    let mut word = [0u8; 32];
+    word[..bytes.len()].copy_from_slice(bytes);
+    word[31] = bytes.len() as u8;
+    Some(U256::from_be_bytes(word))
+}
+
+/// Decode a word written by [`short_string`].
+pub fn from_short_string(word: U256) -> String {
+    let bytes = word.to_be_bytes::<32>();
+    let len = (bytes[31] as usize).min(31);
+    String::from_utf8_lossy(&bytes[..len]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_differ_by_tag_and_key() {
+        assert_ne!(slot("a", &[b"x"]), slot("b", &[b"x"]));
+        assert_ne!(slot("a", &[b"x"]), slot("a", &[b"y"]));
+        assert_ne!(slot("a", &[b"x", b"y"]), slot("a", &[b"y", b"x"]));
+    }
+
+    #[test]
+    fn short_strings_roundtrip() {
+        let w = short_string("eu-west").unwrap();
+        assert_eq!(from_short_string(w), "eu-west");
+        assert!(short_string(&"x".repeat(32)).is_none());
+    }
+}

@@ -1,0 +1,187 @@
+//! `dsec audit`: anchor a file of audit-log lines, write a proof that one line
+//! belongs to an anchored batch, and verify such a proof (offline, and on
+//! chain when a node is given).
+
+use alloy::consensus::TxEip1559;
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::{SolCall, SolEvent};
+use alloy_primitives::{B256, Bytes, TxKind, U256};
+use dsec_chaincode::audit::{ADDRESS, IAuditAnchor, tenant_id};
+use dsec_sdk::client::RpcClient;
+use dsec_sdk::merkle;
+use dsec_sdk::tx::LocalKey;
+use eyre::{WrapErr, bail, eyre};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+/// A proof that one line belongs to an anchored batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LineProof {
+    /// Tenant id as declared (the on-chain id is its keccak-256).
+    pub tenant: String,
+    /// Sequence number of the anchor (1 for the tenant's first).
+    pub seq: u64,
+    /// Line number in the file, from 1.
+    pub line: u64,
+    /// The line's text.
+    pub text: String,
+    /// Number of lines in the batch.
+    pub line_count: u64,
+    /// Merkle root of the batch.
+    pub root: B256,
+    /// The audit path (RFC 6962).
+    pub proof: Vec<B256>,
+}
+
+/// The lines of a file (without their line endings) and their leaf hashes.
+pub fn read_lines(path: &Path) -> eyre::Result<(Vec<String>, Vec<B256>)> {
+    let text = std::fs::read_to_string(path).wrap_err_with(|| format!("cannot read {}", path.display()))?;
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if lines.is_empty() {
+        bail!("{} has no lines to anchor", path.display());
+    }
+    let leaves = lines.iter().map(|l| merkle::leaf_hash(l.as_bytes())).collect();
+    Ok((lines, leaves))
+}
+
+async fn view<C: SolCall>(client: &RpcClient, call: &C) -> eyre::Result<C::Return> {
+    let req = TransactionRequest::default().to(ADDRESS).input(Bytes::from(call.abi_encode()).into());
+    let out = client.call_latest(&req).await.map_err(|e| eyre!("audit module call failed: {e}"))?;
+    C::abi_decode_returns(&out).map_err(|e| eyre!("audit module answered something unexpected: {e}"))
+}
+
+/// Anchor `file` for `tenant`; returns the receipt's anchor sequence number and hash.
+pub async fn anchor(client: &RpcClient, key: &LocalKey, tenant: &str, file: &Path) -> eyre::Result<(u64, B256, B256)> {
+    let (_, leaves) = read_lines(file)?;
+    let root = merkle::root(&leaves).ok_or_else(|| eyre!("empty file"))?;
+    let id = tenant_id(tenant);
+    let head = view(client, &IAuditAnchor::headCall { tenant: id }).await?;
+    let data =
+        IAuditAnchor::anchorCall { tenant: id, root, lineCount: leaves.len() as u64, prevAnchor: head.anchorHash };
+    let chain_id = client.chain_id().await?;
+    let nonce = client.pending_nonce(key.address()).await?;
+    let price = client.gas_price().await?;
+    let raw = key.sign_tx_bytes(TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: 500_000,
+        max_fee_per_gas: price.saturating_mul(2).max(1),
+        max_priority_fee_per_gas: price.min(1_000_000_000),
+        to: TxKind::Call(ADDRESS),
+        value: U256::ZERO,
+        input: data.abi_encode().into(),
+        ..Default::default()
+    });
+    let hash = client.send_raw(&raw).await.map_err(|e| eyre!("anchor transaction refused: {e}"))?;
+    let receipt = client
+        .wait_for_receipt(hash, Duration::from_secs(60))
+        .await?
+        .ok_or_else(|| eyre!("anchor transaction {hash} not included within 60 s"))?;
+    if !receipt.status() {
+        // Re-run as a call to get the module's reason.
+        let req =
+            TransactionRequest::default().from(key.address()).to(ADDRESS).input(Bytes::from(data.abi_encode()).into());
+        let reason = client.call_latest(&req).await.err().map(|e| e.to_string()).unwrap_or_default();
+        bail!("anchor transaction {hash} failed: {reason}");
+    }
+    let log = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| IAuditAnchor::Anchored::decode_log_data(l.data()).ok())
+        .ok_or_else(|| eyre!("the anchor transaction emitted no Anchored event"))?;
+    Ok((log.seq, log.anchorHash, root))
+}
+
+/// Find the anchor of `root` for `tenant` among the Anchored events.
+async fn find_seq(client: &RpcClient, tenant: &str, root: &B256) -> eyre::Result<u64> {
+    let filter = serde_json::json!({
+        "fromBlock": "0x0",
+        "address": ADDRESS,
+        "topics": [IAuditAnchor::Anchored::SIGNATURE_HASH, tenant_id(tenant)],
+    });
+    let logs = client.logs(filter).await.map_err(|e| eyre!("cannot search anchors: {e}"))?;
+    logs.iter()
+        .filter_map(|l| IAuditAnchor::Anchored::decode_log_data(l.data()).ok())
+        .find(|a| a.root == *root)
+        .map(|a| a.seq)
+        .ok_or_else(|| eyre!("no anchor of tenant {tenant:?} has this file's root {root}"))
+}
+
+/// Build the proof of line `line` (from 1) of `file`.
+pub async fn prove(
+    client: Option<&RpcClient>,
+    tenant: &str,
+    file: &Path,
+    line: u64,
+    seq: Option<u64>,
+) -> eyre::Result<LineProof> {
+    let (lines, leaves) = read_lines(file)?;
+    if line == 0 || line > lines.len() as u64 {
+        bail!("--line {line}: the file has lines 1 to {}", lines.len());
+    }
+    let root = merkle::root(&leaves).ok_or_else(|| eyre!("empty file"))?;
+    let seq = match (seq, client) {
+        (Some(s), _) => s,
+        (None, Some(c)) => find_seq(c, tenant, &root).await?,
+        (None, None) => bail!("give --seq, or --rpc to look the anchor up"),
+    };
+    let index = (line - 1) as usize;
+    let proof = merkle::proof(&leaves, index).ok_or_else(|| eyre!("line out of range"))?;
+    Ok(LineProof {
+        tenant: tenant.to_string(),
+        seq,
+        line,
+        text: lines[index].clone(),
+        line_count: leaves.len() as u64,
+        root,
+        proof,
+    })
+}
+
+/// What verification established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The proof is consistent with its root.
+    pub offline: bool,
+    /// The chain's anchor has this root and size and the module accepts the line (when checked).
+    pub on_chain: Option<(u64, u64)>,
+}
+
+/// Verify a proof offline, and against the chain when a client is given.
+pub async fn verify(proof: &LineProof, client: Option<&RpcClient>) -> eyre::Result<Verified> {
+    let leaf = merkle::leaf_hash(proof.text.as_bytes());
+    let offline = merkle::verify(&proof.root, &leaf, proof.line.saturating_sub(1), proof.line_count, &proof.proof);
+    if !offline {
+        return Ok(Verified { offline, on_chain: None });
+    }
+    let Some(client) = client else { return Ok(Verified { offline, on_chain: None }) };
+    let id = tenant_id(&proof.tenant);
+    let anchored = view(client, &IAuditAnchor::anchorOfCall { tenant: id, seq: proof.seq }).await?;
+    if anchored.root != proof.root || anchored.lineCount != proof.line_count {
+        bail!(
+            "anchor {} of tenant {:?} has root {} over {} lines, not this proof's",
+            proof.seq,
+            proof.tenant,
+            anchored.root,
+            anchored.lineCount
+        );
+    }
+    let accepted = view(
+        client,
+        &IAuditAnchor::verifyLineCall {
+            tenant: id,
+            seq: proof.seq,
+            leaf,
+            index: proof.line - 1,
+            proof: proof.proof.clone(),
+        },
+    )
+    .await?;
+    if !accepted {
+        bail!("the audit module rejects this proof");
+    }
+    Ok(Verified { offline, on_chain: Some((anchored.blockNumber, anchored.timestamp)) })
+}
