@@ -11,21 +11,15 @@
 
 use crate::storage::{from_short_string, load_u64, load_word, short_string, slot, store_u64, store_word};
 use crate::{Call, Chaincode, Failure, GenesisTenant, Host, ModuleConfig};
-use alloy::sol_types::{SolCall, SolEvent, SolInterface};
-use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
+use alloy::sol_types::{SolCall, SolEvent};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-alloy::sol!("sol/IAuditAnchor.sol");
-
 use IAuditAnchor::IAuditAnchorCalls as Calls;
-
-/// Where the module lives.
-pub const ADDRESS: Address = address!("0x00000000000000000000000000000000da5ec001");
+pub use dsec_sdk::chaincode::audit::{ADDRESS, IAuditAnchor, tenant_id};
 /// Length of a quota period.
 pub const PERIOD_SECS: u64 = 86_400;
-/// Gas charged for decoding and dispatching a call.
-const DISPATCH_GAS: u64 = 2_000;
 /// Gas charged per Merkle proof step (a keccak over 65 bytes).
 const PROOF_STEP_GAS: u64 = 60;
 
@@ -34,11 +28,6 @@ const PROOF_STEP_GAS: u64 = 60;
 pub struct AuditAnchoring {
     admins: Vec<Address>,
     genesis_tenants: HashMap<B256, GenesisTenant>,
-}
-
-/// The on-chain id of a tenant declared in the genesis file.
-pub fn tenant_id(name: &str) -> B256 {
-    keccak256(name.as_bytes())
 }
 
 /// The hash that links an anchor to the previous one.
@@ -187,16 +176,9 @@ impl Chaincode for AuditAnchoring {
     }
 
     fn call(&self, host: &mut dyn Host, call: &Call<'_>) -> Result<Bytes, Failure> {
-        host.charge(DISPATCH_GAS)?;
-        if !call.value.is_zero() {
-            return Err(Failure::reason("audit: the module does not accept value"));
-        }
-        let decoded =
-            Calls::abi_decode(call.data).map_err(|_| Failure::reason("audit: unknown function or bad arguments"))?;
-        let writes = matches!(decoded, Calls::createTenant(_) | Calls::addMember(_) | Calls::anchor(_));
-        if writes && call.is_static {
-            return Err(Failure::reason("audit: state change in a read-only call"));
-        }
+        let decoded = crate::decode_call::<Calls>(host, call, "audit", |c| {
+            matches!(c, Calls::createTenant(_) | Calls::addMember(_) | Calls::anchor(_))
+        })?;
         match decoded {
             Calls::createTenant(c) => {
                 self.require_admin(&call.caller)?;

@@ -12,9 +12,12 @@
 //! Adding a module means writing one type that implements [`Chaincode`] and
 //! adding one line to [`MODULES`].
 //!
-//! Modules in this build: [`audit`] (tenant audit anchoring).
+//! Modules in this build: [`audit`] (tenant audit anchoring), [`provenance`]
+//! (shipment provenance) and [`settlement`] (cross-border settlement).
 
 pub mod audit;
+pub mod provenance;
+pub mod settlement;
 pub mod storage;
 pub mod testing;
 
@@ -85,6 +88,30 @@ pub trait Chaincode: Send + Sync + std::fmt::Debug {
     fn call(&self, host: &mut dyn Host, call: &Call<'_>) -> Result<Bytes, Failure>;
 }
 
+/// Gas charged to every chaincode call for decoding and dispatch.
+pub const DISPATCH_GAS: u64 = 2_000;
+
+/// The checks every module runs first: charge the dispatch gas, refuse value,
+/// decode the calldata against the module's ABI, and refuse a state-changing
+/// function in a read-only call. Reasons are prefixed with `module`.
+pub fn decode_call<C: alloy::sol_types::SolInterface>(
+    host: &mut dyn Host,
+    call: &Call<'_>,
+    module: &str,
+    writes: impl Fn(&C) -> bool,
+) -> Result<C, Failure> {
+    host.charge(DISPATCH_GAS)?;
+    if !call.value.is_zero() {
+        return Err(Failure::reason(format!("{module}: the module does not accept value")));
+    }
+    let decoded = C::abi_decode(call.data)
+        .map_err(|_| Failure::reason(format!("{module}: unknown function or bad arguments")))?;
+    if call.is_static && writes(&decoded) {
+        return Err(Failure::reason(format!("{module}: state change in a read-only call")));
+    }
+    Ok(decoded)
+}
+
 /// Configuration of a module from the genesis file.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleConfig {
@@ -130,7 +157,11 @@ pub enum RegistryError {
 type Constructor = fn(&ModuleConfig) -> Result<Arc<dyn Chaincode>, String>;
 
 /// Every module this build provides: name and constructor. One line per module.
-pub const MODULES: &[(&str, Constructor)] = &[("audit", audit::AuditAnchoring::from_config)];
+pub const MODULES: &[(&str, Constructor)] = &[
+    ("audit", audit::AuditAnchoring::from_config),
+    ("provenance", provenance::Provenance::from_config),
+    ("settlement", settlement::Settlement::from_config),
+];
 
 /// The enabled modules, by address.
 #[derive(Debug, Clone, Default)]

@@ -98,10 +98,12 @@ pub fn generate(spec: &DevnetSpec) -> Devnet {
             members: accounts.iter().take(2).map(|a| a.address).collect(),
             anchors_per_day: 1_000_000,
         });
-        genesis.chaincode.insert(
-            "audit".to_string(),
-            ChaincodeModule { enabled: true, admins: vec![admin], settings: serde_json::Value::Null },
-        );
+        for module in ["audit", "provenance", "settlement"] {
+            genesis.chaincode.insert(
+                module.to_string(),
+                ChaincodeModule { enabled: true, admins: vec![admin], settings: serde_json::Value::Null },
+            );
+        }
     }
     Devnet { genesis, validator_keys, accounts }
 }

@@ -2,10 +2,8 @@
 //! belongs to an anchored batch, and verify such a proof (offline, and on
 //! chain when a node is given).
 
-use alloy::consensus::TxEip1559;
-use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolEvent};
-use alloy_primitives::{B256, Bytes, TxKind, U256};
+use alloy_primitives::B256;
 use dsec_chaincode::audit::{ADDRESS, IAuditAnchor, tenant_id};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::merkle;
@@ -13,7 +11,6 @@ use dsec_sdk::tx::LocalKey;
 use eyre::{WrapErr, bail, eyre};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::time::Duration;
 
 /// A proof that one line belongs to an anchored batch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,9 +44,7 @@ pub fn read_lines(path: &Path) -> eyre::Result<(Vec<String>, Vec<B256>)> {
 }
 
 async fn view<C: SolCall>(client: &RpcClient, call: &C) -> eyre::Result<C::Return> {
-    let req = TransactionRequest::default().to(ADDRESS).input(Bytes::from(call.abi_encode()).into());
-    let out = client.call_latest(&req).await.map_err(|e| eyre!("audit module call failed: {e}"))?;
-    C::abi_decode_returns(&out).map_err(|e| eyre!("audit module answered something unexpected: {e}"))
+    crate::cli_tx::view(client, ADDRESS, call).await
 }
 
 /// Anchor `file` for `tenant`; returns the receipt's anchor sequence number and hash.
@@ -60,32 +55,7 @@ pub async fn anchor(client: &RpcClient, key: &LocalKey, tenant: &str, file: &Pat
     let head = view(client, &IAuditAnchor::headCall { tenant: id }).await?;
     let data =
         IAuditAnchor::anchorCall { tenant: id, root, lineCount: leaves.len() as u64, prevAnchor: head.anchorHash };
-    let chain_id = client.chain_id().await?;
-    let nonce = client.pending_nonce(key.address()).await?;
-    let price = client.gas_price().await?;
-    let raw = key.sign_tx_bytes(TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit: 500_000,
-        max_fee_per_gas: price.saturating_mul(2).max(1),
-        max_priority_fee_per_gas: price.min(1_000_000_000),
-        to: TxKind::Call(ADDRESS),
-        value: U256::ZERO,
-        input: data.abi_encode().into(),
-        ..Default::default()
-    });
-    let hash = client.send_raw(&raw).await.map_err(|e| eyre!("anchor transaction refused: {e}"))?;
-    let receipt = client
-        .wait_for_receipt(hash, Duration::from_secs(60))
-        .await?
-        .ok_or_else(|| eyre!("anchor transaction {hash} not included within 60 s"))?;
-    if !receipt.status() {
-        // Re-run as a call to get the module's reason.
-        let req =
-            TransactionRequest::default().from(key.address()).to(ADDRESS).input(Bytes::from(data.abi_encode()).into());
-        let reason = client.call_latest(&req).await.err().map(|e| e.to_string()).unwrap_or_default();
-        bail!("anchor transaction {hash} failed: {reason}");
-    }
+    let receipt = crate::cli_tx::send(client, key, ADDRESS, &data).await?;
     let log = receipt
         .inner
         .logs()

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod chain;
+pub mod cli_tx;
 pub mod config;
 pub mod devnet;
 pub mod keys;
@@ -12,4 +13,5 @@ pub mod mempool;
 pub mod metrics;
 pub mod rpc;
 pub mod run;
+pub mod settle;
 pub mod store;

@@ -33,6 +33,20 @@ pub enum Workload {
     Transfer,
     /// ERC-20 `transfer` calls.
     Erc20,
+    /// Audit anchors through the native chaincode module (one tenant per sender).
+    AuditChaincode,
+    /// The same anchors through the same logic written in Solidity (`AuditAnchorSol`).
+    AuditSolidity,
+}
+
+/// The Solidity version of audit anchoring, for comparison with the chaincode.
+const AUDIT_SOL_ARTIFACT: &str = include_str!("../../tests/contracts/artifacts/AuditAnchorSol.json");
+
+sol! {
+    interface IAuditAnchorSol {
+        function createTenant(bytes32 tenant, uint64 anchorsPerDay) external;
+        function addMember(bytes32 tenant, address member) external;
+    }
 }
 
 /// Load settings.
@@ -77,6 +91,8 @@ pub struct LoadReport {
     pub latency: (Duration, Duration, Duration),
     /// Blocks that carried the load.
     pub blocks: usize,
+    /// Average gas used per transaction, from the receipts.
+    pub gas_per_tx: u64,
 }
 
 impl std::fmt::Display for LoadReport {
@@ -89,6 +105,7 @@ impl std::fmt::Display for LoadReport {
         )?;
         writeln!(f, "submitted/s:    {:.0}", self.submitted_per_sec)?;
         writeln!(f, "confirmed/s:    {:.0}", self.confirmed_per_sec)?;
+        writeln!(f, "gas per tx:     {}", self.gas_per_tx)?;
         let (p50, p95, p99) = self.latency;
         write!(
             f,
@@ -167,6 +184,7 @@ pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     let funder = &cfg.funder;
     let mut funder_nonce = client.pending_nonce(funder.address()).await?;
 
+    let run_tag: u64 = rand::random();
     // 1. Senders, funded.
     let senders: Vec<LocalKey> = (0..cfg.senders).map(|_| LocalKey::random()).collect();
     let per_sender = cfg.transactions.div_ceil(cfg.senders) as u64;
@@ -210,7 +228,58 @@ pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
             send_and_wait(&client, &grants, cfg.timeout).await?;
             (Some(token), 60_000u64)
         }
+        Workload::AuditChaincode | Workload::AuditSolidity => {
+            let target = if cfg.workload == Workload::AuditChaincode {
+                dsec_chaincode::audit::ADDRESS
+            } else {
+                let artifact: serde_json::Value = serde_json::from_str(AUDIT_SOL_ARTIFACT)?;
+                let code: Bytes =
+                    artifact["bytecode"].as_str().ok_or_else(|| eyre!("artifact has no bytecode"))?.parse()?;
+                let deploy = transfer(funder, &fees, funder_nonce, TxKind::Create, U256::ZERO, code, 3_000_000);
+                funder_nonce += 1;
+                let receipt = send_and_wait(&client, &[deploy], cfg.timeout).await?.remove(0);
+                receipt.contract_address.ok_or_else(|| eyre!("AuditAnchorSol deployment created no contract"))?
+            };
+            let mut setup = Vec::new();
+            for (i, s) in senders.iter().enumerate() {
+                let tenant = load_tenant(run_tag, i);
+                let (create, member): (Vec<u8>, Vec<u8>) = if cfg.workload == Workload::AuditChaincode {
+                    use dsec_sdk::chaincode::audit::IAuditAnchor;
+                    (
+                        IAuditAnchor::createTenantCall {
+                            tenant,
+                            name: "load".into(),
+                            zone: "local".into(),
+                            anchorsPerDay: u64::MAX,
+                        }
+                        .abi_encode(),
+                        IAuditAnchor::addMemberCall { tenant, member: s.address() }.abi_encode(),
+                    )
+                } else {
+                    (
+                        IAuditAnchorSol::createTenantCall { tenant, anchorsPerDay: u64::MAX }.abi_encode(),
+                        IAuditAnchorSol::addMemberCall { tenant, member: s.address() }.abi_encode(),
+                    )
+                };
+                for data in [create, member] {
+                    setup.push(transfer(
+                        funder,
+                        &fees,
+                        funder_nonce,
+                        TxKind::Call(target),
+                        U256::ZERO,
+                        data.into(),
+                        300_000,
+                    ));
+                    funder_nonce += 1;
+                }
+            }
+            eprintln!("creating {} tenants", senders.len());
+            send_and_wait(&client, &setup, cfg.timeout).await?;
+            (Some(target), 300_000u64)
+        }
     };
+    let mut heads = vec![B256::ZERO; senders.len()];
 
     // 3. Pre-sign everything, so signing is not measured.
     eprintln!("signing {} transactions", cfg.transactions);
@@ -219,11 +288,28 @@ pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     for i in 0..cfg.transactions {
         let s = i % senders.len();
         let recipient = senders[(s + 1) % senders.len()].address();
-        let raw = match target {
-            None => transfer(&senders[s], &fees, nonces[s], TxKind::Call(recipient), U256::from(1), Bytes::new(), gas),
-            Some(token) => {
+        let raw = match (cfg.workload, target) {
+            (Workload::Transfer, _) | (_, None) => {
+                transfer(&senders[s], &fees, nonces[s], TxKind::Call(recipient), U256::from(1), Bytes::new(), gas)
+            }
+            (Workload::Erc20, Some(token)) => {
                 let data = IErc20::transferCall { to: recipient, value: U256::from(1) }.abi_encode();
                 transfer(&senders[s], &fees, nonces[s], TxKind::Call(token), U256::ZERO, data.into(), gas)
+            }
+            (Workload::AuditChaincode | Workload::AuditSolidity, Some(target)) => {
+                // Anchors chain per tenant: the previous hash is known before sending.
+                let tenant = load_tenant(run_tag, s);
+                let seq = nonces[s] + 1;
+                let root = alloy_primitives::keccak256(format!("batch {i}").as_bytes());
+                let data = dsec_sdk::chaincode::audit::IAuditAnchor::anchorCall {
+                    tenant,
+                    root,
+                    lineCount: 100,
+                    prevAnchor: heads[s],
+                }
+                .abi_encode();
+                heads[s] = dsec_chaincode::audit::anchor_hash(&tenant, seq, &root, 100, &heads[s]);
+                transfer(&senders[s], &fees, nonces[s], TxKind::Call(target), U256::ZERO, data.into(), gas)
             }
         };
         nonces[s] += 1;
@@ -289,11 +375,14 @@ pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
 
     // 6. Check every receipt's status.
     let hashes: Vec<B256> = txs.iter().map(|(h, _)| *h).collect();
-    let (mut succeeded, mut failed) = (0, 0);
+    let (mut succeeded, mut failed, mut gas_total) = (0, 0, 0u64);
     for chunk in hashes.chunks(500) {
         for r in client.receipts_batch(chunk).await? {
             match r {
-                Some(r) if r.status() => succeeded += 1,
+                Some(r) if r.status() => {
+                    succeeded += 1;
+                    gas_total += r.gas_used;
+                }
                 Some(_) => failed += 1,
                 None => {}
             }
@@ -321,7 +410,13 @@ pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
         confirmed_per_sec: confirmed as f64 / last_inclusion.duration_since(started).as_secs_f64().max(1e-9),
         latency: (percentile(&latencies, 0.50), percentile(&latencies, 0.95), percentile(&latencies, 0.99)),
         blocks,
+        gas_per_tx: gas_total / (succeeded as u64).max(1),
     })
+}
+
+/// The tenant a load sender anchors for (unique per run, so runs can repeat on one chain).
+fn load_tenant(run: u64, sender: usize) -> B256 {
+    alloy_primitives::keccak256(format!("dsec-load-{run}-{sender}").as_bytes())
 }
 
 /// Poll new blocks until `expected` transactions were seen or `timeout` passes.

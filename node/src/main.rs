@@ -41,6 +41,87 @@ enum Command {
     /// Tenant audit anchoring: anchor a log file, prove a line, verify a proof.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Cross-border settlement: roles, KYC, currencies, payments, holds, balances.
+    Settle(SettleArgs),
+}
+
+#[derive(Args, Debug)]
+struct SettleArgs {
+    /// JSON-RPC URL of a node.
+    #[arg(long, default_value = "http://127.0.0.1:8545", global = true)]
+    rpc: String,
+    /// Private key that signs (default: dev account 0).
+    #[arg(long, global = true)]
+    key: Option<String>,
+    #[command(subcommand)]
+    op: SettleCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum SettleCommand {
+    /// Give a party a role: none, compliance or fx (administrators).
+    Role {
+        #[arg(long)]
+        party: alloy_primitives::Address,
+        #[arg(long)]
+        role: String,
+    },
+    /// Set a party's KYC status: none, approved or frozen (compliance officers).
+    Kyc {
+        #[arg(long)]
+        party: alloy_primitives::Address,
+        #[arg(long)]
+        status: String,
+    },
+    /// Create a currency ledger (administrators).
+    Currency {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        decimals: u8,
+        #[arg(long)]
+        issuer: alloy_primitives::Address,
+        /// Transfers above this many minor units wait for a compliance officer (0: never).
+        #[arg(long, default_value = "0")]
+        hold_threshold: alloy_primitives::U256,
+    },
+    /// Mint minor units to a party (the currency's issuer).
+    Mint {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        to: alloy_primitives::Address,
+        #[arg(long)]
+        amount: alloy_primitives::U256,
+    },
+    /// Pay a party.
+    Transfer {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        to: alloy_primitives::Address,
+        #[arg(long)]
+        amount: alloy_primitives::U256,
+        #[arg(long, default_value = "")]
+        reference: String,
+    },
+    /// Release a held transfer (compliance officers).
+    ApproveHold {
+        #[arg(long)]
+        id: u64,
+    },
+    /// Return a held transfer to its sender (compliance officers).
+    RejectHold {
+        #[arg(long)]
+        id: u64,
+    },
+    /// Show a party's balance in a currency.
+    Balance {
+        #[arg(long)]
+        party: alloy_primitives::Address,
+        #[arg(long)]
+        code: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -210,6 +291,9 @@ struct LoadArgs {
     /// Send ERC-20 transfers instead of value transfers.
     #[arg(long)]
     erc20: bool,
+    /// Send audit anchors instead: `chaincode` (the native module) or `solidity` (the same logic as a contract).
+    #[arg(long, conflicts_with = "erc20")]
+    audit: Option<String>,
     /// Concurrent submission requests.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -424,7 +508,13 @@ async fn load_command(args: LoadArgs) -> eyre::Result<()> {
         rpc_url: args.rpc,
         senders: args.senders,
         transactions: args.txs,
-        workload: if args.erc20 { Workload::Erc20 } else { Workload::Transfer },
+        workload: match (args.erc20, args.audit.as_deref()) {
+            (true, _) => Workload::Erc20,
+            (false, None) => Workload::Transfer,
+            (false, Some("chaincode")) => Workload::AuditChaincode,
+            (false, Some("solidity")) => Workload::AuditSolidity,
+            (false, Some(other)) => bail!("--audit {other:?}: expected chaincode or solidity"),
+        },
         concurrency: args.concurrency,
         batch: args.batch,
         funder,
@@ -498,6 +588,25 @@ anchor hash {hash}",
     Ok(())
 }
 
+async fn settle_command(args: SettleArgs) -> eyre::Result<()> {
+    use dsec_node::settle::{SettleOp, run};
+    let key = parse_key(args.key.as_deref(), "--key")?;
+    let op = match args.op {
+        SettleCommand::Role { party, role } => SettleOp::Role { party, role },
+        SettleCommand::Kyc { party, status } => SettleOp::Kyc { party, status },
+        SettleCommand::Currency { code, decimals, issuer, hold_threshold } => {
+            SettleOp::Currency { code, decimals, issuer, hold_threshold }
+        }
+        SettleCommand::Mint { code, to, amount } => SettleOp::Mint { code, to, amount },
+        SettleCommand::Transfer { code, to, amount, reference } => SettleOp::Transfer { code, to, amount, reference },
+        SettleCommand::ApproveHold { id } => SettleOp::Hold { id, approve: true },
+        SettleCommand::RejectHold { id } => SettleOp::Hold { id, approve: false },
+        SettleCommand::Balance { party, code } => SettleOp::Balance { party, code },
+    };
+    println!("{}", run(&client(&args.rpc)?, &key, op).await?);
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -515,6 +624,7 @@ fn main() {
             Command::Keys(cmd) => keys_command(cmd),
             Command::Load(args) => load_command(args).await,
             Command::Audit(cmd) => audit_command(cmd).await,
+            Command::Settle(args) => settle_command(args).await,
         }
     });
     if let Err(e) = result {

@@ -8,6 +8,7 @@
 //! - [`client`]: a typed JSON-RPC client for a dsec (or any Ethereum) node.
 
 pub mod block;
+pub mod chaincode;
 pub mod client;
 pub mod dev;
 pub mod merkle;

@@ -5,3 +5,4 @@ mod alloy_provider;
 mod audit;
 mod crash;
 mod devnet;
+mod trade_finance;

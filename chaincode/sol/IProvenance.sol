@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+/// @title Shipment provenance (dsec chaincode at 0x...da5ec002).
+/// @notice A supply-chain custody record. Module administrators register the
+/// parties (one role each) and parties register their sensor devices. A
+/// shipper creates a shipment with its planned route as contiguous legs; the
+/// goods then move by two-step custody hand-offs (the custodian proposes, the
+/// receiver accepts), and the shipment is Delivered when the consignee accepts
+/// custody at the destination. Signed sensor readings, customs decisions,
+/// disruptions and reroutes are recorded too, and every step is appended to the
+/// shipment's trail, which reads back in order.
+///
+/// Encodings:
+/// - Locations are UN/LOCODEs as 5 ASCII bytes: a 2-letter country code
+///   (A-Z) then 3 characters from A-Z and 2-9, e.g. "NLRTM", "DEHAM", "SGSIN".
+/// - Roles: Shipper = 1, Carrier = 2, PortOperator = 3 (port or warehouse),
+///   CustomsAuthority = 4, Consignee = 5.
+/// - Transport modes: Road = 1, Rail = 2, Sea = 3, Air = 4, InlandWaterway = 5.
+/// - Shipment status: Created = 1, InTransit = 2, Delivered = 3.
+/// - Customs status: None = 0, Lodged = 1, Held = 2, Released = 3.
+/// - Sensor kinds: Temperature = 1 (value in centi-degrees Celsius),
+///   Shock = 2 (value in milli-g, not negative), Gps = 3 (value packs the
+///   position: latitude × 10^7 in the high 32 bits, longitude × 10^7 as the
+///   low 32 bits, both signed; no threshold applies).
+/// - Disruption kinds: PortClosure = 1, Weather = 2, Strike = 3, Other = 4.
+/// - Trail kinds: Created = 1, HandOverProposed = 2, HandOverCancelled = 3,
+///   CustodyAccepted = 4, Delivered = 5 (the custody acceptance that completes
+///   the shipment), Excursion = 6, Customs = 7, Disruption = 8, Rerouted = 9.
+///
+/// Carbon: each leg emits distanceKm × weightKg × factor / 1,000,000 kg CO2e
+/// (integer division, per leg; the total is the sum of the per-leg figures),
+/// where factor is in grams CO2e per tonne-km: Road 62, Rail 22, Sea 8,
+/// Air 602, InlandWaterway 31.
+interface IProvenance {
+    /// One planned leg of a route.
+    struct Leg {
+        bytes5 from;
+        bytes5 to;
+        // Transport mode (see above).
+        uint8 mode;
+        // Distance in kilometres, more than 0.
+        uint32 distanceKm;
+    }
+
+    /// One step of a shipment's trail.
+    struct TrailEntry {
+        // Position in the trail, from 1.
+        uint64 seq;
+        // Trail kind (see above).
+        uint8 kind;
+        // Who acted (for an excursion: the device's owner).
+        address actor;
+        // The other side: the receiver of a hand-off proposal or cancellation
+        // (the custodian when the receiver declines), the previous custodian
+        // on acceptance, the consignee on creation; otherwise zero.
+        address counterparty;
+        // Where: the hand-off location, or the shipment's location at the time.
+        bytes5 location;
+        // Block timestamp of the step.
+        uint64 timestamp;
+        // Excursion: sensor kind; Customs: customs status; Disruption:
+        // disruption kind; Rerouted: number of new legs; otherwise 0.
+        uint8 code;
+        // Excursion: the measured value; otherwise 0.
+        int64 value;
+        // Created: goods hash; Excursion: device key; Customs: customs
+        // reference; otherwise zero.
+        bytes32 detail;
+    }
+
+    event PartyRegistered(address indexed party, uint8 role, string name);
+    event DeviceRegistered(bytes32 indexed deviceKey, address indexed owner);
+    event ShipmentCreated(
+        bytes32 indexed id,
+        address indexed shipper,
+        address indexed consignee,
+        bytes5 origin,
+        bytes5 destination,
+        bytes32 goodsHash,
+        uint32 hsCode,
+        uint256 declaredValue,
+        uint32 weightKg,
+        uint64 legCount
+    );
+    event ThresholdsSet(bytes32 indexed id, int64 minTempCenti, int64 maxTempCenti, int64 maxShockMilliG);
+    event HandOverProposed(bytes32 indexed id, address indexed from, address indexed to, bytes5 location);
+    event HandOverCancelled(bytes32 indexed id, address indexed by, address indexed to);
+    event CustodyAccepted(bytes32 indexed id, address indexed from, address indexed to, bytes5 location);
+    event Delivered(bytes32 indexed id, address indexed consignee, bytes5 location);
+    event Attested(bytes32 indexed id, bytes32 indexed deviceKey, uint8 kind, int64 value, uint64 observedAt);
+    // `limit` is the threshold the value crossed.
+    event Excursion(
+        bytes32 indexed id, bytes32 indexed deviceKey, uint8 kind, int64 value, int64 limit, uint64 observedAt
+    );
+    event CustomsUpdated(bytes32 indexed id, address indexed authority, uint8 status, bytes32 customsRef);
+    event Disrupted(bytes32 indexed id, address indexed reporter, uint8 kind, bytes5 location);
+    event Rerouted(bytes32 indexed id, address indexed by, bytes5 from, Leg[] legs);
+
+    /// Register `party` with a role (module administrators only). A party has
+    /// exactly one role and is registered once. Name: at most 31 bytes.
+    function registerParty(address party, uint8 role, string calldata name) external;
+
+    /// Register a sensor device by its ed25519 public key, bound to `owner`, a
+    /// registered party (module administrators or `owner` itself).
+    function registerDevice(bytes32 deviceKey, address owner) external;
+
+    /// Create a shipment (registered Shippers only); the caller becomes its
+    /// first custodian. `consignee` must be a registered Consignee, `id` new,
+    /// `hsCode` and `weightKg` not zero, and `legs` (at most 32) must run
+    /// contiguously from `origin` to `destination`.
+    function createShipment(
+        bytes32 id,
+        address consignee,
+        bytes5 origin,
+        bytes5 destination,
+        bytes32 goodsHash,
+        uint32 hsCode,
+        uint256 declaredValue,
+        uint32 weightKg,
+        Leg[] calldata legs
+    ) external;
+
+    /// Set the sensor thresholds of a shipment (its shipper only). Until set,
+    /// no reading is an excursion. A temperature below `minTempCenti` or above
+    /// `maxTempCenti`, or a shock above `maxShockMilliG`, is an excursion.
+    function setThresholds(bytes32 id, int64 minTempCenti, int64 maxTempCenti, int64 maxShockMilliG) external;
+
+    /// Propose to hand the goods over to `to` at `location` (the current
+    /// custodian only; one pending hand-off at a time).
+    function handOver(bytes32 id, address to, bytes5 location) external;
+
+    /// Withdraw a pending hand-off (the custodian) or decline it (the receiver).
+    function cancelHandOver(bytes32 id) external;
+
+    /// Accept a pending hand-off (the pending receiver only): the caller
+    /// becomes custodian at the hand-off location. The shipment is Delivered
+    /// when the caller is the consignee and the location is the destination,
+    /// otherwise InTransit. Returns the new status.
+    function acceptCustody(bytes32 id) external returns (uint8 status);
+
+    /// Record a sensor reading signed by a registered device whose owner is
+    /// involved in the shipment (it appears in `shipmentsOf(owner)`). Anyone
+    /// may submit it. `signature` is the 64-byte ed25519 signature by
+    /// `deviceKey` over the 32-byte message
+    /// `keccak256(abi.encode(address(this), id, deviceKey, kind, value, observedAt))`
+    /// (see `attestationDigest`). `observedAt` (unix seconds) may not be in
+    /// the future nor, for a delivered shipment, after its delivery. Each
+    /// signed reading is accepted once. Emits `Excursion` (and appends it to
+    /// the trail) when the value crosses a threshold, `Attested` otherwise.
+    function attest(
+        bytes32 id,
+        bytes32 deviceKey,
+        uint8 kind,
+        int64 value,
+        uint64 observedAt,
+        bytes calldata signature
+    ) external returns (bool excursion);
+
+    /// Record a customs decision (CustomsAuthority parties only).
+    function customsUpdate(bytes32 id, uint8 status, bytes32 customsRef) external;
+
+    /// Report a disruption at `location` (the custodian, any Carrier or
+    /// PortOperator party, or a module administrator).
+    function flagDisruption(bytes32 id, uint8 kind, bytes5 location) external;
+
+    /// Replace the remaining planned legs (the shipper or the custodian). The
+    /// legs already completed are kept; `newLegs` must run contiguously from
+    /// the shipment's current location (the origin before any hand-off) to
+    /// the destination. A leg is completed when custody is accepted at its end.
+    function reroute(bytes32 id, Leg[] calldata newLegs) external;
+
+    /// A shipment's record (reverts for an unknown shipment).
+    function shipment(bytes32 id)
+        external
+        view
+        returns (
+            address shipper,
+            address consignee,
+            bytes5 origin,
+            bytes5 destination,
+            bytes32 goodsHash,
+            uint32 hsCode,
+            uint256 declaredValue,
+            uint32 weightKg,
+            address custodian,
+            address pendingTo,
+            uint8 status,
+            uint8 customsStatus,
+            uint64 legCount,
+            uint64 trailLength
+        );
+
+    /// Where a shipment is: its current location, how many of its legs are
+    /// completed, and when it was created and delivered (0 if not yet).
+    function progress(bytes32 id)
+        external
+        view
+        returns (bytes5 location, uint64 legsCompleted, uint64 createdAt, uint64 deliveredAt);
+
+    /// A shipment's sensor thresholds (`set` is false until `setThresholds`).
+    function thresholds(bytes32 id)
+        external
+        view
+        returns (bool set, int64 minTempCenti, int64 maxTempCenti, int64 maxShockMilliG);
+
+    /// A shipment's current legs: the completed ones, then the planned ones.
+    function legs(bytes32 id) external view returns (Leg[] memory);
+
+    /// A shipment's trail, in order.
+    function trail(bytes32 id) external view returns (TrailEntry[] memory);
+
+    /// The kg CO2e of each current leg and their sum.
+    function carbon(bytes32 id) external view returns (uint64[] memory perLegKg, uint64 totalKg);
+
+    /// Ids of the shipments `party` created, accepted custody of or is the
+    /// consignee of, each once, in the order the party became involved.
+    function shipmentsOf(address party) external view returns (bytes32[] memory);
+
+    /// Whether the shipment is delivered (false for an unknown shipment).
+    function isDelivered(bytes32 id) external view returns (bool);
+
+    /// A party's role and name (0 and "" when not registered).
+    function partyOf(address party) external view returns (uint8 role, string memory name);
+
+    /// The owner of a registered device (zero when not registered).
+    function deviceOwner(bytes32 deviceKey) external view returns (address);
+
+    /// The message a device signs for `attest`.
+    function attestationDigest(bytes32 id, bytes32 deviceKey, uint8 kind, int64 value, uint64 observedAt)
+        external
+        view
+        returns (bytes32);
+}
