@@ -11,6 +11,7 @@ pub mod keys;
 pub mod load;
 pub mod mempool;
 pub mod metrics;
+pub mod provenance;
 pub mod rpc;
 pub mod run;
 pub mod settle;

@@ -43,6 +43,75 @@ enum Command {
     Audit(AuditCommand),
     /// Cross-border settlement: roles, KYC, currencies, payments, holds, balances.
     Settle(SettleArgs),
+    /// Shipment provenance: parties, shipments, custody hand-offs, reports.
+    Provenance(ProvenanceArgs),
+}
+
+#[derive(Args, Debug)]
+struct ProvenanceArgs {
+    /// JSON-RPC URL of a node.
+    #[arg(long, default_value = "http://127.0.0.1:8545", global = true)]
+    rpc: String,
+    /// Private key that signs (default: dev account 0).
+    #[arg(long, global = true)]
+    key: Option<String>,
+    #[command(subcommand)]
+    op: ProvenanceCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ProvenanceCommand {
+    /// Register a party: shipper, carrier, port, customs or consignee (administrators).
+    Party {
+        #[arg(long)]
+        party: alloy_primitives::Address,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Create a shipment (registered shippers). Ids are text or 32-byte hex.
+    Create {
+        #[arg(long)]
+        shipment: String,
+        #[arg(long)]
+        consignee: alloy_primitives::Address,
+        #[arg(long)]
+        origin: String,
+        #[arg(long)]
+        destination: String,
+        /// Description of the goods (its keccak-256 is recorded).
+        #[arg(long)]
+        goods: String,
+        #[arg(long)]
+        hs_code: u32,
+        #[arg(long)]
+        declared_value: alloy_primitives::U256,
+        #[arg(long)]
+        weight_kg: u32,
+        /// A leg FROM:TO:MODE:KM (mode: road, rail, sea, air, inland-waterway); repeat in order.
+        #[arg(long = "leg", required = true)]
+        legs: Vec<String>,
+    },
+    /// Propose to hand the goods over (the current custodian).
+    HandOver {
+        #[arg(long)]
+        shipment: String,
+        #[arg(long)]
+        to: alloy_primitives::Address,
+        #[arg(long)]
+        location: String,
+    },
+    /// Accept custody (the proposed receiver).
+    Accept {
+        #[arg(long)]
+        shipment: String,
+    },
+    /// Print the shipment report as JSON: record, route and carbon, trail, events.
+    Report {
+        #[arg(long)]
+        shipment: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -607,6 +676,51 @@ async fn settle_command(args: SettleArgs) -> eyre::Result<()> {
     Ok(())
 }
 
+async fn provenance_command(args: ProvenanceArgs) -> eyre::Result<()> {
+    use dsec_node::provenance;
+    let c = client(&args.rpc)?;
+    let key = || parse_key(args.key.as_deref(), "--key");
+    let tx = match args.op {
+        ProvenanceCommand::Party { party, role, name } => {
+            provenance::register_party(&c, &key()?, party, &role, &name).await?
+        }
+        ProvenanceCommand::Create {
+            shipment,
+            consignee,
+            origin,
+            destination,
+            goods,
+            hs_code,
+            declared_value,
+            weight_kg,
+            legs,
+        } => {
+            let new = provenance::NewShipment {
+                id: shipment,
+                consignee,
+                origin,
+                destination,
+                goods,
+                hs_code,
+                declared_value,
+                weight_kg,
+                legs,
+            };
+            provenance::create(&c, &key()?, new).await?
+        }
+        ProvenanceCommand::HandOver { shipment, to, location } => {
+            provenance::hand_over(&c, &key()?, &shipment, to, &location).await?
+        }
+        ProvenanceCommand::Accept { shipment } => provenance::accept(&c, &key()?, &shipment).await?,
+        ProvenanceCommand::Report { shipment } => {
+            println!("{}", serde_json::to_string_pretty(&provenance::report(&c, &shipment).await?)?);
+            return Ok(());
+        }
+    };
+    println!("ok: transaction {tx}");
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -625,6 +739,7 @@ fn main() {
             Command::Load(args) => load_command(args).await,
             Command::Audit(cmd) => audit_command(cmd).await,
             Command::Settle(args) => settle_command(args).await,
+            Command::Provenance(args) => provenance_command(args).await,
         }
     });
     if let Err(e) = result {

@@ -5,4 +5,5 @@ mod alloy_provider;
 mod audit;
 mod crash;
 mod devnet;
+mod operator_cli;
 mod trade_finance;

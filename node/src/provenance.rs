@@ -1,0 +1,240 @@
+//! `dsec provenance`: operator commands for the shipment provenance module,
+//! and the shipment report (JSON) whose every figure points back to the
+//! recorded events it comes from.
+
+use crate::cli_tx::{send, view};
+use alloy::sol_types::SolEvent;
+use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
+use dsec_sdk::chaincode::provenance::{ADDRESS, IProvenance};
+use dsec_sdk::client::RpcClient;
+use dsec_sdk::tx::LocalKey;
+use eyre::{bail, eyre};
+use serde_json::{Value, json};
+
+/// gCO2e per tonne-km of each transport mode, as the module uses them.
+const FACTORS: [(u8, &str, u64); 5] =
+    [(1, "road", 62), (2, "rail", 22), (3, "sea", 8), (4, "air", 602), (5, "inland-waterway", 31)];
+const ROLES: [(u8, &str); 5] = [(1, "shipper"), (2, "carrier"), (3, "port"), (4, "customs"), (5, "consignee")];
+const TRAIL_KINDS: [&str; 10] = [
+    "unknown",
+    "created",
+    "hand-over-proposed",
+    "hand-over-cancelled",
+    "custody-accepted",
+    "delivered",
+    "excursion",
+    "customs",
+    "disruption",
+    "rerouted",
+];
+
+/// A shipment id: 32 bytes of hex, or the keccak-256 of any other text.
+pub fn shipment_id(text: &str) -> B256 {
+    text.parse::<B256>().unwrap_or_else(|_| keccak256(text.as_bytes()))
+}
+
+/// A UN/LOCODE as the ABI's `bytes5`.
+pub fn locode(text: &str) -> eyre::Result<FixedBytes<5>> {
+    if text.len() != 5 || !text.is_ascii() {
+        bail!("{text:?} is not a UN/LOCODE (five characters such as NLRTM)");
+    }
+    Ok(FixedBytes::from_slice(text.as_bytes()))
+}
+
+fn locode_text(code: &FixedBytes<5>) -> String {
+    String::from_utf8_lossy(code.as_slice()).into_owned()
+}
+
+/// The role number of a role name.
+pub fn role(name: &str) -> eyre::Result<u8> {
+    ROLES.iter().find(|(_, n)| *n == name).map(|(r, _)| *r).ok_or_else(|| {
+        eyre!("--role {name:?}: expected one of {}", ROLES.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", "))
+    })
+}
+
+/// Parse a leg `FROM:TO:MODE:KM`, e.g. `NLRTM:SGSIN:sea:15000`.
+pub fn leg(text: &str) -> eyre::Result<IProvenance::Leg> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let [from, to, mode, km] = parts.as_slice() else { bail!("--leg {text:?}: expected FROM:TO:MODE:KM") };
+    let mode = FACTORS.iter().find(|(_, n, _)| n == mode).map(|(m, _, _)| *m).ok_or_else(|| {
+        eyre!(
+            "--leg {text:?}: mode must be one of {}",
+            FACTORS.iter().map(|(_, n, _)| *n).collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    let distance_km: u32 =
+        km.parse().map_err(|_| eyre!("--leg {text:?}: distance {km:?} is not a whole number of km"))?;
+    Ok(IProvenance::Leg { from: locode(from)?, to: locode(to)?, mode, distanceKm: distance_km })
+}
+
+/// Register a party (module administrators).
+pub async fn register_party(
+    client: &RpcClient,
+    key: &LocalKey,
+    party: Address,
+    role_name: &str,
+    name: &str,
+) -> eyre::Result<B256> {
+    let call = IProvenance::registerPartyCall { party, role: role(role_name)?, name: name.to_string() };
+    Ok(send(client, key, ADDRESS, &call).await?.transaction_hash)
+}
+
+/// Everything needed to create a shipment.
+#[derive(Debug, Clone)]
+pub struct NewShipment {
+    /// Id (text or 32-byte hex).
+    pub id: String,
+    /// Consignee.
+    pub consignee: Address,
+    /// Origin UN/LOCODE.
+    pub origin: String,
+    /// Destination UN/LOCODE.
+    pub destination: String,
+    /// Description of the goods; its keccak-256 goes on chain.
+    pub goods: String,
+    /// Harmonized System code.
+    pub hs_code: u32,
+    /// Declared value, minor units.
+    pub declared_value: U256,
+    /// Weight in kg.
+    pub weight_kg: u32,
+    /// Legs `FROM:TO:MODE:KM`.
+    pub legs: Vec<String>,
+}
+
+/// Create a shipment (registered shippers).
+pub async fn create(client: &RpcClient, key: &LocalKey, s: NewShipment) -> eyre::Result<B256> {
+    let call = IProvenance::createShipmentCall {
+        id: shipment_id(&s.id),
+        consignee: s.consignee,
+        origin: locode(&s.origin)?,
+        destination: locode(&s.destination)?,
+        goodsHash: keccak256(s.goods.as_bytes()),
+        hsCode: s.hs_code,
+        declaredValue: s.declared_value,
+        weightKg: s.weight_kg,
+        legs: s.legs.iter().map(|l| leg(l)).collect::<eyre::Result<Vec<_>>>()?,
+    };
+    Ok(send(client, key, ADDRESS, &call).await?.transaction_hash)
+}
+
+/// Propose a hand-off (the current custodian).
+pub async fn hand_over(
+    client: &RpcClient,
+    key: &LocalKey,
+    id: &str,
+    to: Address,
+    location: &str,
+) -> eyre::Result<B256> {
+    let call = IProvenance::handOverCall { id: shipment_id(id), to, location: locode(location)? };
+    Ok(send(client, key, ADDRESS, &call).await?.transaction_hash)
+}
+
+/// Accept custody (the proposed receiver).
+pub async fn accept(client: &RpcClient, key: &LocalKey, id: &str) -> eyre::Result<B256> {
+    Ok(send(client, key, ADDRESS, &IProvenance::acceptCustodyCall { id: shipment_id(id) }).await?.transaction_hash)
+}
+
+fn event_name(topic0: &B256) -> &'static str {
+    use IProvenance::*;
+    let known: [(B256, &str); 11] = [
+        (ShipmentCreated::SIGNATURE_HASH, "ShipmentCreated"),
+        (ThresholdsSet::SIGNATURE_HASH, "ThresholdsSet"),
+        (HandOverProposed::SIGNATURE_HASH, "HandOverProposed"),
+        (HandOverCancelled::SIGNATURE_HASH, "HandOverCancelled"),
+        (CustodyAccepted::SIGNATURE_HASH, "CustodyAccepted"),
+        (Delivered::SIGNATURE_HASH, "Delivered"),
+        (Attested::SIGNATURE_HASH, "Attested"),
+        (Excursion::SIGNATURE_HASH, "Excursion"),
+        (CustomsUpdated::SIGNATURE_HASH, "CustomsUpdated"),
+        (Disrupted::SIGNATURE_HASH, "Disrupted"),
+        (Rerouted::SIGNATURE_HASH, "Rerouted"),
+    ];
+    known.iter().find(|(h, _)| h == topic0).map(|(_, n)| *n).unwrap_or("unknown")
+}
+
+/// The shipment report: record, route with carbon per leg (and the inputs of
+/// each figure), trail, and the events (block, transaction) behind them.
+pub async fn report(client: &RpcClient, id_text: &str) -> eyre::Result<Value> {
+    let id = shipment_id(id_text);
+    let s = view(client, ADDRESS, &IProvenance::shipmentCall { id })
+        .await
+        .map_err(|e| eyre!("shipment {id_text:?}: {e}"))?;
+    let progress = view(client, ADDRESS, &IProvenance::progressCall { id }).await?;
+    let legs = view(client, ADDRESS, &IProvenance::legsCall { id }).await?;
+    let carbon = view(client, ADDRESS, &IProvenance::carbonCall { id }).await?;
+    let trail = view(client, ADDRESS, &IProvenance::trailCall { id }).await?;
+    let logs = client
+        .logs(json!({ "fromBlock": "0x0", "address": ADDRESS, "topics": [Value::Null, id] }))
+        .await
+        .map_err(|e| eyre!("cannot read the shipment's events: {e}"))?;
+    let status = ["unknown", "created", "in-transit", "delivered"].get(s.status as usize).copied().unwrap_or("unknown");
+    let route: Vec<Value> = legs
+        .iter()
+        .zip(carbon.perLegKg.iter())
+        .enumerate()
+        .map(|(i, (l, kg))| {
+            let (_, mode, factor) = FACTORS.iter().find(|(m, _, _)| *m == l.mode).copied().unwrap_or((0, "unknown", 0));
+            json!({
+                "leg": i + 1,
+                "from": locode_text(&l.from),
+                "to": locode_text(&l.to),
+                "mode": mode,
+                "distanceKm": l.distanceKm,
+                "weightKg": s.weightKg,
+                "factorGramsPerTonneKm": factor,
+                "kgCO2e": kg,
+                "formula": "distanceKm × weightKg × factor / 1,000,000 (integer)",
+                "completed": (i as u64) < progress.legsCompleted,
+            })
+        })
+        .collect();
+    let steps: Vec<Value> = trail
+        .iter()
+        .map(|t| {
+            json!({
+                "seq": t.seq,
+                "kind": TRAIL_KINDS.get(t.kind as usize).copied().unwrap_or("unknown"),
+                "actor": t.actor,
+                "counterparty": t.counterparty,
+                "location": locode_text(&t.location),
+                "timestamp": t.timestamp,
+                "code": t.code,
+                "value": t.value,
+                "detail": t.detail,
+            })
+        })
+        .collect();
+    let events: Vec<Value> = logs
+        .iter()
+        .map(|l| {
+            json!({
+                "event": l.topics().first().map(event_name).unwrap_or("unknown"),
+                "blockNumber": l.block_number,
+                "transactionHash": l.transaction_hash,
+                "logIndex": l.log_index,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "shipment": id,
+        "shipper": s.shipper,
+        "consignee": s.consignee,
+        "origin": locode_text(&s.origin),
+        "destination": locode_text(&s.destination),
+        "goodsHash": s.goodsHash,
+        "hsCode": s.hsCode,
+        "declaredValue": s.declaredValue.to_string(),
+        "weightKg": s.weightKg,
+        "status": status,
+        "custodian": s.custodian,
+        "location": locode_text(&progress.location),
+        "createdAt": progress.createdAt,
+        "deliveredAt": progress.deliveredAt,
+        "customsStatus": s.customsStatus,
+        "route": route,
+        "totalKgCO2e": carbon.totalKg,
+        "trail": steps,
+        "events": events,
+    }))
+}
