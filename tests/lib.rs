@@ -23,6 +23,13 @@ pub fn dsec_bin() -> PathBuf {
     dir.join(format!("dsec{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// Run the `dsec` CLI to completion: whether it succeeded, and everything it printed.
+pub fn run_dsec(args: &[&str]) -> (bool, String) {
+    let out = Command::new(dsec_bin()).args(args).output().expect("run dsec");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
 /// A `dsec` process.
 pub struct NodeProcess {
     child: Child,

@@ -233,12 +233,14 @@ impl Mempool {
                 overshot: cost - account.balance,
             });
         }
-        let queue = self.senders.entry(tx.sender).or_default();
-        queue.state_nonce = queue.state_nonce.max(account.nonce);
-        if nonce < queue.state_nonce {
-            return Err(PoolError::NonceTooLow { tx: nonce, state: queue.state_nonce });
+        let (known_nonce, queued) =
+            self.senders.get(&tx.sender).map(|q| (q.state_nonce, q.txs.len())).unwrap_or((0, 0));
+        let state_nonce = known_nonce.max(account.nonce);
+        if nonce < state_nonce {
+            return Err(PoolError::NonceTooLow { tx: nonce, state: state_nonce });
         }
-        let replaced = match queue.txs.get(&nonce) {
+        let existing = self.senders.get(&tx.sender).and_then(|q| q.txs.get(&nonce));
+        let replaced = match existing {
             Some(old) => {
                 let bump = |old: u128| old + old * self.config.price_bump_percent / 100;
                 if tx.max_fee_per_gas() < bump(old.tx.max_fee_per_gas())
@@ -249,8 +251,8 @@ impl Mempool {
                 Some(old.tx.hash)
             }
             None => {
-                if queue.txs.len() >= self.config.max_per_sender {
-                    return Err(PoolError::AccountLimit(queue.txs.len()));
+                if queued >= self.config.max_per_sender {
+                    return Err(PoolError::AccountLimit(queued));
                 }
                 if self.by_hash.len() >= self.config.max_transactions {
                     return Err(PoolError::Full);
@@ -264,6 +266,9 @@ impl Mempool {
             self.by_hash.remove(&old);
         }
         self.by_hash.insert(pooled.tx.hash, pooled.clone());
+        // Only an admitted transaction creates a sender queue.
+        let queue = self.senders.entry(pooled.tx.sender).or_default();
+        queue.state_nonce = state_nonce;
         queue.txs.insert(nonce, pooled);
         Ok(match replaced {
             Some(old) => Admitted::Replaced(old),
@@ -522,6 +527,15 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert_eq!(p.evict_stale(Instant::now() + Duration::from_secs(4 * 3600)), 1, "only the gapped one is stale");
         assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn refused_transactions_leave_no_sender_behind() {
+        let mut p = pool();
+        let key = LocalKey::random();
+        assert!(p.add(tx(&key, 0), rich(3)).is_err());
+        assert!(p.senders.is_empty(), "a refused sender gets no queue");
+        assert!(!p.has_ready());
     }
 
     #[test]

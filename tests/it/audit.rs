@@ -2,14 +2,7 @@
 //! running devnet, write a proof for one line, verify it offline and on chain,
 //! and see tampering and non-members refused.
 
-use dsec_tests::{NodeProcess, dsec_bin};
-use std::process::Command;
-
-fn dsec(args: &[&str]) -> (bool, String) {
-    let out = Command::new(dsec_bin()).args(args).output().expect("run dsec");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
+use dsec_tests::{NodeProcess, run_dsec as dsec};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn anchor_prove_and_verify_a_log_line() {

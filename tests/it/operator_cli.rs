@@ -2,20 +2,18 @@
 //! shipment's journey, the JSON report) and `dsec settle` (roles, KYC,
 //! currencies, payments, a compliance hold).
 
-use dsec_tests::{NodeProcess, dsec_bin};
-use std::process::Command;
+use dsec_tests::{NodeProcess, run_dsec};
 
 fn dsec(args: &[&str]) -> String {
-    let out = Command::new(dsec_bin()).args(args).output().expect("run dsec");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "dsec {args:?} failed:\n{text}");
+    let (ok, text) = run_dsec(args);
+    assert!(ok, "dsec {args:?} failed:\n{text}");
     text
 }
 
 fn dsec_fails(args: &[&str]) -> String {
-    let out = Command::new(dsec_bin()).args(args).output().expect("run dsec");
-    assert!(!out.status.success(), "dsec {args:?} should fail");
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    let (ok, text) = run_dsec(args);
+    assert!(!ok, "dsec {args:?} should fail:\n{text}");
+    text
 }
 
 fn account(i: usize) -> (String, String) {
