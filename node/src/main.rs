@@ -323,6 +323,9 @@ enum GenesisCommand {
         /// Zero gas price instead of an EIP-1559 base fee.
         #[arg(long)]
         zero_fee: bool,
+        /// Enable the chaincode modules with this administrator (default: no modules).
+        #[arg(long)]
+        chaincode_admin: Option<alloy_primitives::Address>,
     },
     /// Check a genesis file and print its hash.
     Validate {
@@ -523,14 +526,26 @@ async fn devnet_command(args: DevnetArgs) -> eyre::Result<()> {
 
 fn genesis_command(cmd: GenesisCommand) -> eyre::Result<()> {
     match cmd {
-        GenesisCommand::Init { out, keys_dir, validators, chain_id, zero_fee } => {
+        GenesisCommand::Init { out, keys_dir, validators, chain_id, zero_fee, chaincode_admin } => {
             if validators == 0 {
                 bail!("--validators must be at least 1");
             }
             if out.exists() {
                 bail!("{} already exists: refusing to overwrite a genesis file", out.display());
             }
-            let devnet = generate(&DevnetSpec { chain_id, validators, eip1559: !zero_fee, ..DevnetSpec::default() });
+            let mut devnet = generate(&DevnetSpec {
+                chain_id,
+                validators,
+                eip1559: !zero_fee,
+                chaincode: chaincode_admin.is_some(),
+                ..DevnetSpec::default()
+            });
+            if let Some(admin) = chaincode_admin {
+                for module in devnet.genesis.chaincode.values_mut() {
+                    module.admins = vec![admin];
+                }
+                devnet.genesis.tenants.clear();
+            }
             std::fs::create_dir_all(&keys_dir).wrap_err_with(|| format!("cannot create {}", keys_dir.display()))?;
             for (i, key) in devnet.validator_keys.iter().enumerate() {
                 let path = keys_dir.join(format!("validator-{i}.key"));
