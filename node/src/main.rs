@@ -70,29 +70,8 @@ enum ProvenanceCommand {
         #[arg(long)]
         name: String,
     },
-    /// Create a shipment (registered shippers). Ids are text or 32-byte hex.
-    Create {
-        #[arg(long)]
-        shipment: String,
-        #[arg(long)]
-        consignee: alloy_primitives::Address,
-        #[arg(long)]
-        origin: String,
-        #[arg(long)]
-        destination: String,
-        /// Description of the goods (its keccak-256 is recorded).
-        #[arg(long)]
-        goods: String,
-        #[arg(long)]
-        hs_code: u32,
-        #[arg(long)]
-        declared_value: alloy_primitives::U256,
-        #[arg(long)]
-        weight_kg: u32,
-        /// A leg FROM:TO:MODE:KM (mode: road, rail, sea, air, inland-waterway); repeat in order.
-        #[arg(long = "leg", required = true)]
-        legs: Vec<String>,
-    },
+    /// Create a shipment (registered shippers).
+    Create(dsec_node::provenance::NewShipment),
     /// Propose to hand the goods over (the current custodian).
     HandOver {
         #[arg(long)]
@@ -699,30 +678,7 @@ async fn provenance_command(args: ProvenanceArgs) -> eyre::Result<()> {
         ProvenanceCommand::Party { party, role, name } => {
             provenance::register_party(&c, &key()?, party, &role, &name).await?
         }
-        ProvenanceCommand::Create {
-            shipment,
-            consignee,
-            origin,
-            destination,
-            goods,
-            hs_code,
-            declared_value,
-            weight_kg,
-            legs,
-        } => {
-            let new = provenance::NewShipment {
-                id: shipment,
-                consignee,
-                origin,
-                destination,
-                goods,
-                hs_code,
-                declared_value,
-                weight_kg,
-                legs,
-            };
-            provenance::create(&c, &key()?, new).await?
-        }
+        ProvenanceCommand::Create(new) => provenance::create(&c, &key()?, new).await?,
         ProvenanceCommand::HandOver { shipment, to, location } => {
             provenance::hand_over(&c, &key()?, &shipment, to, &location).await?
         }

@@ -79,26 +79,35 @@ pub async fn register_party(
     Ok(send(client, key, ADDRESS, &call).await?.transaction_hash)
 }
 
-/// Everything needed to create a shipment.
-#[derive(Debug, Clone)]
+/// Everything needed to create a shipment (also the flags of `dsec provenance create`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct NewShipment {
-    /// Id (text or 32-byte hex).
+    /// Shipment id: text, or 32 bytes of hex.
+    #[arg(long = "shipment")]
     pub id: String,
     /// Consignee.
+    #[arg(long)]
     pub consignee: Address,
     /// Origin UN/LOCODE.
+    #[arg(long)]
     pub origin: String,
     /// Destination UN/LOCODE.
+    #[arg(long)]
     pub destination: String,
     /// Description of the goods; its keccak-256 goes on chain.
+    #[arg(long)]
     pub goods: String,
     /// Harmonized System code.
+    #[arg(long)]
     pub hs_code: u32,
     /// Declared value, minor units.
+    #[arg(long)]
     pub declared_value: U256,
     /// Weight in kg.
+    #[arg(long)]
     pub weight_kg: u32,
-    /// Legs `FROM:TO:MODE:KM`.
+    /// A leg FROM:TO:MODE:KM (mode: road, rail, sea, air, inland-waterway); repeat in order.
+    #[arg(long = "leg", required = true)]
     pub legs: Vec<String>,
 }
 
