@@ -50,12 +50,21 @@ impl NodeProcess {
             "127.0.0.1:0".into(),
             "--metrics-addr".into(),
             "127.0.0.1:0".into(),
+            "--validators".into(),
+            "1".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        Self::spawn(&args)
+        Self::spawn(&args, "Listening on ", None)
     }
 
-    fn spawn(args: &[String]) -> Self {
+    /// Start `dsec node --config config` whose JSON-RPC is at `rpc_url`.
+    pub fn node(config: &Path, rpc_url: &str, extra: &[&str]) -> Self {
+        let mut args = vec!["node".to_string(), "--config".into(), config.display().to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn(&args, "JSON-RPC listening", Some(rpc_url.to_string()))
+    }
+
+    fn spawn(args: &[String], ready: &'static str, known_url: Option<String>) -> Self {
         let bin = dsec_bin();
         let mut child = Command::new(&bin)
             .args(args)
@@ -76,8 +85,8 @@ impl NodeProcess {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let Some(url) = line.strip_prefix("Listening on ") {
-                        let _ = tx.send(url.trim().to_string());
+                    if let Some(at) = line.find(ready) {
+                        let _ = tx.send(line[at + ready.len()..].trim().to_string());
                     }
                     let mut out = output.lock().unwrap();
                     out.push_str(&line);
@@ -86,7 +95,7 @@ impl NodeProcess {
             });
         }
         let rpc_url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
+            Ok(url) => known_url.unwrap_or(url),
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -118,6 +127,11 @@ impl NodeProcess {
             std::thread::sleep(Duration::from_millis(100));
         }
         self.kill9();
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything printed so far.
@@ -195,4 +209,104 @@ pub fn artifact_bytecode(name: &str) -> Bytes {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&text).expect("artifact json");
     v["bytecode"].as_str().expect("bytecode").parse().expect("hex")
+}
+
+/// A network of `dsec node` validator processes on loopback, from the files
+/// `dsec devnet --write-only` generates, each process started and stopped by the test.
+pub struct Network {
+    /// The devnet directory (genesis, keys, configs, data).
+    pub dir: PathBuf,
+    /// Each validator's config file.
+    pub configs: Vec<PathBuf>,
+    /// Each validator's JSON-RPC URL.
+    pub urls: Vec<String>,
+    /// Running processes (`None`: stopped or killed).
+    pub nodes: Vec<Option<NodeProcess>>,
+}
+
+fn ports_free(base: u16, count: u16) -> bool {
+    (0..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+}
+
+/// A base port such that `count` consecutive ports are free now.
+pub fn free_port_range(count: u16) -> u16 {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    for _ in 0..200 {
+        let base = rng.gen_range(20_000..(60_000 - count));
+        if ports_free(base, count) {
+            return base;
+        }
+    }
+    panic!("no free range of {count} loopback ports")
+}
+
+impl Network {
+    /// Write a network of `validators` validators into `dir` and start every validator.
+    pub fn start(dir: &Path, validators: usize) -> Self {
+        let n = validators as u16;
+        let base = free_port_range(4 * n);
+        let (ok, out) = run_dsec(&[
+            "devnet",
+            "--write-only",
+            "--validators",
+            &validators.to_string(),
+            "--data-dir",
+            &dir.display().to_string(),
+            "--rpc-addr",
+            &format!("127.0.0.1:{base}"),
+            "--metrics-addr",
+            &format!("127.0.0.1:{}", base + n),
+            "--p2p-port",
+            &(base + 2 * n).to_string(),
+            "--gossip-port",
+            &(base + 3 * n).to_string(),
+        ]);
+        assert!(ok, "dsec devnet --write-only failed:\n{out}");
+        let configs: Vec<PathBuf> = out.lines().map(PathBuf::from).collect();
+        assert_eq!(configs.len(), validators, "{out}");
+        let urls = (0..n).map(|i| format!("http://127.0.0.1:{}", base + i)).collect();
+        let mut network = Self { dir: dir.to_path_buf(), configs, urls, nodes: Vec::new() };
+        for i in 0..validators {
+            let node = network.spawn(i, &[]);
+            network.nodes.push(Some(node));
+        }
+        network
+    }
+
+    fn spawn(&self, i: usize, extra: &[&str]) -> NodeProcess {
+        NodeProcess::node(&self.configs[i], &self.urls[i], extra)
+    }
+
+    /// (Re)start validator `i` with extra flags.
+    pub fn restart(&mut self, i: usize, extra: &[&str]) {
+        if let Some(mut old) = self.nodes[i].take() {
+            old.stop();
+        }
+        self.nodes[i] = Some(self.spawn(i, extra));
+    }
+
+    /// SIGKILL validator `i`.
+    pub fn kill9(&mut self, i: usize) {
+        if let Some(mut node) = self.nodes[i].take() {
+            node.kill9();
+        }
+    }
+
+    /// A client of validator `i`.
+    pub fn client(&self, i: usize) -> RpcClient {
+        RpcClient::new(&self.urls[i]).expect("client")
+    }
+
+    /// Output of validator `i` so far (empty when not running).
+    pub fn output(&self, i: usize) -> String {
+        self.nodes[i].as_ref().map(|n| n.output()).unwrap_or_default()
+    }
+}
+
+/// The validator address recorded in a key file written by `dsec keys generate` or `dsec devnet`.
+pub fn read_validator_key(path: &Path) -> Address {
+    let text = std::fs::read_to_string(path).expect("read key file");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("key file is JSON");
+    json["address"].as_str().expect("address field").parse().expect("an address")
 }

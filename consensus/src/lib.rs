@@ -9,7 +9,9 @@
 //! the commit certificate with the only validator's key, and commits. The BFT
 //! engine plugs into the same trait.
 
-use alloy_primitives::{Address, B256};
+pub mod bft;
+
+use alloy_primitives::{Address, B256, Bytes};
 use dsec_sdk::block::{Block, CommitCertificate, CommitSignature};
 use dsec_sdk::validators::{ValidatorKey, ValidatorSet};
 use std::sync::Arc;
@@ -60,6 +62,50 @@ pub trait Application: Send + Sync + 'static {
 
     /// Whether the mempool holds executable transactions.
     fn has_ready_transactions(&self) -> bool;
+
+    /// Woken when transactions arrive (a proposer waiting for work listens to it).
+    fn tx_notify(&self) -> Arc<Notify>;
+
+    /// Whether `hash` was built or validated in this run and can be committed as is.
+    fn knows_block(&self, hash: &B256) -> bool;
+
+    /// Persist a proposal (ours before it is proposed, or a valid one received)
+    /// so that a restart re-proposes the same block and finds what it voted for.
+    fn save_proposal(&self, height: u64, round: u32, block: &Block) -> Result<(), Self::Error>;
+
+    /// The proposals stored for `height`, with their rounds.
+    fn proposals(&self, height: u64) -> Result<Vec<(u32, Block)>, Self::Error>;
+
+    /// A committed block and its commit certificate (what value sync serves).
+    fn decided_block(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, Self::Error>;
+
+    /// The lowest height whose block and certificate this node still serves.
+    fn earliest_decided(&self) -> u64;
+
+    /// Store misbehaviour evidence surfaced when `height` was finalised.
+    fn record_evidence(&self, height: u64, evidence: Vec<EvidenceRecord>) -> Result<(), Self::Error>;
+}
+
+/// Proof that a validator signed two conflicting messages for one height and round.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceRecord {
+    /// Height of the conflicting messages.
+    pub height: u64,
+    /// Round of the conflicting messages.
+    pub round: u32,
+    /// The equivocating validator.
+    pub validator: Address,
+    /// `double-prevote`, `double-precommit` or `double-proposal`.
+    pub kind: String,
+    /// What the first message was for (`None`: nil).
+    pub first: Option<B256>,
+    /// What the second message was for (`None`: nil).
+    pub second: Option<B256>,
+    /// Signature of the first message.
+    pub first_signature: Bytes,
+    /// Signature of the second message.
+    pub second_signature: Bytes,
 }
 
 /// Settings of the dev sealer.

@@ -8,7 +8,7 @@ use crate::metrics::Metrics;
 use crate::store::{BlockWrite, Retention, Store, StoreError};
 use alloy::eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
 use alloy_primitives::{Address, B256};
-use dsec_consensus::{Application, ProposedBlock, Verdict};
+use dsec_consensus::{Application, EvidenceRecord, ProposedBlock, Verdict};
 use dsec_evm::db::StateReader;
 use dsec_evm::executor::{BlockContext, BlockExecutor, ChainConfig, TxExecError, receipts_root, transactions_root};
 use dsec_evm::{ExecError, InvalidTx};
@@ -135,6 +135,7 @@ pub struct Chain {
     blocks: broadcast::Sender<Arc<CommittedEvent>>,
     pending_txs: broadcast::Sender<B256>,
     metrics: Arc<Metrics>,
+    gossip: std::sync::OnceLock<tokio::sync::mpsc::Sender<alloy_primitives::Bytes>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -210,7 +211,29 @@ impl Chain {
             blocks: broadcast::channel(1024).0,
             pending_txs: broadcast::channel(16_384).0,
             metrics,
+            gossip: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Forward transactions admitted from this node's clients to `sender` (the
+    /// transaction gossip). Transactions that arrive by gossip are not forwarded.
+    pub fn set_gossip(&self, sender: tokio::sync::mpsc::Sender<alloy_primitives::Bytes>) {
+        let _ = self.gossip.set(sender);
+    }
+
+    /// Admit a transaction received from a peer (not gossiped further).
+    pub fn submit_gossiped(&self, raw: &[u8]) -> Result<B256, SubmitError> {
+        let started = Instant::now();
+        let limit = self.mempool.lock().config().max_tx_bytes;
+        if raw.len() > limit {
+            return Err(PoolError::Oversized { size: raw.len(), limit }.into());
+        }
+        let hash = alloy_primitives::keccak256(raw);
+        if self.mempool.lock().get(&hash).is_some() {
+            return Ok(hash);
+        }
+        let tx = RecoveredTx::decode(raw)?;
+        self.submit(tx, started)
     }
 
     /// The store.
@@ -313,7 +336,13 @@ impl Chain {
             return Err(PoolError::Oversized { size: raw.len(), limit }.into());
         }
         let tx = RecoveredTx::decode(raw)?;
-        self.submit(tx, started)
+        let hash = self.submit(tx, started)?;
+        if let Some(gossip) = self.gossip.get()
+            && gossip.try_send(alloy_primitives::Bytes::copy_from_slice(raw)).is_err()
+        {
+            self.metrics.gossip_dropped.inc();
+        }
+        Ok(hash)
     }
 
     fn submit(&self, tx: RecoveredTx, started: Instant) -> Result<B256, SubmitError> {
@@ -466,6 +495,11 @@ impl Chain {
         let header = &block.header;
         let span = info_span!("validate", height = header.number);
         let _enter = span.enter();
+        let started = Instant::now();
+        let hash = header.hash_slow();
+        if self.executed.lock().contains_key(&hash) {
+            return Ok(Verdict::Valid);
+        }
         let parent = self.head();
         let expect = |ok: bool, what: &str| if ok { None } else { Some(Verdict::Invalid(what.to_string())) };
         let checks = [
@@ -489,8 +523,23 @@ impl Chain {
         };
         let mut exec = BlockExecutor::new(self.store.head_state(), &self.config, &ctx);
         let mut transactions = Vec::with_capacity(block.body.transactions.len());
-        for (i, body_tx) in block.body.transactions.iter().enumerate() {
-            let tx = match RecoveredTx::decode(&body_tx.raw) {
+        // Transactions this node already admitted were decoded and their sender
+        // recovered then: re-use that work (the hash covers the signed bytes).
+        let pooled: Vec<Option<RecoveredTx>> = {
+            let pool = self.mempool.lock();
+            block
+                .body
+                .transactions
+                .iter()
+                .map(|t| pool.get(&alloy_primitives::keccak256(&t.raw)).map(|p| p.tx.clone()))
+                .collect()
+        };
+        for ((i, body_tx), known) in block.body.transactions.iter().enumerate().zip(pooled) {
+            let decoded = match known {
+                Some(tx) => Ok(tx),
+                None => RecoveredTx::decode(&body_tx.raw),
+            };
+            let tx = match decoded {
                 Ok(tx) if tx.sender == body_tx.sender => tx,
                 Ok(_) => return Ok(Verdict::Invalid(format!("transaction {i}: sender does not match the signature"))),
                 Err(e) => return Ok(Verdict::Invalid(format!("transaction {i}: {e}"))),
@@ -514,11 +563,12 @@ impl Chain {
                 header.gas_used
             )));
         }
-        let hash = header.hash_slow();
         self.executed.lock().insert(
             hash,
             Executed { header: header.clone(), transactions, receipts: out.receipts, changes: out.changes },
         );
+        self.metrics.validate_micros.add(started.elapsed().as_micros() as u64);
+        debug!(txs = block.body.transactions.len(), ms = started.elapsed().as_millis() as u64, "validated block");
         Ok(Verdict::Valid)
     }
 
@@ -604,6 +654,36 @@ impl Application for Chain {
 
     fn has_ready_transactions(&self) -> bool {
         self.mempool.lock().has_ready()
+    }
+
+    fn tx_notify(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    fn knows_block(&self, hash: &B256) -> bool {
+        self.executed.lock().contains_key(hash)
+    }
+
+    fn save_proposal(&self, height: u64, round: u32, block: &Block) -> Result<(), ChainError> {
+        Ok(self.store.save_proposal(height, round, &block.header.hash_slow(), block)?)
+    }
+
+    fn proposals(&self, height: u64) -> Result<Vec<(u32, Block)>, ChainError> {
+        Ok(self.store.proposals(height)?)
+    }
+
+    fn decided_block(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, ChainError> {
+        let Some(block) = self.store.block(height)? else { return Ok(None) };
+        Ok(self.store.certificate(height)?.map(|cert| (block, cert)))
+    }
+
+    fn earliest_decided(&self) -> u64 {
+        1
+    }
+
+    fn record_evidence(&self, height: u64, evidence: Vec<EvidenceRecord>) -> Result<(), ChainError> {
+        self.metrics.evidence.add(evidence.len() as u64);
+        Ok(self.store.add_evidence(height, &evidence)?)
     }
 }
 

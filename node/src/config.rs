@@ -36,6 +36,81 @@ pub struct FileConfig {
     /// Mempool limits.
     #[serde(default)]
     pub mempool: MempoolSection,
+    /// Peer-to-peer networking (present: BFT consensus with the peers).
+    pub p2p: Option<P2pSection>,
+    /// Consensus timeouts.
+    #[serde(default)]
+    pub consensus: ConsensusSection,
+}
+
+/// `[p2p]` section: where this node listens and whom it talks to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pSection {
+    /// Consensus listen address, a multiaddr (`/ip4/127.0.0.1/tcp/26656`).
+    pub listen: String,
+    /// Consensus peers, each `/ip4/../tcp/../p2p/<peer id>`.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Transaction-gossip listen address.
+    pub gossip_listen: String,
+    /// Transaction-gossip peers, each ending in `/p2p/<peer id>`.
+    #[serde(default)]
+    pub gossip_peers: Vec<String>,
+    /// Peer ids allowed besides the validators (full nodes, monitors).
+    #[serde(default)]
+    pub allowlist: Vec<String>,
+    /// File of this node's network key (full nodes; a validator uses its validator key).
+    pub node_key: Option<PathBuf>,
+}
+
+/// `[consensus]` section (milliseconds). Defaults suit a permissioned LAN/WAN.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusSection {
+    /// Time to wait for a proposal in round 0.
+    pub timeout_propose_ms: Option<u64>,
+    /// Time to wait for more prevotes after seeing 2/3 of any.
+    pub timeout_prevote_ms: Option<u64>,
+    /// Time to wait for more precommits after seeing 2/3 of any.
+    pub timeout_precommit_ms: Option<u64>,
+    /// Added to each timeout per round.
+    pub timeout_delta_ms: Option<u64>,
+    /// How long a proposer waits for transactions before proposing an empty block.
+    pub empty_block_wait_ms: Option<u64>,
+    /// Most time spent building a block.
+    pub build_time_ms: Option<u64>,
+}
+
+impl ConsensusSection {
+    /// The consensus tunables these settings ask for.
+    pub fn params(&self) -> dsec_consensus::bft::BftParams {
+        use std::time::Duration;
+        let mut p = dsec_consensus::bft::BftParams::default();
+        let ms = Duration::from_millis;
+        if let Some(v) = self.timeout_propose_ms {
+            p.timeouts.propose = ms(v);
+        }
+        if let Some(v) = self.timeout_prevote_ms {
+            p.timeouts.prevote = ms(v);
+        }
+        if let Some(v) = self.timeout_precommit_ms {
+            p.timeouts.precommit = ms(v);
+        }
+        if let Some(v) = self.timeout_delta_ms {
+            p.timeouts.propose_delta = ms(v);
+            p.timeouts.prevote_delta = ms(v);
+            p.timeouts.precommit_delta = ms(v);
+        }
+        p.timeouts.rebroadcast = p.timeouts.propose + p.timeouts.prevote + p.timeouts.precommit;
+        if let Some(v) = self.empty_block_wait_ms {
+            p.empty_block_wait = ms(v);
+        }
+        if let Some(v) = self.build_time_ms {
+            p.build_time = ms(v);
+        }
+        p
+    }
 }
 
 /// `[sealer]` section.

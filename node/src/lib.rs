@@ -7,6 +7,7 @@ pub mod chain;
 pub mod cli_tx;
 pub mod config;
 pub mod devnet;
+pub mod gossip;
 pub mod keys;
 pub mod load;
 pub mod mempool;

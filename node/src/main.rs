@@ -250,6 +250,9 @@ struct NodeArgs {
     /// Seal a block at least every this many milliseconds (0: only when transactions arrive).
     #[arg(long)]
     block_time_ms: Option<u64>,
+    /// FAULT INJECTION FOR TESTS: sign two different votes in every round (equivocate).
+    #[arg(long, hide = true)]
+    byzantine_equivocate: bool,
 }
 
 #[derive(Args, Debug)]
@@ -263,9 +266,18 @@ struct DevnetArgs {
     /// Prometheus metrics listen address.
     #[arg(long, default_value = "127.0.0.1:9545")]
     metrics_addr: SocketAddr,
-    /// Number of validators.
-    #[arg(long, default_value_t = 1)]
+    /// Number of validators (each a process of its own; 1: a single sealing process).
+    #[arg(long, default_value_t = 4)]
     validators: usize,
+    /// First consensus p2p port (validator i listens on this + i).
+    #[arg(long, default_value_t = 26656)]
+    p2p_port: u16,
+    /// First transaction-gossip port (validator i listens on this + i).
+    #[arg(long, default_value_t = 27656)]
+    gossip_port: u16,
+    /// Write the network's genesis, keys and node configs into the data directory and exit.
+    #[arg(long)]
+    write_only: bool,
     /// Chain id.
     #[arg(long, default_value_t = DEVNET_CHAIN_ID)]
     chain_id: u64,
@@ -360,6 +372,14 @@ struct LoadArgs {
 }
 
 fn init_logging(filter: &str) -> eyre::Result<()> {
+    // Malachite logs every vote at INFO; keep its consensus core at WARN unless the filter names it.
+    let quiet;
+    let filter = if filter.contains("arc_malachitebft") {
+        filter
+    } else {
+        quiet = format!("{filter},arc_malachitebft_core_consensus=warn,arc_malachitebft_engine=warn");
+        quiet.as_str()
+    };
     let env =
         tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| eyre!("invalid --log-level {filter:?}: {e}"))?;
     tracing_subscriber::fmt().with_env_filter(env).with_target(false).init();
@@ -443,7 +463,13 @@ async fn node_command(args: NodeArgs) -> eyre::Result<()> {
     if let Some(ms) = file.sealer.build_time_ms {
         sealer.build_time = Duration::from_millis(ms);
     }
+    let consensus = match &file.p2p {
+        Some(p2p) => Some(consensus_settings(p2p, &file.consensus, args.byzantine_equivocate)?),
+        None if args.byzantine_equivocate => bail!("--byzantine-equivocate needs a [p2p] section"),
+        None => None,
+    };
     let settings = NodeSettings {
+        consensus,
         data_dir,
         genesis,
         validator_key,
@@ -458,8 +484,45 @@ async fn node_command(args: NodeArgs) -> eyre::Result<()> {
     run_until_signal(settings, None).await
 }
 
+fn consensus_settings(
+    p2p: &dsec_node::config::P2pSection,
+    consensus: &dsec_node::config::ConsensusSection,
+    equivocate: bool,
+) -> eyre::Result<run::ConsensusSettings> {
+    use dsec_consensus::bft::Multiaddr;
+    let addr = |field: &str, s: &str| -> eyre::Result<Multiaddr> {
+        s.parse().map_err(|e| eyre!("[p2p] {field}: invalid multiaddr {s:?}: {e}"))
+    };
+    let node_key = match &p2p.node_key {
+        Some(path) => Some(read_key(path).wrap_err("[p2p] node_key")?.seed()),
+        None => None,
+    };
+    Ok(run::ConsensusSettings {
+        listen: addr("listen", &p2p.listen)?,
+        peers: p2p.peers.iter().map(|p| addr("peers", p)).collect::<eyre::Result<_>>()?,
+        gossip_listen: addr("gossip_listen", &p2p.gossip_listen)?,
+        gossip_peers: p2p.gossip_peers.iter().map(|p| addr("gossip_peers", p)).collect::<eyre::Result<_>>()?,
+        allowlist: p2p
+            .allowlist
+            .iter()
+            .map(|p| p.parse().map_err(|e| eyre!("[p2p] allowlist: invalid peer id {p:?}: {e}")))
+            .collect::<eyre::Result<_>>()?,
+        node_key,
+        params: consensus.params(),
+        byzantine: equivocate.then(|| {
+            dsec_consensus::bft::ByzantineConfig::default().with_equivocate_votes(dsec_consensus::bft::Trigger::Always)
+        }),
+    })
+}
+
 async fn devnet_command(args: DevnetArgs) -> eyre::Result<()> {
     init_logging(&args.log_level)?;
+    if args.validators == 0 {
+        bail!("--validators must be at least 1");
+    }
+    if args.validators > 1 || args.write_only {
+        return devnet_network(args).await;
+    }
     let (dir, _temp) = match &args.data_dir {
         Some(dir) => (dir.clone(), None),
         None => {
@@ -499,8 +562,83 @@ async fn devnet_command(args: DevnetArgs) -> eyre::Result<()> {
         mempool: MempoolConfig::default(),
         sealer: sealer_config(args.block_time_ms),
         max_block_transactions: 20_000,
+        consensus: None,
     };
     run_until_signal(settings, Some(devnet::banner)).await
+}
+
+/// `dsec devnet --validators N` (N > 1): write the network's files, start one
+/// `dsec node` process per validator, print the banner, stop them on Ctrl-C.
+async fn devnet_network(args: DevnetArgs) -> eyre::Result<()> {
+    let dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("dsec-devnet-{}", std::process::id())),
+    };
+    let spec = DevnetSpec {
+        chain_id: args.chain_id,
+        validators: args.validators,
+        eip1559: !args.zero_fee,
+        timestamp_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        ..DevnetSpec::default()
+    };
+    let ports = devnet::NetworkPorts {
+        host: args.rpc_addr.ip(),
+        rpc: args.rpc_addr.port(),
+        metrics: args.metrics_addr.port(),
+        p2p: args.p2p_port,
+        gossip: args.gossip_port,
+    };
+    let network = devnet::write_network(&dir, &spec, &ports, args.archive)?;
+    if args.write_only {
+        for node in &network.nodes {
+            println!("{}", node.config.display());
+        }
+        return Ok(());
+    }
+    let exe = std::env::current_exe().wrap_err("cannot find the dsec executable")?;
+    let mut children = Vec::new();
+    for node in &network.nodes {
+        let log = std::fs::File::create(&node.log).wrap_err_with(|| format!("cannot create {}", node.log.display()))?;
+        let child = tokio::process::Command::new(&exe)
+            .arg("node")
+            .arg("--config")
+            .arg(&node.config)
+            .arg("--log-level")
+            .arg(&args.log_level)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .wrap_err("cannot start a validator process")?;
+        children.push(child);
+    }
+    for node in &network.nodes {
+        devnet::wait_for_rpc(node.rpc, &node.log, Duration::from_secs(60)).await?;
+    }
+    println!("{}", devnet::network_banner(&network, &dir));
+    let result = tokio::select! {
+        _ = shutdown_signal() => Ok(()),
+        (exited, index, _) = futures::future::select_all(children.iter_mut().map(|c| Box::pin(c.wait()))) => {
+            Err(eyre!("validator {index} exited ({exited:?}); see {}", network.nodes[index].log.display()))
+        }
+    };
+    for child in &mut children {
+        if let Some(pid) = child.id() {
+            let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        }
+    }
+    for child in &mut children {
+        if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_err() {
+            let _ = child.kill().await;
+        }
+    }
+    if args.data_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
 }
 
 fn genesis_command(cmd: GenesisCommand) -> eyre::Result<()> {

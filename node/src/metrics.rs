@@ -69,6 +69,18 @@ pub struct Metrics {
     pub rpc_errors: Counter,
     /// Transactions in the mempool.
     pub mempool_size: Gauge,
+    /// Time spent validating (re-executing) proposed blocks, µs.
+    pub validate_micros: Counter,
+    /// Transactions gossiped to peers.
+    pub gossip_sent: Counter,
+    /// Transactions received from peers by gossip.
+    pub gossip_received: Counter,
+    /// Transactions not gossiped because the gossip queue was full.
+    pub gossip_dropped: Counter,
+    /// Connections refused because the peer is not allowed.
+    pub peers_refused: Counter,
+    /// Equivocation evidence records stored.
+    pub evidence: Counter,
 }
 
 impl Metrics {
@@ -98,6 +110,17 @@ impl Metrics {
         );
         metric("block_build_microseconds_total", "counter", "Time spent building blocks.", self.build_micros.get());
         metric("block_commit_microseconds_total", "counter", "Time spent committing blocks.", self.commit_micros.get());
+        metric(
+            "block_validate_microseconds_total",
+            "counter",
+            "Time spent re-executing proposed blocks.",
+            self.validate_micros.get(),
+        );
+        metric("gossip_sent_total", "counter", "Transactions gossiped to peers.", self.gossip_sent.get());
+        metric("gossip_received_total", "counter", "Transactions received by gossip.", self.gossip_received.get());
+        metric("gossip_dropped_total", "counter", "Transactions not gossiped (queue full).", self.gossip_dropped.get());
+        metric("peers_refused_total", "counter", "Connections refused (peer not allowed).", self.peers_refused.get());
+        metric("evidence_total", "counter", "Equivocation evidence records stored.", self.evidence.get());
         metric("rpc_requests_total", "counter", "JSON-RPC requests served.", self.rpc_requests.get());
         metric("rpc_errors_total", "counter", "JSON-RPC requests answered with an error.", self.rpc_errors.get());
         out

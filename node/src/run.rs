@@ -6,10 +6,12 @@ use crate::metrics::{self, Metrics};
 use crate::rpc::{self, RpcConfig};
 use crate::store::Retention;
 use alloy_primitives::Address;
+use dsec_consensus::bft::{self, BftConfig, BftParams, ByzantineConfig, Multiaddr};
 use dsec_consensus::{DevSealer, DevSealerConfig};
 use dsec_genesis::Genesis;
 use dsec_sdk::validators::ValidatorKey;
 use eyre::{WrapErr, bail};
+use libp2p::PeerId;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +41,29 @@ pub struct NodeSettings {
     pub sealer: DevSealerConfig,
     /// Most transactions per block.
     pub max_block_transactions: usize,
+    /// BFT consensus with peers (`None`: a single validator sealing alone).
+    pub consensus: Option<ConsensusSettings>,
+}
+
+/// Networking and consensus of a node in a multi-validator network.
+#[derive(Debug, Clone)]
+pub struct ConsensusSettings {
+    /// Consensus listen multiaddr.
+    pub listen: Multiaddr,
+    /// Consensus peers.
+    pub peers: Vec<Multiaddr>,
+    /// Transaction-gossip listen multiaddr.
+    pub gossip_listen: Multiaddr,
+    /// Transaction-gossip peers.
+    pub gossip_peers: Vec<Multiaddr>,
+    /// Peer ids allowed besides the validators.
+    pub allowlist: Vec<PeerId>,
+    /// Network key seed of a full node (a validator uses its validator key).
+    pub node_key: Option<[u8; 32]>,
+    /// Timeouts and block pacing.
+    pub params: BftParams,
+    /// Fault injection (tests only).
+    pub byzantine: Option<ByzantineConfig>,
 }
 
 /// A started node.
@@ -59,21 +84,29 @@ pub struct RunningNode {
 /// Start a node. Block production runs in the background until [`RunningNode::shutdown`].
 pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
     let validators = settings.genesis.validator_set();
+    if let Some(key) = &settings.validator_key
+        && validators.get(&key.address()).is_none()
+    {
+        bail!("validator key {} is not in the genesis validator set", key.address());
+    }
     let sealer_key = match &settings.validator_key {
+        _ if settings.consensus.is_some() => None,
         Some(key) if validators.validators.len() == 1 && validators.get(&key.address()).is_some() => Some(key.clone()),
         Some(key) if validators.get(&key.address()).is_none() => {
             bail!("validator key {} is not in the genesis validator set", key.address())
         }
         Some(_) => bail!(
-            "the genesis names {} validators: producing blocks together needs BFT consensus, which this build does not include yet; run a single-validator network",
+            "the genesis names {} validators: give the node a [p2p] section (listen address and peers) to run BFT consensus with them",
             validators.validators.len()
         ),
-        None => bail!("no validator key given (--validator-key): this build can only run a producing validator"),
+        None => {
+            bail!("no validator key given (--validator-key), and no [p2p] section to follow a network as a full node")
+        }
     };
     std::fs::create_dir_all(&settings.data_dir)
         .wrap_err_with(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
     let metrics = Arc::new(Metrics::default());
-    let beneficiary = sealer_key.as_ref().map(|k| k.address()).unwrap_or(Address::ZERO);
+    let beneficiary = settings.validator_key.as_ref().map(|k| k.address()).unwrap_or(Address::ZERO);
     let options = ChainOptions {
         retention: settings.retention,
         mempool: settings.mempool.clone(),
@@ -123,7 +156,56 @@ pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
         let stop = stop.clone();
         tokio::spawn(async move { sealer.run(async move { stop.notified().await }).await.map_err(eyre::Report::from) })
     });
+    let mut sealer = sealer;
+    if let Some(consensus) = settings.consensus.clone() {
+        sealer = Some(start_consensus(&settings, consensus, chain.clone(), metrics.clone(), &mut tasks).await?);
+    }
     Ok(RunningNode { chain, rpc_addr: rpc.local_addr, metrics_addr, rpc, tasks, sealer, stop })
+}
+
+/// Start transaction gossip and the Malachite engine; the handle ends when consensus stops.
+async fn start_consensus(
+    settings: &NodeSettings,
+    consensus: ConsensusSettings,
+    chain: Arc<Chain>,
+    metrics: Arc<Metrics>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> eyre::Result<tokio::task::JoinHandle<eyre::Result<()>>> {
+    let seed = match (&settings.validator_key, consensus.node_key) {
+        (Some(key), _) => key.seed(),
+        (None, Some(seed)) => seed,
+        (None, None) => bail!("a full node needs a network key: set [p2p] node_key"),
+    };
+    let network_key = bft::network_keypair(seed).ok_or_else(|| eyre::eyre!("invalid network key"))?;
+    let mut allowed: std::collections::HashSet<PeerId> =
+        settings.genesis.validator_set().validators.iter().filter_map(|v| bft::peer_id_of(&v.public_key.0)).collect();
+    allowed.extend(consensus.allowlist.iter().copied());
+    let gossip = crate::gossip::GossipConfig {
+        listen: consensus.gossip_listen.clone(),
+        peers: consensus.gossip_peers.clone(),
+        allowed,
+    };
+    let (gossip_addr, gossip_task) = crate::gossip::start(chain.clone(), network_key.clone(), gossip, metrics)
+        .await
+        .wrap_err("cannot start transaction gossip")?;
+    tasks.push(gossip_task);
+    info!(addr = %gossip_addr, "transaction gossip started");
+    let cfg = BftConfig {
+        moniker: settings
+            .validator_key
+            .as_ref()
+            .map(|k| format!("validator-{}", k.address()))
+            .unwrap_or_else(|| "full-node".into()),
+        validator_key: settings.validator_key.as_ref().map(|k| bft::context::PrivateKey(k.signing_key().clone())),
+        network_key,
+        listen: consensus.listen.clone(),
+        peers: consensus.peers.clone(),
+        allowlist: consensus.allowlist.clone(),
+        wal_dir: settings.data_dir.join("wal"),
+        params: consensus.params.clone(),
+        byzantine: consensus.byzantine.clone(),
+    };
+    Ok(tokio::spawn(async move { bft::run(chain, cfg).await.map_err(eyre::Report::from) }))
 }
 
 impl RunningNode {

@@ -13,9 +13,10 @@
 //! window is pruned as blocks commit, unless the node runs as an archive.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
+use dsec_consensus::EvidenceRecord;
 use dsec_evm::db::{StateError, StateReader};
 use dsec_genesis::Genesis;
-use dsec_sdk::block::{BodyTx, CommitCertificate, Header, StoredReceipt};
+use dsec_sdk::block::{Block, Body, BodyTx, CommitCertificate, Header, StoredReceipt};
 use dsec_sdk::state::{AccountState, StateChanges};
 use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode, Options, WriteBatch,
@@ -39,6 +40,10 @@ const CF_CODE: &str = "code";
 const CF_ACCOUNT_HISTORY: &str = "account_history";
 const CF_STORAGE_HISTORY: &str = "storage_history";
 const CF_CHANGESETS: &str = "changesets";
+/// Undecided proposals (ours and valid received ones): `height ‖ round ‖ hash` → RLP block.
+const CF_PROPOSALS: &str = "proposals";
+/// Equivocation evidence: `height ‖ sequence` → JSON record.
+const CF_EVIDENCE: &str = "evidence";
 
 const ALL_CFS: &[&str] = &[
     CF_META,
@@ -56,6 +61,8 @@ const ALL_CFS: &[&str] = &[
     CF_ACCOUNT_HISTORY,
     CF_STORAGE_HISTORY,
     CF_CHANGESETS,
+    CF_PROPOSALS,
+    CF_EVIDENCE,
 ];
 
 const META_HEAD: &[u8] = b"head";
@@ -314,6 +321,8 @@ impl Store {
         }
         self.write_state(batch, n, block.changes)?;
         batch.put_cf(self.cf(CF_META), META_HEAD, be(n));
+        // Proposals of this height and below are decided or dead.
+        batch.delete_range_cf(self.cf(CF_PROPOSALS), be(0), be(n + 1));
         Ok(())
     }
 
@@ -442,6 +451,72 @@ impl Store {
     /// The number of the block with this hash.
     pub fn block_number(&self, hash: &B256) -> Result<Option<u64>, StoreError> {
         self.get(CF_BLOCK_NUMBERS, hash.as_slice())?.map(|b| read_u64(CF_BLOCK_NUMBERS, &b)).transpose()
+    }
+
+    /// Persist an undecided proposal (synced write: it must survive a crash
+    /// before the node proposes or votes for it).
+    pub fn save_proposal(&self, height: u64, round: u32, hash: &B256, block: &Block) -> Result<(), StoreError> {
+        let mut key = Vec::with_capacity(44);
+        key.extend_from_slice(&be(height));
+        key.extend_from_slice(&round.to_be_bytes());
+        key.extend_from_slice(hash.as_slice());
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(self.sync_writes);
+        self.db.put_cf_opt(self.cf(CF_PROPOSALS), key, alloy_rlp::encode(block), &opts)?;
+        Ok(())
+    }
+
+    /// The stored proposals of `height` with their rounds.
+    pub fn proposals(&self, height: u64) -> Result<Vec<(u32, Block)>, StoreError> {
+        let prefix = be(height);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_PROPOSALS), IteratorMode::From(&prefix, Direction::Forward)) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            if key.len() != 44 {
+                return Err(corrupt(CF_PROPOSALS, "key length"));
+            }
+            let round = u32::from_be_bytes([key[8], key[9], key[10], key[11]]);
+            let block = alloy_rlp::Decodable::decode(&mut value.as_ref()).map_err(|e| corrupt(CF_PROPOSALS, e))?;
+            out.push((round, block));
+        }
+        Ok(out)
+    }
+
+    /// Append equivocation evidence found at `height`.
+    pub fn add_evidence(&self, height: u64, records: &[EvidenceRecord]) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        let existing = self.evidence(Some(height))?.len();
+        for (i, record) in records.iter().enumerate() {
+            let mut key = be(height).to_vec();
+            key.extend_from_slice(&((existing + i) as u32).to_be_bytes());
+            let json = serde_json::to_vec(record).map_err(|e| corrupt(CF_EVIDENCE, e))?;
+            batch.put_cf(self.cf(CF_EVIDENCE), key, json);
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Stored evidence, of one height or of all heights.
+    pub fn evidence(&self, height: Option<u64>) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let prefix = height.map(|h| be(h).to_vec()).unwrap_or_default();
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_EVIDENCE), IteratorMode::From(&prefix, Direction::Forward)) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            out.push(serde_json::from_slice(&value).map_err(|e| corrupt(CF_EVIDENCE, e))?);
+        }
+        Ok(out)
+    }
+
+    /// The committed block `number` (header and body).
+    pub fn block(&self, number: u64) -> Result<Option<Block>, StoreError> {
+        let Some(header) = self.header(number)? else { return Ok(None) };
+        Ok(Some(Block { header, body: Body { transactions: self.transactions(number)? } }))
     }
 
     /// The commit certificate of block `number`.

@@ -159,7 +159,12 @@ impl ValidatorKey {
         Self { signing: SigningKey::from_bytes(seed) }
     }
 
-    /// The 32-byte secret seed (keep it secret).
+    /// The ed25519 signing key (keep it secret).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
+    /// The 32-byte seed of the key (what the key file holds).
     pub fn seed(&self) -> [u8; 32] {
         self.signing.to_bytes()
     }

@@ -3,6 +3,7 @@
 
 mod alloy_provider;
 mod audit;
+mod bft;
 mod crash;
 mod devnet;
 mod operator_cli;

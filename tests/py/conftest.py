@@ -33,7 +33,7 @@ class Node:
 
     def __init__(self, data_dir: str, *extra: str):
         self.proc = subprocess.Popen(
-            [dsec_bin(), "devnet", "--data-dir", data_dir, "--rpc-addr", "127.0.0.1:0",
+            [dsec_bin(), "devnet", "--validators", "1", "--data-dir", data_dir, "--rpc-addr", "127.0.0.1:0",
              "--metrics-addr", "127.0.0.1:0", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )

@@ -542,6 +542,11 @@ pub fn register(module: &mut RpcModule<EthApi>) -> Result<(), jsonrpsee::core::R
             "signatures": cert.signatures,
         })))
     })?;
+    module.register_method("dsec_getEvidence", |params, api, _| -> RpcResult<_> {
+        let mut seq = params.sequence();
+        let height: Option<U64> = seq.optional_next().map_err(|e| param_error("block number", e))?;
+        api.chain.store().evidence(height.map(|h| h.to::<u64>())).map_err(store_err)
+    })?;
     module.register_method("dsec_genesisHash", |_, api, _| Ok::<_, ErrorObjectOwned>(api.chain.genesis_hash()))?;
     module.register_method("dsec_mempoolSize", |_, api, _| {
         Ok::<_, ErrorObjectOwned>(U64::from(api.chain.mempool_len()))

@@ -1,0 +1,654 @@
+//! The application side of the Malachite dialogue: answers every [`AppMsg`]
+//! from the node's [`Application`] (build, validate, commit), streams block
+//! proposals as signed parts, reassembles the parts of others, serves and
+//! processes value sync, and records equivocation evidence.
+
+use super::context::{BlockId, DsecContext, Height, PrivateKey, ProposalPart, ValidatorAddress, ValidatorSet};
+use super::{BftError, BftParams};
+use crate::{Application, EvidenceRecord, Verdict};
+use alloy_primitives::B256;
+use bytes::Bytes;
+use dsec_sdk::block::{Block, CommitCertificate, CommitSignature};
+use malachitebft_app_channel::app::types::core::{
+    CommitCertificate as MalCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, HeightParams, NilOrVal,
+    Round, SignedMessage, Validity, Vote as _,
+};
+use malachitebft_app_channel::app::types::streaming::{StreamId, StreamMessage};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, MisbehaviorEvidence, PeerId, ProposedValue};
+use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use malachitebft_engine::host::{Next, SyncedValueOutcome};
+use malachitebft_engine::util::streaming::StreamContent;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{Instrument, debug, error, info, info_span, warn};
+
+/// Largest chunk of a block in one proposal part.
+const PART_SIZE: usize = 256 * 1024;
+/// Largest block accepted from a stream (bytes).
+const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+/// Most streams reassembled at once (oldest dropped beyond).
+const MAX_STREAMS: usize = 64;
+/// Most decided values served in one sync response.
+const MAX_SYNC_BATCH: u64 = 50;
+
+/// A proposal reassembled from its parts, authenticated against the round's proposer.
+#[derive(Clone)]
+struct Assembled {
+    height: u64,
+    round: Round,
+    pol_round: Round,
+    proposer: ValidatorAddress,
+    block: Block,
+    hash: B256,
+}
+
+#[derive(Default)]
+struct PartialStream {
+    init: Option<(Height, Round, ValidatorAddress, Round)>,
+    data: BTreeMap<u64, Vec<u8>>,
+    fin_part: Option<(BlockId, super::context::Signature)>,
+    end: Option<u64>,
+    seen: HashSet<u64>,
+    bytes: usize,
+    started: Option<Instant>,
+}
+
+/// The state of the application side of consensus.
+pub(super) struct Host<A: Application> {
+    app: Arc<A>,
+    ctx: DsecContext,
+    params: BftParams,
+    key: Option<PrivateKey>,
+    address: ValidatorAddress,
+    network: mpsc::Sender<NetworkMsg<DsecContext>>,
+    allowed_peers: Arc<dyn Fn(&PeerId) -> bool + Send + Sync>,
+    streams: HashMap<(PeerId, StreamId), PartialStream>,
+    pending: BTreeMap<(u64, u32), Vec<Assembled>>,
+    refused_peers: HashSet<PeerId>,
+}
+
+fn block_bytes(block: &Block) -> Vec<u8> {
+    alloy_rlp::encode(block)
+}
+
+impl<A: Application> Host<A> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        app: Arc<A>,
+        ctx: DsecContext,
+        params: BftParams,
+        key: Option<PrivateKey>,
+        address: ValidatorAddress,
+        network: mpsc::Sender<NetworkMsg<DsecContext>>,
+        allowed_peers: Arc<dyn Fn(&PeerId) -> bool + Send + Sync>,
+    ) -> Self {
+        Self {
+            app,
+            ctx,
+            params,
+            key,
+            address,
+            network,
+            allowed_peers,
+            streams: HashMap::new(),
+            pending: BTreeMap::new(),
+            refused_peers: HashSet::new(),
+        }
+    }
+
+    fn app_err(e: A::Error) -> BftError {
+        BftError::Application(Box::new(e))
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&A) -> Result<T, A::Error> + Send + 'static,
+    ) -> Result<T, BftError> {
+        let app = self.app.clone();
+        tokio::task::spawn_blocking(move || f(&app))
+            .await
+            .map_err(|e| BftError::Task(e.to_string()))?
+            .map_err(Self::app_err)
+    }
+
+    fn height_params(&self, height: u64) -> Result<HeightParams<DsecContext>, BftError> {
+        let set = ValidatorSet::from_sdk(&self.app.validator_set(height).map_err(Self::app_err)?);
+        if set.validators.is_empty() {
+            return Err(BftError::EmptyValidatorSet(height));
+        }
+        Ok(HeightParams::new(set, self.params.timeouts, None))
+    }
+
+    /// Answer messages until the engine closes the channel or the application fails.
+    pub(super) async fn run(mut self, mut channels: Channels<DsecContext>) -> Result<(), BftError> {
+        while let Some(msg) = channels.consensus.recv().await {
+            self.handle(msg).await?;
+        }
+        Err(BftError::EngineStopped)
+    }
+
+    async fn handle(&mut self, msg: AppMsg<DsecContext>) -> Result<(), BftError> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let (head, _) = self.app.last_committed();
+                let start = head + 1;
+                info!(height = start, "consensus ready, starting height");
+                let _ = reply.send((Height(start), self.height_params(start)?));
+            }
+            AppMsg::StartedRound { height, round, proposer, role, reply_value } => {
+                debug!(%height, %round, %proposer, ?role, "started round");
+                let values = self.values_for_round(height.0, round).await?;
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue { height, round, timeout, reply } => {
+                self.spawn_propose(height.0, round, timeout, reply);
+            }
+            AppMsg::ExtendVote { reply, .. } => {
+                let _ = reply.send(None);
+            }
+            AppMsg::VerifyVoteExtensions { extensions, reply, .. } => {
+                let _ = reply.send(extensions.into_iter().map(|(a, _)| (a, Ok(()))).collect());
+            }
+            AppMsg::RestreamProposal { height, round, valid_round, address, value_id } => {
+                self.restream(height.0, round, valid_round, address, value_id).await?;
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let _ = reply.send(Height(self.app.earliest_decided()));
+            }
+            AppMsg::ReceivedProposalPart { from, part, reply, .. } => {
+                let value = self.received_part(from, part).await?;
+                let _ = reply.send(value);
+            }
+            AppMsg::Decided { certificate, reply, .. } => {
+                self.decided(certificate).await?;
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized { certificate, evidence, reply, .. } => {
+                let height = certificate.height.0;
+                self.record_evidence(height, &evidence)?;
+                self.pending = self.pending.split_off(&(height + 1, 0));
+                let _ = reply.send(Next::Start(Height(height + 1), self.height_params(height + 1)?));
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let (from, to) = (range.start().0, range.end().0.min(range.start().0 + MAX_SYNC_BATCH - 1));
+                let values = self
+                    .blocking(move |app| {
+                        let mut out = Vec::new();
+                        for h in from..=to {
+                            match app.decided_block(h)? {
+                                Some((block, cert)) => out.push(raw_decided(&block, &cert)),
+                                None => break,
+                            }
+                        }
+                        Ok(out)
+                    })
+                    .await?;
+                let _ = reply.send(values);
+            }
+            AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
+                let outcome = self.synced_value(height.0, round, proposer, value_bytes).await?;
+                let _ = reply.send(outcome);
+            }
+        }
+        Ok(())
+    }
+
+    /// Proposals for (height, round) already known: stored ones (after a
+    /// restart) and streams that completed before the height started.
+    async fn values_for_round(
+        &mut self,
+        height: u64,
+        round: Round,
+    ) -> Result<Vec<ProposedValue<DsecContext>>, BftError> {
+        let Some(r) = round.as_u32() else { return Ok(Vec::new()) };
+        let mut candidates: Vec<Assembled> = self.pending.remove(&(height, r)).unwrap_or_default();
+        let stored = self.blocking(move |app| app.proposals(height)).await?;
+        for (stored_round, block) in stored {
+            if stored_round == r && !candidates.iter().any(|c| c.block == block) {
+                let hash = block.header.hash_slow();
+                candidates.push(Assembled {
+                    height,
+                    round,
+                    pol_round: Round::Nil,
+                    proposer: block.header.proposer.into(),
+                    block,
+                    hash,
+                });
+            }
+        }
+        let mut out = Vec::new();
+        for candidate in candidates {
+            if let Some(value) = self.verify_and_validate(candidate).await? {
+                out.push(value);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Build (or re-use after a restart) our block for (height, round), reply
+    /// with its hash and stream it. Runs beside the message loop so waiting for
+    /// transactions does not hold other messages up.
+    fn spawn_propose(
+        &self,
+        height: u64,
+        round: Round,
+        timeout: Duration,
+        reply: malachitebft_app_channel::Reply<LocallyProposedValue<DsecContext>>,
+    ) {
+        let app = self.app.clone();
+        let ctx = self.ctx.clone();
+        let key = self.key.clone();
+        let me = self.address;
+        let network = self.network.clone();
+        let params = self.params.clone();
+        let span = info_span!("propose", height, round = %round);
+        tokio::spawn(
+            async move {
+                let Some(key) = key else { return };
+                let started = tokio::time::Instant::now();
+                let r = round.as_u32().unwrap_or(0);
+                let app2 = app.clone();
+                let stored = tokio::task::spawn_blocking(move || app2.proposals(height)).await;
+                let reuse = match stored {
+                    Ok(Ok(list)) => list
+                        .into_iter()
+                        .find(|(sr, b)| *sr == r && b.header.proposer == me.to_eth())
+                        .map(|(_, b)| b),
+                    Ok(Err(e)) => {
+                        error!(error = %e, "reading stored proposals failed");
+                        return;
+                    }
+                    Err(e) => {
+                        error!(error = %e, "proposal task failed");
+                        return;
+                    }
+                };
+                let block = match reuse {
+                    Some(block) => {
+                        info!("re-proposing the block stored before a restart");
+                        block
+                    }
+                    None => {
+                        // Wait for transactions, but propose an empty block after
+                        // `empty_block_wait` (and well within the propose timeout).
+                        let wait = params.empty_block_wait.min(timeout / 2);
+                        let notify = app.tx_notify();
+                        while !app.has_ready_transactions() && started.elapsed() < wait {
+                            let left = wait.saturating_sub(started.elapsed());
+                            let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), notify.notified()).await;
+                        }
+                        let budget = params.build_time.min(timeout / 3);
+                        let app2 = app.clone();
+                        let built = tokio::task::spawn_blocking(move || {
+                            let proposed = app2.build_block(height, me.to_eth(), Instant::now() + budget)?;
+                            app2.save_proposal(height, r, &proposed.block)?;
+                            Ok::<_, A::Error>(proposed.block)
+                        })
+                        .await;
+                        match built {
+                            Ok(Ok(block)) => block,
+                            Ok(Err(e)) => {
+                                warn!(error = %e, "could not build a block; the round will time out");
+                                return;
+                            }
+                            Err(e) => {
+                                error!(error = %e, "build task failed");
+                                return;
+                            }
+                        }
+                    }
+                };
+                let hash = block.header.hash_slow();
+                info!(txs = block.body.transactions.len(), %hash, ms = started.elapsed().as_millis() as u64, "proposing");
+                let _ = reply.send(LocallyProposedValue::new(Height(height), round, BlockId::from(hash)));
+                publish(&network, &ctx, &key, Height(height), round, Round::Nil, &block, hash).await;
+            }
+            .instrument(span),
+        );
+    }
+
+    async fn restream(
+        &mut self,
+        height: u64,
+        round: Round,
+        valid_round: Round,
+        address: ValidatorAddress,
+        value_id: BlockId,
+    ) -> Result<(), BftError> {
+        let Some(key) = self.key.clone() else { return Ok(()) };
+        if address != self.address {
+            return Ok(());
+        }
+        let stored = self.blocking(move |app| app.proposals(height)).await?;
+        let Some((_, block)) = stored.into_iter().find(|(_, b)| b.header.hash_slow() == value_id.to_b256()) else {
+            warn!(height, %value_id, "asked to restream a block this node does not have");
+            return Ok(());
+        };
+        publish(&self.network, &self.ctx, &key, Height(height), round, valid_round, &block, value_id.to_b256()).await;
+        Ok(())
+    }
+
+    async fn received_part(
+        &mut self,
+        from: PeerId,
+        msg: StreamMessage<ProposalPart>,
+    ) -> Result<Option<ProposedValue<DsecContext>>, BftError> {
+        if !(self.allowed_peers)(&from) {
+            if self.refused_peers.insert(from) {
+                warn!(peer = %from, "refusing proposal parts from a peer outside the validator set and allowlist");
+            }
+            return Ok(None);
+        }
+        let key = (from, msg.stream_id.clone());
+        if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
+            let oldest = self.streams.iter().min_by_key(|(_, s)| s.started).map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.streams.remove(&oldest);
+            }
+        }
+        let stream = self.streams.entry(key.clone()).or_default();
+        stream.started.get_or_insert_with(Instant::now);
+        if !stream.seen.insert(msg.sequence) {
+            return Ok(None);
+        }
+        match msg.content {
+            StreamContent::Fin => stream.end = Some(msg.sequence),
+            StreamContent::Data(ProposalPart::Init { height, round, proposer, pol_round }) => {
+                stream.init = Some((height, round, proposer, pol_round))
+            }
+            StreamContent::Data(ProposalPart::Data(bytes)) => {
+                stream.bytes += bytes.len();
+                if stream.bytes > MAX_STREAM_BYTES {
+                    warn!(peer = %from, "dropping a proposal stream larger than {MAX_STREAM_BYTES} bytes");
+                    self.streams.remove(&key);
+                    return Ok(None);
+                }
+                stream.data.insert(msg.sequence, bytes);
+            }
+            StreamContent::Data(ProposalPart::Fin { block_hash, signature }) => {
+                stream.fin_part = Some((block_hash, signature))
+            }
+        }
+        let complete = match (stream.end, &stream.init, &stream.fin_part) {
+            (Some(end), Some(_), Some(_)) => stream.seen.len() as u64 == end + 1,
+            _ => false,
+        };
+        if !complete {
+            return Ok(None);
+        }
+        let Some(stream) = self.streams.remove(&key) else { return Ok(None) };
+        let (Some((height, round, proposer, pol_round)), Some((block_hash, signature))) =
+            (stream.init, stream.fin_part)
+        else {
+            return Ok(None);
+        };
+        let bytes: Vec<u8> = stream.data.into_values().flatten().collect();
+        let block = match <Block as alloy_rlp::Decodable>::decode(&mut bytes.as_slice()) {
+            Ok(block) => block,
+            Err(e) => {
+                warn!(peer = %from, %height, %round, error = %e, "undecodable block in proposal stream");
+                return Ok(None);
+            }
+        };
+        let hash = block.header.hash_slow();
+        if hash != block_hash.to_b256() {
+            warn!(peer = %from, %height, "proposal stream's block does not match its signed hash");
+            return Ok(None);
+        }
+        // Authenticate the stream: the Fin must be signed by the proposer of the round.
+        let proposer_key = self.app.validator_set(height.0).ok().and_then(|set| {
+            let set = ValidatorSet::from_sdk(&set);
+            set.proposer(height.0, round.as_u32().unwrap_or(0)).cloned()
+        });
+        let signed_by_proposer = proposer_key.as_ref().is_some_and(|v| {
+            v.address == proposer
+                && v.public_key.verify(&self.ctx.parts_signing_bytes(height, round, &block_hash), &signature)
+        });
+        let (head, _) = self.app.last_committed();
+        if height.0 <= head {
+            return Ok(None);
+        }
+        if !signed_by_proposer && (proposer_key.is_some() || height.0 == head + 1) {
+            warn!(peer = %from, %height, %round, %proposer, "proposal stream not signed by the round's proposer");
+            return Ok(None);
+        }
+        let assembled = Assembled { height: height.0, round, pol_round, proposer, block, hash };
+        if height.0 > head + 1 {
+            // Validate when the height starts (StartedRound hands it to consensus).
+            let r = round.as_u32().unwrap_or(0);
+            self.pending.entry((height.0, r)).or_default().push(assembled);
+            return Ok(None);
+        }
+        self.verify_and_validate(assembled).await
+    }
+
+    /// Check the proposer and re-execute; persist a valid proposal so a restart finds it.
+    async fn verify_and_validate(&mut self, a: Assembled) -> Result<Option<ProposedValue<DsecContext>>, BftError> {
+        let (head, _) = self.app.last_committed();
+        if a.height != head + 1 || a.block.header.number != a.height {
+            return Ok(None);
+        }
+        let set = ValidatorSet::from_sdk(&self.app.validator_set(a.height).map_err(Self::app_err)?);
+        let expected = set.proposer(a.height, a.round.as_u32().unwrap_or(0)).map(|v| v.address);
+        if expected != Some(a.proposer) || a.block.header.proposer != a.proposer.to_eth() {
+            warn!(height = a.height, round = %a.round, proposer = %a.proposer, "block proposed by the wrong validator");
+            return Ok(Some(proposed_value(&a, Validity::Invalid)));
+        }
+        let block = a.block.clone();
+        let r = a.round.as_u32().unwrap_or(0);
+        let height = a.height;
+        let verdict = self
+            .blocking(move |app| {
+                let verdict = app.validate_block(&block)?;
+                if verdict == Verdict::Valid {
+                    app.save_proposal(height, r, &block)?;
+                }
+                Ok(verdict)
+            })
+            .await?;
+        let validity = match verdict {
+            Verdict::Valid => Validity::Valid,
+            Verdict::Invalid(reason) => {
+                warn!(height = a.height, round = %a.round, %reason, "rejecting invalid block");
+                Validity::Invalid
+            }
+        };
+        Ok(Some(proposed_value(&a, validity)))
+    }
+
+    async fn decided(&mut self, certificate: MalCertificate<DsecContext>) -> Result<(), BftError> {
+        let height = certificate.height.0;
+        let hash = certificate.value_id.to_b256();
+        let cert = CommitCertificate {
+            height,
+            round: certificate.round.as_u32().unwrap_or(0),
+            block_hash: hash,
+            signatures: certificate
+                .commit_signatures
+                .iter()
+                .map(|s| CommitSignature { validator: s.address.to_eth(), signature: s.signature.0.to_vec().into() })
+                .collect(),
+        };
+        let span = info_span!("decided", height, round = cert.round);
+        self.blocking(move |app| {
+            let _enter = span.enter();
+            if !app.knows_block(&hash) {
+                // Decided without our having validated it in this run (restart, or
+                // a value we saw only through the WAL): re-validate the stored copy.
+                let stored = app.proposals(height)?;
+                match stored.into_iter().find(|(_, b)| b.header.hash_slow() == hash) {
+                    Some((_, block)) => {
+                        if let Verdict::Invalid(reason) = app.validate_block(&block)? {
+                            error!(%reason, "a decided block fails re-execution here");
+                        }
+                    }
+                    None => error!(%hash, "decided block is unknown to this node"),
+                }
+            }
+            app.commit_block(hash, cert)
+        })
+        .await
+    }
+
+    fn record_evidence(&self, height: u64, evidence: &MisbehaviorEvidence<DsecContext>) -> Result<(), BftError> {
+        if evidence.is_empty() {
+            return Ok(());
+        }
+        let mut records = Vec::new();
+        for (address, doubles) in evidence.votes.iter() {
+            for (a, b) in doubles {
+                records.push(EvidenceRecord {
+                    height: a.message.height.0,
+                    round: a.message.round.as_u32().unwrap_or(0),
+                    validator: address.to_eth(),
+                    kind: format!("double-{:?}", a.message.vote_type()).to_lowercase(),
+                    first: vote_target(a),
+                    second: vote_target(b),
+                    first_signature: a.signature.0.to_vec().into(),
+                    second_signature: b.signature.0.to_vec().into(),
+                });
+            }
+        }
+        for (address, doubles) in evidence.proposals.iter() {
+            for (a, b) in doubles {
+                records.push(EvidenceRecord {
+                    height: a.message.height.0,
+                    round: a.message.round.as_u32().unwrap_or(0),
+                    validator: address.to_eth(),
+                    kind: "double-proposal".into(),
+                    first: Some(a.message.value.to_b256()),
+                    second: Some(b.message.value.to_b256()),
+                    first_signature: a.signature.0.to_vec().into(),
+                    second_signature: b.signature.0.to_vec().into(),
+                });
+            }
+        }
+        for r in &records {
+            warn!(height = r.height, round = r.round, validator = %r.validator, kind = %r.kind, "equivocation evidence recorded");
+        }
+        self.app.record_evidence(height, records).map_err(Self::app_err)
+    }
+
+    async fn synced_value(
+        &mut self,
+        height: u64,
+        round: Round,
+        proposer: ValidatorAddress,
+        value_bytes: Bytes,
+    ) -> Result<SyncedValueOutcome<DsecContext>, BftError> {
+        let block = match <Block as alloy_rlp::Decodable>::decode(&mut value_bytes.as_ref()) {
+            Ok(block) if block.header.number == height => block,
+            _ => return Ok(SyncedValueOutcome::PeerFault),
+        };
+        let hash = block.header.hash_slow();
+        let r = round.as_u32().unwrap_or(0);
+        let check = block.clone();
+        let verdict = self
+            .blocking(move |app| {
+                let verdict = app.validate_block(&check)?;
+                if verdict == Verdict::Valid {
+                    app.save_proposal(height, r, &check)?;
+                }
+                Ok(verdict)
+            })
+            .await;
+        let validity = match verdict {
+            Ok(Verdict::Valid) => Validity::Valid,
+            Ok(Verdict::Invalid(reason)) => {
+                warn!(height, %reason, "synced block is invalid");
+                Validity::Invalid
+            }
+            Err(e) => {
+                warn!(height, error = %e, "could not process a synced block");
+                return Ok(SyncedValueOutcome::LocalTransientError);
+            }
+        };
+        let a = Assembled { height, round, pol_round: Round::Nil, proposer, block, hash };
+        Ok(SyncedValueOutcome::Verdict(proposed_value(&a, validity)))
+    }
+}
+
+fn vote_target(v: &SignedMessage<DsecContext, super::context::Vote>) -> Option<B256> {
+    match &v.message.value {
+        NilOrVal::Nil => None,
+        NilOrVal::Val(id) => Some(id.to_b256()),
+    }
+}
+
+fn proposed_value(a: &Assembled, validity: Validity) -> ProposedValue<DsecContext> {
+    ProposedValue {
+        height: Height(a.height),
+        round: a.round,
+        valid_round: a.pol_round,
+        proposer: a.proposer,
+        value: BlockId::from(a.hash),
+        validity,
+    }
+}
+
+fn raw_decided(block: &Block, cert: &CommitCertificate) -> RawDecidedValue<DsecContext> {
+    let signatures = cert
+        .signatures
+        .iter()
+        .filter_map(|s| {
+            let sig: [u8; 64] = s.signature.as_ref().try_into().ok()?;
+            Some(ExtendedCommitSignature {
+                address: s.validator.into(),
+                signature: super::context::Signature(sig),
+                extension: None,
+            })
+        })
+        .collect();
+    RawDecidedValue::new(
+        Bytes::from(block_bytes(block)),
+        ExtendedCommitCertificate {
+            height: Height(cert.height),
+            round: Round::new(cert.round),
+            value_id: BlockId::from(cert.block_hash),
+            commit_signatures: signatures,
+        },
+    )
+}
+
+/// Stream `block` as proposal parts for (height, round): Init, data chunks,
+/// Fin signed by the proposer, end of stream.
+#[allow(clippy::too_many_arguments)]
+async fn publish(
+    network: &mpsc::Sender<NetworkMsg<DsecContext>>,
+    ctx: &DsecContext,
+    key: &PrivateKey,
+    height: Height,
+    round: Round,
+    pol_round: Round,
+    block: &Block,
+    hash: B256,
+) {
+    let proposer = ValidatorAddress(key_address(key));
+    let mut id = Vec::with_capacity(12);
+    id.extend_from_slice(&height.0.to_be_bytes());
+    id.extend_from_slice(&round.as_i64().to_be_bytes()[4..]);
+    let stream_id = StreamId::new(Bytes::from(id));
+    let bytes = block_bytes(block);
+    let block_id = BlockId::from(hash);
+    let mut parts = vec![StreamContent::Data(ProposalPart::Init { height, round, proposer, pol_round })];
+    parts.extend(bytes.chunks(PART_SIZE).map(|c| StreamContent::Data(ProposalPart::Data(c.to_vec()))));
+    parts.push(StreamContent::Data(ProposalPart::Fin {
+        block_hash: block_id,
+        signature: key.sign(&ctx.parts_signing_bytes(height, round, &block_id)),
+    }));
+    parts.push(StreamContent::Fin);
+    for (sequence, content) in parts.into_iter().enumerate() {
+        let msg = StreamMessage::new(stream_id.clone(), sequence as u64, content);
+        if network.send(NetworkMsg::PublishProposalPart(msg)).await.is_err() {
+            error!("network channel closed while streaming a proposal");
+            return;
+        }
+    }
+}
+
+fn key_address(key: &PrivateKey) -> [u8; 20] {
+    dsec_sdk::validators::validator_address(&key.public_key().0).into_array()
+}

@@ -1,0 +1,278 @@
+//! BFT consensus on Malachite (Tendermint), through its channel API.
+//!
+//! [`run`] starts Malachite's engine (consensus, libp2p network, write-ahead
+//! log, value sync) with dsec's [`context::DsecContext`], [`codec::DsecCodec`]
+//! and ed25519 [`signing`], and answers the engine's messages from the node's
+//! [`Application`](crate::Application) in [`host`].
+//!
+//! The network identity of a validator is its consensus key, so the libp2p
+//! peer id of every validator is known from the validator set: peers are the
+//! members of the set plus an operator allowlist, dialled as persistent peers
+//! with `persistent_peers_only` and discovery off. Proposal parts from any
+//! other peer are refused (Malachite's network itself has no connection gate;
+//! its votes and proposals are signature-checked against the validator set).
+
+pub mod codec;
+pub mod context;
+mod host;
+pub mod signing;
+
+use crate::Application;
+use bytesize::ByteSize;
+use context::{DsecContext, PrivateKey, ValidatorAddress};
+use libp2p::identity as libp2p_identity;
+use libp2p_identity::{Keypair, PeerId as Libp2pPeerId};
+use malachitebft_app_channel::app::config::{
+    ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, PubSubProtocol, ValuePayload, ValueSyncConfig,
+};
+use malachitebft_app_channel::app::types::PeerId;
+use malachitebft_app_channel::app::types::core::LinearTimeouts;
+use malachitebft_app_channel::{
+    ByzantineContext, ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, RequestContext, SyncContext,
+    WalContext,
+};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::info;
+
+pub use libp2p;
+pub use libp2p::Multiaddr;
+pub use malachitebft_engine_byzantine::{ByzantineConfig, Trigger};
+
+/// Tunables of consensus.
+#[derive(Debug, Clone)]
+pub struct BftParams {
+    /// Round timeouts (propose, prevote, precommit and their per-round growth).
+    pub timeouts: LinearTimeouts,
+    /// How long a proposer waits for transactions before proposing an empty block.
+    pub empty_block_wait: Duration,
+    /// Most time a proposer spends building a block.
+    pub build_time: Duration,
+    /// How often peers exchange their sync status (tip height).
+    pub sync_status_interval: Duration,
+    /// Timeout of one value-sync request.
+    pub sync_request_timeout: Duration,
+}
+
+impl Default for BftParams {
+    /// Tuned for a permissioned network of a few validators on a LAN or
+    /// regional WAN: a dead proposer costs 1.2 s instead of Malachite's 3 s.
+    fn default() -> Self {
+        Self {
+            timeouts: LinearTimeouts {
+                propose: Duration::from_millis(1200),
+                propose_delta: Duration::from_millis(300),
+                prevote: Duration::from_millis(400),
+                prevote_delta: Duration::from_millis(200),
+                precommit: Duration::from_millis(400),
+                precommit_delta: Duration::from_millis(200),
+                rebroadcast: Duration::from_millis(2000),
+                max_timeout: Duration::from_secs(30),
+            },
+            empty_block_wait: Duration::from_millis(500),
+            build_time: Duration::from_millis(400),
+            sync_status_interval: Duration::from_secs(1),
+            sync_request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything [`run`] needs besides the application.
+pub struct BftConfig {
+    /// Name of this node in logs.
+    pub moniker: String,
+    /// The validator's consensus key (`None`: a full node that follows and verifies).
+    pub validator_key: Option<PrivateKey>,
+    /// The libp2p identity (for a validator, the same ed25519 key).
+    pub network_key: Keypair,
+    /// Where the p2p listener binds (`/ip4/127.0.0.1/tcp/26656`).
+    pub listen: Multiaddr,
+    /// Peers to keep connected (`/ip4/../tcp/../p2p/<peer id>`).
+    pub peers: Vec<Multiaddr>,
+    /// Peer ids allowed besides the validators.
+    pub allowlist: Vec<Libp2pPeerId>,
+    /// Directory of the engine's write-ahead log.
+    pub wal_dir: PathBuf,
+    /// Tunables.
+    pub params: BftParams,
+    /// Fault injection for tests (equivocation); `None` in production.
+    pub byzantine: Option<ByzantineConfig>,
+}
+
+/// Why consensus stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BftError {
+    /// The application failed (disk, corruption): the node must stop.
+    #[error("application: {0}")]
+    Application(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The engine failed to start or stopped.
+    #[error("consensus engine: {0}")]
+    Engine(String),
+    /// The engine closed its channel.
+    #[error("consensus engine stopped")]
+    EngineStopped,
+    /// A blocking task panicked.
+    #[error("task failed: {0}")]
+    Task(String),
+    /// No validator has power at this height.
+    #[error("the validator set of height {0} is empty")]
+    EmptyValidatorSet(u64),
+}
+
+/// The libp2p peer id of a validator whose ed25519 public key is `public_key`.
+pub fn peer_id_of(public_key: &[u8; 32]) -> Option<Libp2pPeerId> {
+    let key = libp2p_identity::ed25519::PublicKey::try_from_bytes(public_key).ok()?;
+    Some(libp2p_identity::PublicKey::from(key).to_peer_id())
+}
+
+/// The libp2p identity of an ed25519 seed (a validator uses its consensus key).
+pub fn network_keypair(seed: [u8; 32]) -> Option<Keypair> {
+    let mut seed = seed;
+    Keypair::ed25519_from_bytes(&mut seed).ok()
+}
+
+#[derive(Clone, Debug)]
+struct EngineConfig {
+    moniker: String,
+    consensus: ConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl NodeConfig for EngineConfig {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+/// Run consensus for `app` until the engine stops or the application fails.
+pub async fn run<A: Application>(app: Arc<A>, cfg: BftConfig) -> Result<(), BftError> {
+    let ctx = DsecContext::new(app.chain_hash());
+    let (head, _) = app.last_committed();
+    let set = app.validator_set(head + 1).map_err(|e| BftError::Application(Box::new(e)))?;
+
+    // Who may talk to us: every validator of the current set, plus the allowlist.
+    let mut allowed: HashSet<Vec<u8>> = set
+        .validators
+        .iter()
+        .filter_map(|v| peer_id_of(&v.public_key.0))
+        .chain(cfg.allowlist.iter().copied())
+        .map(|p| p.to_bytes())
+        .collect();
+    allowed.insert(cfg.network_key.public().to_peer_id().to_bytes());
+    let allowed = Arc::new(allowed);
+    let allowed_peers: Arc<dyn Fn(&PeerId) -> bool + Send + Sync> = {
+        let allowed = allowed.clone();
+        Arc::new(move |peer: &PeerId| allowed.contains(&peer.to_bytes()))
+    };
+
+    let p2p = P2pConfig {
+        listen_addr: cfg.listen.clone(),
+        persistent_peers: cfg.peers.clone(),
+        persistent_peers_only: true,
+        discovery: DiscoveryConfig { enabled: false, ..Default::default() },
+        protocol: PubSubProtocol::default(),
+        // Value sync answers with up to `batch_size` whole blocks.
+        rpc_max_size: ByteSize::mib(64),
+        ..Default::default()
+    };
+    let engine_config = EngineConfig {
+        moniker: cfg.moniker.clone(),
+        consensus: ConsensusConfig {
+            enabled: true,
+            p2p,
+            value_payload: ValuePayload::ProposalAndParts,
+            ..Default::default()
+        },
+        value_sync: ValueSyncConfig {
+            enabled: true,
+            status_update_interval: cfg.params.sync_status_interval,
+            request_timeout: cfg.params.sync_request_timeout,
+            max_response_size: ByteSize::mib(64),
+            ..Default::default()
+        },
+    };
+
+    let verifier = Box::new(signing::Ed25519Verifier::new(ctx.clone()));
+    let (address, consensus_ctx, signer) = match &cfg.validator_key {
+        Some(key) => {
+            let address = ValidatorAddress(dsec_sdk::validators::validator_address(&key.public_key().0).into_array());
+            let signer = signing::Ed25519Signer::new(ctx.clone(), key.clone());
+            (address, ConsensusContext::new_validator(address, verifier, Box::new(signer.clone())), Some(signer))
+        }
+        None => {
+            // A full node has no consensus key; its address is never in the set.
+            let peer = cfg.network_key.public().to_peer_id().to_bytes();
+            let digest = alloy_primitives::keccak256(&peer);
+            let address = ValidatorAddress(digest[12..].try_into().unwrap_or([0; 20]));
+            (address, ConsensusContext::new_full_node(address, verifier), None)
+        }
+    };
+    let identity = NetworkIdentity::new(
+        cfg.moniker.clone(),
+        cfg.network_key.clone(),
+        cfg.validator_key.as_ref().map(|_| address.to_string()),
+    );
+
+    std::fs::create_dir_all(&cfg.wal_dir).map_err(|e| BftError::Engine(format!("creating the WAL directory: {e}")))?;
+    let wal = WalContext::new(cfg.wal_dir.join("consensus.wal"), codec::DsecCodec);
+    let builder = EngineBuilder::new(ctx.clone(), engine_config).with_default_wal(wal);
+    let started = match (cfg.byzantine.clone(), signer) {
+        (Some(byzantine), Some(signer)) => {
+            info!(?byzantine, "BYZANTINE FAULT INJECTION ENABLED (testing only)");
+            builder
+                .with_byzantine_network(ByzantineContext {
+                    identity,
+                    codec: codec::DsecCodec,
+                    config: byzantine,
+                    signer: Box::new(signer),
+                    address,
+                    conflicting_value_fn: None,
+                    conflicting_vote_value_fn: Some(Box::new(|id: Option<&context::BlockId>| {
+                        let mut other = id.map(|i| i.0).unwrap_or([0; 32]);
+                        other[0] ^= 0xff;
+                        context::BlockId(other)
+                    })),
+                })
+                .await
+                .map_err(|e| BftError::Engine(e.to_string()))?
+                .with_default_sync(SyncContext::new(codec::DsecCodec))
+                .with_default_consensus(consensus_ctx)
+                .with_default_request(RequestContext::new(16))
+                .build()
+                .await
+        }
+        _ => {
+            builder
+                .with_default_network(NetworkContext::new(identity, codec::DsecCodec))
+                .with_default_sync(SyncContext::new(codec::DsecCodec))
+                .with_default_consensus(consensus_ctx)
+                .with_default_request(RequestContext::new(16))
+                .build()
+                .await
+        }
+    };
+    let (channels, _engine) = started.map_err(|e| BftError::Engine(e.to_string()))?;
+    info!(
+        %address,
+        peer_id = %cfg.network_key.public().to_peer_id(),
+        listen = %cfg.listen,
+        peers = cfg.peers.len(),
+        "consensus engine started"
+    );
+    let network = channels.network.clone();
+    host::Host::new(app, ctx, cfg.params, cfg.validator_key, address, network, allowed_peers).run(channels).await
+}

@@ -1,0 +1,114 @@
+//! The validator's signer and every node's verifier, over [`super::context`]'s signing bytes.
+
+use super::context::{DsecContext, PrivateKey, PublicKey, Signature, Vote};
+use async_trait::async_trait;
+use malachitebft_app_channel::app::types::core::{SignedMessage, ValidatorProof, VoteExtensionScope};
+use malachitebft_app_channel::{Signer, Verifier};
+use malachitebft_signing::{Error as SigningError, VerificationResult};
+
+/// Signs votes, proposals and proofs with the validator's ed25519 key.
+#[derive(Clone)]
+pub struct Ed25519Signer {
+    ctx: DsecContext,
+    key: PrivateKey,
+}
+
+impl Ed25519Signer {
+    /// A signer for `key` on the chain of `ctx`.
+    pub fn new(ctx: DsecContext, key: PrivateKey) -> Self {
+        Self { ctx, key }
+    }
+}
+
+#[async_trait]
+impl Signer<DsecContext> for Ed25519Signer {
+    async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<DsecContext, Vote>, SigningError> {
+        let signature = self.key.sign(&self.ctx.vote_signing_bytes(&vote));
+        Ok(SignedMessage::new(vote, signature))
+    }
+
+    async fn sign_proposal(
+        &self,
+        proposal: super::context::Proposal,
+    ) -> Result<SignedMessage<DsecContext, super::context::Proposal>, SigningError> {
+        let signature = self.key.sign(&self.ctx.proposal_signing_bytes(&proposal));
+        Ok(SignedMessage::new(proposal, signature))
+    }
+
+    async fn sign_vote_extension(
+        &self,
+        scope: VoteExtensionScope<DsecContext>,
+        extension: super::context::NoExtension,
+    ) -> Result<SignedMessage<DsecContext, super::context::NoExtension>, SigningError> {
+        let signature = self.key.sign(&self.ctx.extension_signing_bytes(&scope));
+        Ok(SignedMessage::new(extension, signature))
+    }
+
+    async fn sign_validator_proof(
+        &self,
+        public_key: Vec<u8>,
+        peer_id: Vec<u8>,
+    ) -> Result<ValidatorProof<DsecContext>, SigningError> {
+        let signature = self.key.sign(&self.ctx.validator_proof_signing_bytes(&public_key, &peer_id));
+        Ok(ValidatorProof::new(public_key, peer_id, signature))
+    }
+}
+
+/// Verifies signatures of other validators (strict ed25519).
+#[derive(Clone)]
+pub struct Ed25519Verifier {
+    ctx: DsecContext,
+}
+
+impl Ed25519Verifier {
+    /// A verifier for the chain of `ctx`.
+    pub fn new(ctx: DsecContext) -> Self {
+        Self { ctx }
+    }
+}
+
+fn result(valid: bool) -> Result<VerificationResult, SigningError> {
+    Ok(VerificationResult::from_bool(valid))
+}
+
+#[async_trait]
+impl Verifier<DsecContext> for Ed25519Verifier {
+    async fn verify_signed_vote(
+        &self,
+        vote: &Vote,
+        signature: &Signature,
+        public_key: &PublicKey,
+    ) -> Result<VerificationResult, SigningError> {
+        result(public_key.verify(&self.ctx.vote_signing_bytes(vote), signature))
+    }
+
+    async fn verify_signed_proposal(
+        &self,
+        proposal: &super::context::Proposal,
+        signature: &Signature,
+        public_key: &PublicKey,
+    ) -> Result<VerificationResult, SigningError> {
+        result(public_key.verify(&self.ctx.proposal_signing_bytes(proposal), signature))
+    }
+
+    async fn verify_signed_vote_extension(
+        &self,
+        scope: &VoteExtensionScope<DsecContext>,
+        _extension: &super::context::NoExtension,
+        signature: &Signature,
+        public_key: &PublicKey,
+    ) -> Result<VerificationResult, SigningError> {
+        result(public_key.verify(&self.ctx.extension_signing_bytes(scope), signature))
+    }
+
+    async fn verify_validator_proof(
+        &self,
+        proof: &ValidatorProof<DsecContext>,
+    ) -> Result<VerificationResult, SigningError> {
+        let Ok(bytes) = <[u8; 32]>::try_from(proof.public_key.as_slice()) else {
+            return result(false);
+        };
+        let message = self.ctx.validator_proof_signing_bytes(&proof.public_key, &proof.peer_id);
+        result(PublicKey(bytes).verify(&message, &proof.signature))
+    }
+}

@@ -1,0 +1,315 @@
+//! BFT consensus end to end: validator processes on loopback running
+//! Malachite, with faults injected for real (SIGKILL, SIGSTOP, an
+//! equivocating validator, a peer outside the allowlist).
+
+use alloy::rpc::types::Block;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use dsec_sdk::client::RpcClient;
+use dsec_tests::{Network, NodeProcess, Wallet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+async fn block(client: &RpcClient, n: u64) -> Option<Block> {
+    client
+        .call::<Option<Block>>(
+            "eth_getBlockByNumber",
+            vec![serde_json::json!(format!("0x{n:x}")), serde_json::json!(false)],
+        )
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn height(client: &RpcClient) -> u64 {
+    client.block_number().await.unwrap_or(0)
+}
+
+/// Wait until every node in `nodes` is at `target` or above.
+async fn wait_for_height(network: &Network, nodes: &[usize], target: u64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut lowest = u64::MAX;
+        for &i in nodes {
+            lowest = lowest.min(height(&network.client(i)).await);
+        }
+        if lowest >= target {
+            return;
+        }
+        if Instant::now() > deadline {
+            let logs: Vec<String> = nodes
+                .iter()
+                .map(|&i| {
+                    let out = network.output(i);
+                    let tail: Vec<&str> = out.lines().rev().take(12).collect();
+                    format!("--- node {i}:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                })
+                .collect();
+            panic!(
+                "nodes {nodes:?} did not reach height {target} within {within:?} (lowest {lowest})\n{}",
+                logs.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every node in `nodes` has the same block hash and state root at heights 1..=up_to.
+async fn assert_same_chain(network: &Network, nodes: &[usize], up_to: u64) {
+    for n in 1..=up_to {
+        let mut first: Option<(B256, B256)> = None;
+        for &i in nodes {
+            let b = block(&network.client(i), n).await.unwrap_or_else(|| panic!("node {i} lacks block {n}"));
+            let here = (b.header.hash, b.header.state_root);
+            match first {
+                None => first = Some(here),
+                Some(f) => assert_eq!(f, here, "node {i} differs at height {n}: a fork"),
+            }
+        }
+    }
+}
+
+async fn commit_signers(client: &RpcClient, n: u64) -> usize {
+    let cert: serde_json::Value =
+        client.call("dsec_getCommit", vec![serde_json::json!(format!("0x{n:x}"))]).await.expect("dsec_getCommit");
+    cert["signatures"].as_array().map(|a| a.len()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_validators_agree_and_survive_crashes_pauses_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = Network::start(dir.path(), 4);
+    wait_for_height(&network, &[0, 1, 2, 3], 3, Duration::from_secs(60)).await;
+
+    // A transaction sent to any node is gossiped and included.
+    let mut hashes = Vec::new();
+    for i in 0..4 {
+        let client = network.client(i);
+        let mut wallet = Wallet::dev(&client, 1 + i).await;
+        let raw = wallet.sign(TxKind::Call(Address::repeat_byte(0x42)), U256::from(7), Bytes::new(), 21_000);
+        hashes.push(client.send_raw(&raw).await.expect("send"));
+    }
+    for hash in &hashes {
+        let receipt = network.client(0).wait_for_receipt(*hash, Duration::from_secs(30)).await.unwrap();
+        assert!(receipt.is_some_and(|r| r.status()), "transaction {hash} was not included");
+    }
+    let h = height(&network.client(0)).await;
+    assert!(commit_signers(&network.client(0), h).await >= 3, "a commit certificate holds 2f+1 = 3 signatures");
+
+    // One validator killed: the other three keep finalising.
+    network.kill9(3);
+    let h = height(&network.client(0)).await;
+    wait_for_height(&network, &[0, 1, 2], h + 5, Duration::from_secs(60)).await;
+
+    // Two killed: the chain halts, with no fork between the survivors.
+    network.kill9(2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let halted = height(&network.client(0)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let still = height(&network.client(0)).await.max(height(&network.client(1)).await);
+    assert!(still <= halted + 1, "two of four validators down: no quorum, yet height went {halted} -> {still}");
+
+    // One returns: the chain resumes.
+    network.restart(2, &[]);
+    wait_for_height(&network, &[0, 1, 2], still + 3, Duration::from_secs(60)).await;
+
+    // The one down the longest catches up through value sync.
+    network.restart(3, &[]);
+    let h = height(&network.client(0)).await;
+    wait_for_height(&network, &[0, 1, 2, 3], h + 2, Duration::from_secs(90)).await;
+
+    // A validator cut off (SIGSTOP: its peers hear nothing, as on a cut link)
+    // for several rounds: the others go on; resumed, it catches up.
+    let pid = network.nodes[1].as_ref().map(|n| n.pid()).expect("node 1 runs");
+    let h = height(&network.client(0)).await;
+    std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap();
+    let cut_at = Instant::now();
+    let progress = async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while height(&network.client(0)).await < h + 4 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        height(&network.client(0)).await
+    }
+    .await;
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(cut_at.elapsed())).await;
+    std::process::Command::new("kill").args(["-CONT", &pid.to_string()]).status().unwrap();
+    assert!(progress >= h + 4, "the three others stalled while one was cut off");
+    let h = height(&network.client(0)).await;
+    wait_for_height(&network, &[0, 1, 2, 3], h + 2, Duration::from_secs(60)).await;
+
+    let top = (0..4).map(|_| ()).count() as u64; // all four
+    let _ = top;
+    let h = height(&network.client(3)).await.min(height(&network.client(1)).await);
+    assert_same_chain(&network, &[0, 1, 2, 3], h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_validator_killed_under_load_catches_up_and_no_receipt_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = Network::start(dir.path(), 4);
+    wait_for_height(&network, &[0, 1, 2, 3], 2, Duration::from_secs(60)).await;
+    let seen: Arc<Mutex<Vec<(B256, B256)>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut senders = Vec::new();
+    for (k, node) in [(3usize, 0usize), (4, 1), (5, 2)] {
+        let client = network.client(node);
+        let seen = seen.clone();
+        senders.push(tokio::spawn(async move {
+            let mut wallet = Wallet::dev(&client, k).await;
+            loop {
+                let mut sent = Vec::new();
+                for _ in 0..20 {
+                    let raw = wallet.sign(TxKind::Call(Address::repeat_byte(9)), U256::from(1), Bytes::new(), 21_000);
+                    match client.send_raw(&raw).await {
+                        Ok(hash) => sent.push(hash),
+                        Err(_) => return,
+                    }
+                }
+                for hash in sent {
+                    match client.wait_for_receipt(hash, Duration::from_secs(20)).await {
+                        Ok(Some(r)) => seen.lock().unwrap().push((hash, r.block_hash.expect("block hash"))),
+                        _ => return,
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    network.kill9(3);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    network.restart(3, &[]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for s in &senders {
+        s.abort();
+    }
+    let h = height(&network.client(0)).await;
+    wait_for_height(&network, &[0, 1, 2, 3], h, Duration::from_secs(90)).await;
+    let confirmed = seen.lock().unwrap().clone();
+    assert!(confirmed.len() > 20, "the load ran ({} receipts)", confirmed.len());
+    for i in 0..4 {
+        let client = network.client(i);
+        for (tx, block_hash) in &confirmed {
+            let receipt = client.receipt(*tx).await.unwrap().unwrap_or_else(|| panic!("node {i} lost {tx}"));
+            assert_eq!(receipt.block_hash, Some(*block_hash), "node {i}: {tx} in another block");
+        }
+    }
+    assert_same_chain(&network, &[0, 1, 2, 3], h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proposer_killed_mid_round_costs_one_propose_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = Network::start(dir.path(), 4);
+    wait_for_height(&network, &[0, 1, 2, 3], 3, Duration::from_secs(60)).await;
+    // With one of four validators dead, every fourth height starts with a dead
+    // proposer: the gap before those blocks is the recovery time.
+    network.kill9(2);
+    let start = height(&network.client(0)).await;
+    wait_for_height(&network, &[0, 1, 3], start + 9, Duration::from_secs(90)).await;
+    let client = network.client(0);
+    let mut gaps = Vec::new();
+    let mut previous = block(&client, start).await.expect("block").header.timestamp;
+    let mut rounds = Vec::new();
+    for n in start + 1..=start + 9 {
+        let b = block(&client, n).await.expect("block");
+        gaps.push(b.header.timestamp.saturating_sub(previous));
+        previous = b.header.timestamp;
+        let cert: serde_json::Value =
+            client.call("dsec_getCommit", vec![serde_json::json!(format!("0x{n:x}"))]).await.unwrap();
+        rounds.push(cert["round"].as_u64().unwrap_or(0));
+    }
+    assert!(rounds.iter().any(|r| *r > 0), "a height with the dead proposer needed a new round: {rounds:?}");
+    println!("block gaps (s) with the proposer of some heights dead: {gaps:?}; decision rounds {rounds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_equivocating_validator_is_recorded_and_causes_no_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = Network::start(dir.path(), 4);
+    wait_for_height(&network, &[0, 1, 2, 3], 2, Duration::from_secs(60)).await;
+    network.restart(3, &["--byzantine-equivocate"]);
+    let h = height(&network.client(0)).await;
+    wait_for_height(&network, &[0, 1, 2], h + 6, Duration::from_secs(90)).await;
+    let key = dsec_tests::read_validator_key(&network.dir.join("node3").join("validator.key"));
+    let mut evidence = Vec::new();
+    for _ in 0..100 {
+        evidence = network.client(0).call("dsec_getEvidence", Vec::<serde_json::Value>::new()).await.unwrap();
+        if !evidence.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let evidence: Vec<serde_json::Value> = evidence;
+    assert!(!evidence.is_empty(), "no evidence recorded");
+    let culprit = format!("{key:#x}");
+    assert!(
+        evidence.iter().all(|e| e["validator"].as_str().map(|v| v.eq_ignore_ascii_case(&culprit)) == Some(true)),
+        "evidence names only the equivocator {culprit}: {evidence:?}"
+    );
+    assert!(evidence.iter().all(|e| e["first"] != e["second"]));
+    let h = height(&network.client(1)).await.min(height(&network.client(2)).await);
+    assert_same_chain(&network, &[0, 1, 2], h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_outside_the_allowlist_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::start(dir.path(), 4);
+    wait_for_height(&network, &[0, 1, 2, 3], 2, Duration::from_secs(60)).await;
+    // A stranger: a node with its own key, not a validator and not allowlisted,
+    // pointed at the validators' gossip and consensus ports.
+    let stranger_dir = dir.path().join("stranger");
+    std::fs::create_dir_all(&stranger_dir).unwrap();
+    let (ok, out) =
+        dsec_tests::run_dsec(&["keys", "generate", "--out", &stranger_dir.join("node.key").display().to_string()]);
+    assert!(ok, "{out}");
+    let node0 = std::fs::read_to_string(&network.configs[0]).unwrap();
+    let field = |name: &str| -> String {
+        node0
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l[name.len()..].trim().trim_start_matches('=').trim().to_string())
+            .unwrap()
+    };
+    let validator_listen = field("listen");
+    let validator_gossip = field("gossip_listen");
+    let validator_peers = field("peers");
+    let peer_id = validator_peers.split("/p2p/").nth(1).and_then(|s| s.split('"').next()).unwrap().to_string();
+    let _ = peer_id;
+    let rpc_port = dsec_tests::free_port_range(3);
+    // node0's own peer id is needed to dial it: take it from node1's peers list.
+    let node1 = std::fs::read_to_string(&network.configs[1]).unwrap();
+    let node0_id = node1
+        .lines()
+        .find(|l| l.starts_with("peers"))
+        .and_then(|l| l.split("/p2p/").nth(1))
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let dial = |addr: &str| format!("\"{}/p2p/{node0_id}\"", addr.trim_matches('"'));
+    let config = format!(
+        "data_dir = {:?}\ngenesis = {:?}\nrpc_addr = \"127.0.0.1:{rpc_port}\"\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{}\"\npeers = [{}]\ngossip_listen = \"/ip4/127.0.0.1/tcp/{}\"\ngossip_peers = [{}]\nnode_key = {:?}\n",
+        stranger_dir.display().to_string(),
+        network.dir.join("genesis.json").display().to_string(),
+        rpc_port + 1,
+        dial(&validator_listen),
+        rpc_port + 2,
+        dial(&validator_gossip),
+        stranger_dir.join("node.key").display().to_string(),
+    );
+    let config_path = stranger_dir.join("node.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let stranger = NodeProcess::node(&config_path, &format!("http://127.0.0.1:{rpc_port}"), &[]);
+    let client = stranger.client();
+    let mut wallet = Wallet::dev(&client, 8).await;
+    let raw = wallet.sign(TxKind::Call(Address::repeat_byte(0x77)), U256::from(1), Bytes::new(), 21_000);
+    let hash = client.send_raw(&raw).await.expect("the stranger admits the transaction locally");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        network.client(0).receipt(hash).await.unwrap().is_none(),
+        "a transaction gossiped by a peer outside the allowlist reached the chain"
+    );
+    let pooled: Option<serde_json::Value> =
+        network.client(0).call("eth_getTransactionByHash", vec![serde_json::json!(hash)]).await.unwrap();
+    assert!(pooled.is_none(), "the validator accepted a transaction from a refused peer");
+    assert!(network.output(0).contains("refused gossip connection"), "validator 0 logged no refusal");
+}
