@@ -29,6 +29,8 @@ pub const BATCH_MAX: usize = 2_000;
 pub const BATCH_INTERVAL: Duration = Duration::from_millis(20);
 /// Transactions queued for gossip before new ones are dropped (they stay in the local pool).
 pub const QUEUE: usize = 100_000;
+/// Gossiped batches waiting for admission before new ones are dropped.
+const ADMISSION_QUEUE: usize = 1_000;
 const TOPIC: &str = "dsec/transactions/1";
 
 #[derive(NetworkBehaviour)]
@@ -135,6 +137,22 @@ async fn run(
     chain: Arc<Chain>,
     metrics: Arc<Metrics>,
 ) {
+    // Admission recovers signatures: one worker thread does it off the swarm's
+    // task, so gossip never takes more than one core from block validation.
+    let (admit, admissions) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(ADMISSION_QUEUE);
+    let worker_chain = chain.clone();
+    let spawned = std::thread::Builder::new().name("gossip-admission".into()).spawn(move || {
+        for txs in admissions {
+            for raw in txs {
+                if let Err(e) = worker_chain.submit_gossiped(&raw) {
+                    debug!(error = %e, "gossiped transaction not admitted");
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        warn!(error = %e, "cannot start the gossip admission thread: transactions from peers are ignored");
+    }
     let mut redial = tokio::time::interval(Duration::from_secs(1));
     let mut flush = tokio::time::interval(BATCH_INTERVAL);
     let mut batch: Vec<Bytes> = Vec::new();
@@ -167,15 +185,10 @@ async fn run(
                         continue;
                     };
                     metrics.gossip_received.add(txs.len() as u64);
-                    let chain = chain.clone();
-                    // Admission recovers signatures: keep it off the swarm's task.
-                    tokio::task::spawn_blocking(move || {
-                        for raw in txs {
-                            if let Err(e) = chain.submit_gossiped(&raw) {
-                                debug!(error = %e, "gossiped transaction not admitted");
-                            }
-                        }
-                    });
+                    if admit.try_send(txs).is_err() {
+                        metrics.gossip_dropped.inc();
+                        warn!(peer = %propagation_source, "admission queue full: dropping a gossiped batch");
+                    }
                 }
                 SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
                     metrics.peers_refused.inc();

@@ -479,7 +479,13 @@ async fn node_command(args: NodeArgs) -> eyre::Result<()> {
         rpc: file.rpc_config(),
         mempool,
         sealer,
-        max_block_transactions: file.sealer.max_block_transactions.unwrap_or(20_000),
+        // With BFT a block must also be streamed to and re-executed by every
+        // validator within the propose timeout: keep blocks smaller.
+        max_block_transactions: file.sealer.max_block_transactions.unwrap_or(if file.p2p.is_some() {
+            5_000
+        } else {
+            20_000
+        }),
     };
     run_until_signal(settings, None).await
 }
@@ -832,7 +838,10 @@ async fn provenance_command(args: ProvenanceArgs) -> eyre::Result<()> {
 
 fn main() {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // At least four workers even on a two-core machine: consensus messages must
+    // be answered within their deadlines while RPC work keeps workers busy.
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(4);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

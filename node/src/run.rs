@@ -79,6 +79,7 @@ pub struct RunningNode {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     sealer: Option<tokio::task::JoinHandle<eyre::Result<()>>>,
     stop: Arc<tokio::sync::Notify>,
+    bft: bool,
 }
 
 /// Start a node. Block production runs in the background until [`RunningNode::shutdown`].
@@ -160,7 +161,8 @@ pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
     if let Some(consensus) = settings.consensus.clone() {
         sealer = Some(start_consensus(&settings, consensus, chain.clone(), metrics.clone(), &mut tasks).await?);
     }
-    Ok(RunningNode { chain, rpc_addr: rpc.local_addr, metrics_addr, rpc, tasks, sealer, stop })
+    let bft = settings.consensus.is_some();
+    Ok(RunningNode { chain, rpc_addr: rpc.local_addr, metrics_addr, rpc, tasks, sealer, stop, bft })
 }
 
 /// Start transaction gossip and the Malachite engine; the handle ends when consensus stops.
@@ -224,6 +226,14 @@ impl RunningNode {
     /// Stop block production and the servers, and flush the store.
     pub async fn shutdown(mut self) -> eyre::Result<()> {
         self.stop.notify_one();
+        if self.bft
+            && let Some(handle) = self.sealer.take()
+        {
+            // Consensus keeps no state outside its WAL and the store, both
+            // written before anything leaves the node: stopping it anywhere is safe.
+            handle.abort();
+            let _ = handle.await;
+        }
         if let Some(handle) = self.sealer.take() {
             match tokio::time::timeout(Duration::from_secs(10), handle).await {
                 Ok(Ok(Ok(()))) => {}

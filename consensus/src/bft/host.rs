@@ -380,6 +380,13 @@ impl<A: Application> Host<A> {
             return Ok(None);
         }
         let Some(stream) = self.streams.remove(&key) else { return Ok(None) };
+        debug!(
+            peer = %from,
+            parts = stream.seen.len(),
+            bytes = stream.bytes,
+            ms = stream.started.map(|s| s.elapsed().as_millis() as u64).unwrap_or(0),
+            "proposal stream complete"
+        );
         let (Some((height, round, proposer, pol_round)), Some((block_hash, signature))) =
             (stream.init, stream.fin_part)
         else {

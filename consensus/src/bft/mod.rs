@@ -23,7 +23,8 @@ use context::{DsecContext, PrivateKey, ValidatorAddress};
 use libp2p::identity as libp2p_identity;
 use libp2p_identity::{Keypair, PeerId as Libp2pPeerId};
 use malachitebft_app_channel::app::config::{
-    ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, PubSubProtocol, ValuePayload, ValueSyncConfig,
+    ConsensusConfig, DiscoveryConfig, GossipSubConfig, NodeConfig, P2pConfig, PubSubProtocol, ValuePayload,
+    ValueSyncConfig,
 };
 use malachitebft_app_channel::app::types::PeerId;
 use malachitebft_app_channel::app::types::core::LinearTimeouts;
@@ -184,7 +185,9 @@ pub async fn run<A: Application>(app: Arc<A>, cfg: BftConfig) -> Result<(), BftE
         persistent_peers: cfg.peers.clone(),
         persistent_peers_only: true,
         discovery: DiscoveryConfig { enabled: false, ..Default::default() },
-        protocol: PubSubProtocol::default(),
+        // Validators are a full mesh of persistent peers: make them explicit
+        // gossipsub peers so every message goes to each directly, and flood-publish.
+        protocol: PubSubProtocol::GossipSub(GossipSubConfig::new(6, 12, 4, 2, false, true, true)),
         // Value sync answers with up to `batch_size` whole blocks.
         rpc_max_size: ByteSize::mib(64),
         ..Default::default()

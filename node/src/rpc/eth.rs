@@ -398,7 +398,7 @@ pub fn register(module: &mut RpcModule<EthApi>) -> Result<(), jsonrpsee::core::R
                 .map_err(execution_error)
         })
     })?;
-    module.register_method("eth_sendRawTransaction", |params, api, _| -> RpcResult<_> {
+    module.register_blocking_method("eth_sendRawTransaction", |params, api, _| -> RpcResult<_> {
         let raw: Bytes = one(&params, "raw transaction")?;
         api.chain.submit_raw(&raw).map_err(|e| match e {
             SubmitError::Decode(e) => invalid_params(e.to_string()),
