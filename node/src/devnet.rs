@@ -167,7 +167,7 @@ pub fn write_network(dir: &Path, spec: &DevnetSpec, ports: &NetworkPorts, archiv
              rpc_addr = \"{rpc}\"\nmetrics_addr = \"{host}:{metrics}\"\narchive = {archive}\n\n\
              [p2p]\nlisten = \"/{ip}/{host}/tcp/{p2p}\"\npeers = [{peers}]\n\
              gossip_listen = \"/{ip}/{host}/tcp/{gossip}\"\ngossip_peers = [{gossip_peers}]\n\n\
-             [consensus]\n# timeout_propose_ms = 1200\n# timeout_prevote_ms = 400\n# timeout_precommit_ms = 400\n\
+             [consensus]\n# timeout_propose_ms = 1200\n# timeout_prevote_ms = 250\n# timeout_precommit_ms = 250\n\
              # empty_block_wait_ms = 500\n",
             address = key.address(),
             data = node_dir.display().to_string(),

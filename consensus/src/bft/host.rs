@@ -274,7 +274,8 @@ impl<A: Application> Host<A> {
                     None => {
                         // Wait for transactions, but propose an empty block after
                         // `empty_block_wait` (and well within the propose timeout).
-                        let wait = params.empty_block_wait.min(timeout / 2);
+                        // In a later round time is already lost: propose at once.
+                        let wait = if r > 0 { Duration::ZERO } else { params.empty_block_wait.min(timeout / 2) };
                         let notify = app.tx_notify();
                         while !app.has_ready_transactions() && started.elapsed() < wait {
                             let left = wait.saturating_sub(started.elapsed());

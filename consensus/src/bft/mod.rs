@@ -65,9 +65,9 @@ impl Default for BftParams {
             timeouts: LinearTimeouts {
                 propose: Duration::from_millis(1200),
                 propose_delta: Duration::from_millis(300),
-                prevote: Duration::from_millis(400),
+                prevote: Duration::from_millis(250),
                 prevote_delta: Duration::from_millis(200),
-                precommit: Duration::from_millis(400),
+                precommit: Duration::from_millis(250),
                 precommit_delta: Duration::from_millis(200),
                 rebroadcast: Duration::from_millis(2000),
                 max_timeout: Duration::from_secs(30),
