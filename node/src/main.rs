@@ -699,14 +699,17 @@ fn keys_command(cmd: KeysCommand) -> eyre::Result<()> {
         KeysCommand::Generate { out } => {
             let key = ValidatorKey::generate();
             write_key(&out, &key)?;
-            println!("address    {}\npublic key {}", key.address(), key.public_key());
+            print_key(&key);
         }
-        KeysCommand::Show { file } => {
-            let key = read_key(&file)?;
-            println!("address    {}\npublic key {}", key.address(), key.public_key());
-        }
+        KeysCommand::Show { file } => print_key(&read_key(&file)?),
     }
     Ok(())
+}
+
+/// Print what operators exchange about a key: address, public key, libp2p peer id.
+fn print_key(key: &ValidatorKey) {
+    let peer = dsec_consensus::bft::peer_id_of(&key.public_key().0).map(|p| p.to_string()).unwrap_or_default();
+    println!("address    {}\npublic key {}\npeer id    {peer}", key.address(), key.public_key());
 }
 
 async fn load_command(args: LoadArgs) -> eyre::Result<()> {

@@ -322,14 +322,10 @@ async fn a_peer_outside_the_allowlist_is_refused() {
     assert!(network.output(0).contains("refused gossip connection"), "validator 0 logged no refusal");
 }
 
-// Known problem, left visible: in about two runs of three the full node
-// connects to the validators but value sync never starts, and it stays at
-// height 0. Run with `cargo test -p dsec-tests --test it -- --ignored a_full_node`.
-#[ignore = "flaky: a full node catches up in about one run of three (value sync does not start)"]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_node_follows_the_chain_through_value_sync_and_serves_rpc() {
     let dir = tempfile::tempdir().unwrap();
-    let network = Network::start(dir.path(), 4);
+    let mut network = Network::start(dir.path(), 4);
     wait_for_height(&network, &[0, 1, 2, 3], 4, Duration::from_secs(60)).await;
     // A transaction on the validators, to find on the full node later.
     let mut wallet = Wallet::dev(&network.client(0), 6).await;
@@ -343,16 +339,23 @@ async fn a_full_node_follows_the_chain_through_value_sync_and_serves_rpc() {
     let key = full.join("node.key");
     let (ok, out) = dsec_tests::run_dsec(&["keys", "generate", "--out", &key.display().to_string()]);
     assert!(ok, "{out}");
+    let full_peer_id = out.lines().find_map(|l| l.strip_prefix("peer id")).expect("peer id printed").trim().to_string();
     let node0 = std::fs::read_to_string(&network.configs[0]).unwrap();
     let node1 = std::fs::read_to_string(&network.configs[1]).unwrap();
     let line = |text: &str, name: &str| -> String {
         text.lines().find(|l| l.starts_with(name)).map(|l| l.split_once('=').unwrap().1.trim().to_string()).unwrap()
     };
-    // node1's peer list holds node0's address; node0's holds the other three.
+    // node1's peer list starts with node0's address; node0's holds the other three.
     let mut peers: Vec<String> =
         vec![line(&node1, "peers").split(", ").next().unwrap().trim_start_matches('[').to_string()];
     peers.extend(line(&node0, "peers").trim_matches(|c| c == '[' || c == ']').split(", ").map(str::to_string));
     let port = dsec_tests::free_port_range(3);
+    // The operator of validator 0 lists the full node as a persistent peer
+    // (validators accept only persistent peers) and restarts.
+    let full_addr = format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{full_peer_id}\"", port + 1);
+    let with_full = node0.replacen("peers = [", &format!("peers = [{full_addr}, "), 1);
+    std::fs::write(&network.configs[0], with_full).unwrap();
+    network.restart(0, &[]);
     let config = format!(
         "data_dir = {:?}\ngenesis = {:?}\nrpc_addr = \"127.0.0.1:{port}\"\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{}\"\npeers = [{}]\ngossip_listen = \"/ip4/127.0.0.1/tcp/{}\"\nnode_key = {:?}\n",
         full.display().to_string(),
@@ -366,7 +369,7 @@ async fn a_full_node_follows_the_chain_through_value_sync_and_serves_rpc() {
     std::fs::write(&config_path, config).unwrap();
     let follower = NodeProcess::node(&config_path, &format!("http://127.0.0.1:{port}"), &[]);
     let client = follower.client();
-    let target = height(&network.client(0)).await;
+    let target = height(&network.client(1)).await;
     let deadline = Instant::now() + Duration::from_secs(90);
     while height(&client).await < target {
         assert!(Instant::now() < deadline, "the full node did not catch up:\n{}", follower.output());
@@ -374,7 +377,7 @@ async fn a_full_node_follows_the_chain_through_value_sync_and_serves_rpc() {
     }
     for n in 1..=target {
         let ours = block(&client, n).await.expect("full node has the block");
-        let theirs = block(&network.client(0), n).await.expect("validator has the block");
+        let theirs = block(&network.client(1), n).await.expect("validator has the block");
         assert_eq!(ours.header.hash, theirs.header.hash, "full node differs at {n}");
     }
     let receipt = client.receipt(hash).await.unwrap().expect("the full node serves the receipt");

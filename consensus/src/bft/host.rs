@@ -31,6 +31,8 @@ const PART_SIZE: usize = 256 * 1024;
 const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
 /// Most streams reassembled at once (oldest dropped beyond).
 const MAX_STREAMS: usize = 64;
+/// Proposals for heights further ahead than this are dropped (value sync covers them).
+const MAX_HEIGHTS_AHEAD: u64 = 8;
 /// Most decided values served in one sync response.
 const MAX_SYNC_BATCH: u64 = 50;
 
@@ -173,7 +175,8 @@ impl<A: Application> Host<A> {
                 let _ = reply.send(Next::Start(Height(height + 1), self.height_params(height + 1)?));
             }
             AppMsg::GetDecidedValues { range, reply } => {
-                let (from, to) = (range.start().0, range.end().0.min(range.start().0 + MAX_SYNC_BATCH - 1));
+                let (from, to) =
+                    (range.start().0, range.end().0.min(range.start().0.saturating_add(MAX_SYNC_BATCH - 1)));
                 let values = self
                     .blocking(move |app| {
                         let mut out = Vec::new();
@@ -424,6 +427,10 @@ impl<A: Application> Host<A> {
             return Ok(None);
         }
         let assembled = Assembled { height: height.0, round, pol_round, proposer, block, hash };
+        if height.0 > head + MAX_HEIGHTS_AHEAD || self.pending.len() >= MAX_STREAMS {
+            debug!(peer = %from, %height, "dropping a proposal too far ahead of this node");
+            return Ok(None);
+        }
         if height.0 > head + 1 {
             // Validate when the height starts (StartedRound hands it to consensus).
             let r = round.as_u32().unwrap_or(0);
