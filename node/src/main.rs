@@ -521,6 +521,20 @@ fn consensus_settings(
     })
 }
 
+/// The genesis a new devnet gets from these arguments (timestamped now).
+fn devnet_spec(args: &DevnetArgs) -> DevnetSpec {
+    DevnetSpec {
+        chain_id: args.chain_id,
+        validators: args.validators,
+        eip1559: !args.zero_fee,
+        timestamp_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        ..DevnetSpec::default()
+    }
+}
+
 async fn devnet_command(args: DevnetArgs) -> eyre::Result<()> {
     init_logging(&args.log_level)?;
     if args.validators == 0 {
@@ -539,16 +553,7 @@ async fn devnet_command(args: DevnetArgs) -> eyre::Result<()> {
             (temp.path().to_path_buf(), Some(temp))
         }
     };
-    let spec = DevnetSpec {
-        chain_id: args.chain_id,
-        validators: args.validators,
-        eip1559: !args.zero_fee,
-        timestamp_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
-        ..DevnetSpec::default()
-    };
+    let spec = devnet_spec(&args);
     let (devnet_dir, key) = devnet::prepare(&dir, &spec)?;
     if !devnet_dir.created {
         tracing::info!(dir = %dir.display(), "restarting the existing devnet in this directory");
@@ -580,16 +585,7 @@ async fn devnet_network(args: DevnetArgs) -> eyre::Result<()> {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("dsec-devnet-{}", std::process::id())),
     };
-    let spec = DevnetSpec {
-        chain_id: args.chain_id,
-        validators: args.validators,
-        eip1559: !args.zero_fee,
-        timestamp_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
-        ..DevnetSpec::default()
-    };
+    let spec = devnet_spec(&args);
     let ports = devnet::NetworkPorts {
         host: args.rpc_addr.ip(),
         rpc: args.rpc_addr.port(),

@@ -179,13 +179,11 @@ async fn start_consensus(
         (None, None) => bail!("a full node needs a network key: set [p2p] node_key"),
     };
     let network_key = bft::network_keypair(seed).ok_or_else(|| eyre::eyre!("invalid network key"))?;
-    let mut allowed: std::collections::HashSet<PeerId> =
-        settings.genesis.validator_set().validators.iter().filter_map(|v| bft::peer_id_of(&v.public_key.0)).collect();
-    allowed.extend(consensus.allowlist.iter().copied());
+    let allowed = bft::allowed_peers(&settings.genesis.validator_set(), &consensus.allowlist);
     let gossip = crate::gossip::GossipConfig {
         listen: consensus.gossip_listen.clone(),
         peers: consensus.gossip_peers.clone(),
-        allowed,
+        allowed: allowed.clone(),
     };
     let (gossip_addr, gossip_task) = crate::gossip::start(chain.clone(), network_key.clone(), gossip, metrics)
         .await
@@ -202,7 +200,7 @@ async fn start_consensus(
         network_key,
         listen: consensus.listen.clone(),
         peers: consensus.peers.clone(),
-        allowlist: consensus.allowlist.clone(),
+        allowed,
         wal_dir: settings.data_dir.join("wal"),
         params: consensus.params.clone(),
         byzantine: consensus.byzantine.clone(),

@@ -137,8 +137,6 @@ async fn four_validators_agree_and_survive_crashes_pauses_and_restarts() {
     let h = height(&network.client(0)).await;
     wait_for_height(&network, &[0, 1, 2, 3], h + 2, Duration::from_secs(60)).await;
 
-    let top = (0..4).map(|_| ()).count() as u64; // all four
-    let _ = top;
     let h = height(&network.client(3)).await.min(height(&network.client(1)).await);
     assert_same_chain(&network, &[0, 1, 2, 3], h).await;
 }
@@ -280,9 +278,6 @@ async fn a_peer_outside_the_allowlist_is_refused() {
     };
     let validator_listen = field("listen");
     let validator_gossip = field("gossip_listen");
-    let validator_peers = field("peers");
-    let peer_id = validator_peers.split("/p2p/").nth(1).and_then(|s| s.split('"').next()).unwrap().to_string();
-    let _ = peer_id;
     let rpc_port = dsec_tests::free_port_range(3);
     // node0's own peer id is needed to dial it: take it from node1's peers list.
     let node1 = std::fs::read_to_string(&network.configs[1]).unwrap();

@@ -126,6 +126,11 @@ impl PrivateKey {
     pub fn public_key(&self) -> PublicKey {
         PublicKey(self.0.verifying_key().to_bytes())
     }
+
+    /// The validator address of this key.
+    pub fn address(&self) -> ValidatorAddress {
+        ValidatorAddress(dsec_sdk::validators::validator_address(&self.public_key().0).into_array())
+    }
 }
 
 impl PublicKey {

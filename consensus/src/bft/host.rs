@@ -441,7 +441,7 @@ impl<A: Application> Host<A> {
     }
 
     /// Check the proposer and re-execute; persist a valid proposal so a restart finds it.
-    async fn verify_and_validate(&mut self, a: Assembled) -> Result<Option<ProposedValue<DsecContext>>, BftError> {
+    async fn verify_and_validate(&mut self, mut a: Assembled) -> Result<Option<ProposedValue<DsecContext>>, BftError> {
         let (head, _) = self.app.last_committed();
         if a.height != head + 1 || a.block.header.number != a.height {
             return Ok(None);
@@ -452,7 +452,8 @@ impl<A: Application> Host<A> {
             warn!(height = a.height, round = %a.round, proposer = %a.proposer, "block proposed by the wrong validator");
             return Ok(Some(proposed_value(&a, Validity::Invalid)));
         }
-        let block = a.block.clone();
+        // The block moves to the blocking task; the verdict needs only its hash.
+        let block = std::mem::take(&mut a.block);
         let r = a.round.as_u32().unwrap_or(0);
         let height = a.height;
         let verdict = self
@@ -560,12 +561,11 @@ impl<A: Application> Host<A> {
         };
         let hash = block.header.hash_slow();
         let r = round.as_u32().unwrap_or(0);
-        let check = block.clone();
         let verdict = self
             .blocking(move |app| {
-                let verdict = app.validate_block(&check)?;
+                let verdict = app.validate_block(&block)?;
                 if verdict == Verdict::Valid {
-                    app.save_proposal(height, r, &check)?;
+                    app.save_proposal(height, r, &block)?;
                 }
                 Ok(verdict)
             })
@@ -581,7 +581,7 @@ impl<A: Application> Host<A> {
                 return Ok(SyncedValueOutcome::LocalTransientError);
             }
         };
-        let a = Assembled { height, round, pol_round: Round::Nil, proposer, block, hash };
+        let a = Assembled { height, round, pol_round: Round::Nil, proposer, block: Block::default(), hash };
         Ok(SyncedValueOutcome::Verdict(proposed_value(&a, validity)))
     }
 }
@@ -641,7 +641,7 @@ async fn publish(
     block: &Block,
     hash: B256,
 ) {
-    let proposer = ValidatorAddress(key_address(key));
+    let proposer = key.address();
     let mut id = Vec::with_capacity(12);
     id.extend_from_slice(&height.0.to_be_bytes());
     id.extend_from_slice(&round.as_i64().to_be_bytes()[4..]);
@@ -662,8 +662,4 @@ async fn publish(
             return;
         }
     }
-}
-
-fn key_address(key: &PrivateKey) -> [u8; 20] {
-    dsec_sdk::validators::validator_address(&key.public_key().0).into_array()
 }

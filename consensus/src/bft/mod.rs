@@ -92,8 +92,8 @@ pub struct BftConfig {
     pub listen: Multiaddr,
     /// Peers to keep connected (`/ip4/../tcp/../p2p/<peer id>`).
     pub peers: Vec<Multiaddr>,
-    /// Peer ids allowed besides the validators.
-    pub allowlist: Vec<Libp2pPeerId>,
+    /// Every peer allowed to talk to this node (see [`allowed_peers`]).
+    pub allowed: HashSet<Libp2pPeerId>,
     /// Directory of the engine's write-ahead log.
     pub wal_dir: PathBuf,
     /// Tunables.
@@ -126,6 +126,12 @@ pub enum BftError {
 pub fn peer_id_of(public_key: &[u8; 32]) -> Option<Libp2pPeerId> {
     let key = libp2p_identity::ed25519::PublicKey::try_from_bytes(public_key).ok()?;
     Some(libp2p_identity::PublicKey::from(key).to_peer_id())
+}
+
+/// The peers a node accepts: every validator of `set` (its peer id follows
+/// from its consensus key) and the operator's `allowlist`.
+pub fn allowed_peers(set: &dsec_sdk::validators::ValidatorSet, allowlist: &[Libp2pPeerId]) -> HashSet<Libp2pPeerId> {
+    set.validators.iter().filter_map(|v| peer_id_of(&v.public_key.0)).chain(allowlist.iter().copied()).collect()
 }
 
 /// The libp2p identity of an ed25519 seed (a validator uses its consensus key).
@@ -162,17 +168,8 @@ impl NodeConfig for EngineConfig {
 /// Run consensus for `app` until the engine stops or the application fails.
 pub async fn run<A: Application>(app: Arc<A>, cfg: BftConfig) -> Result<(), BftError> {
     let ctx = DsecContext::new(app.chain_hash());
-    let (head, _) = app.last_committed();
-    let set = app.validator_set(head + 1).map_err(|e| BftError::Application(Box::new(e)))?;
-
-    // Who may talk to us: every validator of the current set, plus the allowlist.
-    let mut allowed: HashSet<Vec<u8>> = set
-        .validators
-        .iter()
-        .filter_map(|v| peer_id_of(&v.public_key.0))
-        .chain(cfg.allowlist.iter().copied())
-        .map(|p| p.to_bytes())
-        .collect();
+    // Malachite hands us its own peer-id type: compare by bytes.
+    let mut allowed: HashSet<Vec<u8>> = cfg.allowed.iter().map(|p| p.to_bytes()).collect();
     allowed.insert(cfg.network_key.public().to_peer_id().to_bytes());
     let allowed = Arc::new(allowed);
     let allowed_peers: Arc<dyn Fn(&PeerId) -> bool + Send + Sync> = {
@@ -212,7 +209,7 @@ pub async fn run<A: Application>(app: Arc<A>, cfg: BftConfig) -> Result<(), BftE
     let verifier = Box::new(signing::Ed25519Verifier::new(ctx.clone()));
     let (address, consensus_ctx, signer) = match &cfg.validator_key {
         Some(key) => {
-            let address = ValidatorAddress(dsec_sdk::validators::validator_address(&key.public_key().0).into_array());
+            let address = key.address();
             let signer = signing::Ed25519Signer::new(ctx.clone(), key.clone());
             (address, ConsensusContext::new_validator(address, verifier, Box::new(signer.clone())), Some(signer))
         }
