@@ -244,6 +244,16 @@ pub fn free_port_range(count: u16) -> u16 {
 impl Network {
     /// Write a network of `validators` validators into `dir` and start every validator.
     pub fn start(dir: &Path, validators: usize) -> Self {
+        let mut network = Self::prepare(dir, validators);
+        for i in 0..validators {
+            network.restart(i, &[]);
+        }
+        network
+    }
+
+    /// Write a network of `validators` validators into `dir` without starting
+    /// any (the test may edit the files first, then [`Network::restart`] each).
+    pub fn prepare(dir: &Path, validators: usize) -> Self {
         let n = validators as u16;
         let base = free_port_range(4 * n);
         let (ok, out) = run_dsec(&[
@@ -266,12 +276,7 @@ impl Network {
         let configs: Vec<PathBuf> = out.lines().map(PathBuf::from).collect();
         assert_eq!(configs.len(), validators, "{out}");
         let urls = (0..n).map(|i| format!("http://127.0.0.1:{}", base + i)).collect();
-        let mut network = Self { dir: dir.to_path_buf(), configs, urls, nodes: Vec::new() };
-        for i in 0..validators {
-            let node = network.spawn(i, &[]);
-            network.nodes.push(Some(node));
-        }
-        network
+        Self { dir: dir.to_path_buf(), configs, urls, nodes: (0..validators).map(|_| None).collect() }
     }
 
     fn spawn(&self, i: usize, extra: &[&str]) -> NodeProcess {
@@ -302,6 +307,14 @@ impl Network {
     pub fn output(&self, i: usize) -> String {
         self.nodes[i].as_ref().map(|n| n.output()).unwrap_or_default()
     }
+}
+
+/// The consensus key in a key file written by `dsec keys generate` or `dsec devnet`.
+pub fn read_validator_secret(path: &Path) -> dsec_sdk::validators::ValidatorKey {
+    let text = std::fs::read_to_string(path).expect("read key file");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("key file is JSON");
+    let seed: B256 = json["secretKey"].as_str().expect("secretKey field").parse().expect("32 bytes hex");
+    dsec_sdk::validators::ValidatorKey::from_seed(&seed.0)
 }
 
 /// The validator address recorded in a key file written by `dsec keys generate` or `dsec devnet`.

@@ -13,13 +13,16 @@
 //! adding one line to [`MODULES`].
 //!
 //! Modules in this build: [`audit`] (tenant audit anchoring), [`provenance`]
-//! (shipment provenance) and [`settlement`] (cross-border settlement).
+//! (shipment provenance) and [`settlement`] (cross-border settlement), plus
+//! the system module [`validator_set`] (validator-set governance), present on
+//! every chain and added by the node with [`Registry::with_module`].
 
 pub mod audit;
 pub mod provenance;
 pub mod settlement;
 pub mod storage;
 pub mod testing;
+pub mod validator_set;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use std::collections::BTreeMap;
@@ -187,6 +190,13 @@ impl Registry {
             modules.insert(module.address(), module);
         }
         Ok(Self { modules })
+    }
+
+    /// Add a module built by the node itself (a system module such as
+    /// [`validator_set::ValidatorGovernance`]); it replaces any at its address.
+    pub fn with_module(mut self, module: Arc<dyn Chaincode>) -> Self {
+        self.modules.insert(module.address(), module);
+        self
     }
 
     /// The module at `address`.

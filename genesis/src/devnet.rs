@@ -31,6 +31,8 @@ pub struct DevnetSpec {
     pub timestamp_ms: u64,
     /// Enable the chaincode modules, administered by dev account 0, with a demo tenant.
     pub chaincode: bool,
+    /// Let dev account 0 change the validator set alone (`permissions.validatorAdmin`).
+    pub validator_admin: bool,
 }
 
 /// Id of the demo tenant of devnets (members: dev accounts 0 and 1).
@@ -45,6 +47,7 @@ impl Default for DevnetSpec {
             eip1559: true,
             timestamp_ms: 0,
             chaincode: true,
+            validator_admin: true,
         }
     }
 }
@@ -84,7 +87,10 @@ pub fn generate(spec: &DevnetSpec) -> Devnet {
             .map(|(i, k)| GenesisValidator { name: format!("validator-{i}"), public_key: k.public_key(), power: 1 })
             .collect(),
         alloc,
-        permissions: Permissions::default(),
+        permissions: Permissions {
+            validator_admin: spec.validator_admin.then(|| accounts[0].address),
+            ..Permissions::default()
+        },
         tenants: Vec::new(),
         chaincode: BTreeMap::new(),
     };

@@ -14,7 +14,7 @@
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use dsec_sdk::block::{Body, Header};
 use dsec_sdk::state::{AccountChange, AccountState, StateChanges, next_state_root};
-use dsec_sdk::validators::{Validator, ValidatorSet, validator_address};
+use dsec_sdk::validators::{MAX_TOTAL_POWER, MAX_VALIDATORS, Validator, ValidatorSet, validator_address};
 use serde::{Deserialize, Deserializer, Serialize, de};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -112,6 +112,10 @@ pub struct Permissions {
     /// If set, only these addresses may deploy contracts.
     #[serde(default)]
     pub deployers: Option<Vec<Address>>,
+    /// If set, this account may change the validator set by itself (otherwise
+    /// only validators holding more than two thirds of the voting power can).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator_admin: Option<Address>,
 }
 
 impl Permissions {
@@ -238,6 +242,9 @@ impl Genesis {
         if self.validators.is_empty() {
             return Err(invalid("validators", "at least one validator is required"));
         }
+        if self.validators.len() > MAX_VALIDATORS {
+            return Err(invalid("validators", format!("at most {MAX_VALIDATORS} validators")));
+        }
         let mut keys = BTreeSet::new();
         let mut names = BTreeSet::new();
         let mut total: u64 = 0;
@@ -258,9 +265,9 @@ impl Genesis {
             if v.power == 0 {
                 return Err(invalid(format!("{field}.power"), "must be at least 1"));
             }
-            total = total
-                .checked_add(v.power)
-                .ok_or_else(|| invalid(format!("{field}.power"), "total voting power overflows"))?;
+            total = total.checked_add(v.power).filter(|t| *t <= MAX_TOTAL_POWER).ok_or_else(|| {
+                invalid(format!("{field}.power"), format!("total voting power exceeds {MAX_TOTAL_POWER}"))
+            })?;
         }
         for (address, account) in &self.alloc {
             if !account.code.is_empty() && account.code.len() > 24_576 {

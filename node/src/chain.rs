@@ -18,7 +18,7 @@ use dsec_sdk::state::{StateChanges, next_state_root};
 use dsec_sdk::tx::{RecoveredTx, TxDecodeError};
 use dsec_sdk::validators::{CertificateError, ValidatorSet};
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -43,6 +43,9 @@ pub enum ChainError {
     /// A certificate does not prove the block.
     #[error("commit certificate rejected: {0}")]
     Certificate(#[from] CertificateError),
+    /// The validator-set schedule in committed state could not be read.
+    #[error("cannot read the validator-set schedule: {0}")]
+    Schedule(String),
     /// Consensus asked for a height that does not follow the head.
     #[error("cannot build height {requested}: the head is {head}")]
     WrongHeight {
@@ -120,13 +123,22 @@ impl Default for ChainOptions {
     }
 }
 
+/// Validator sets by the first height they sign (the genesis set at 0), as
+/// scheduled by the governance module in committed state.
+#[derive(Debug, Default)]
+struct Schedule {
+    sets: BTreeMap<u64, ValidatorSet>,
+    /// Number of governance changes loaded.
+    changes: u64,
+}
+
 /// The chain core.
 pub struct Chain {
     store: Store,
     genesis: Genesis,
     genesis_hash: B256,
     config: ChainConfig,
-    validators: ValidatorSet,
+    schedule: RwLock<Schedule>,
     options: ChainOptions,
     head: RwLock<Head>,
     mempool: Mutex<Mempool>,
@@ -196,10 +208,16 @@ impl Chain {
         mempool_config.min_gas_price = mempool_config.min_gas_price.max(genesis.fees.min_gas_price as u128);
         let mempool = Mempool::new(mempool_config, genesis.chain_id, genesis.gas_limit);
         metrics.head.set(head_number);
-        let chaincode = chaincode_registry(&genesis)?;
-        Ok(Self {
+        let governance = dsec_chaincode::validator_set::ValidatorGovernance::new(
+            genesis_hash,
+            &genesis.validator_set(),
+            genesis.permissions.validator_admin,
+        );
+        let chaincode = chaincode_registry(&genesis)?.with_module(governance.into_module());
+        let schedule = Schedule { sets: BTreeMap::from([(0, genesis.validator_set())]), changes: 0 };
+        let chain = Self {
             config: ChainConfig { chain_id: genesis.chain_id, chaincode: Arc::new(chaincode) },
-            validators: genesis.validator_set(),
+            schedule: RwLock::new(schedule),
             store,
             genesis_hash,
             genesis,
@@ -212,7 +230,32 @@ impl Chain {
             pending_txs: broadcast::channel(16_384).0,
             metrics,
             gossip: std::sync::OnceLock::new(),
-        })
+        };
+        chain.load_schedule()?;
+        Ok(chain)
+    }
+
+    /// Load governance changes committed since the last call (all of them at start-up).
+    fn load_schedule(&self) -> Result<(), ChainError> {
+        use dsec_chaincode::validator_set::{ADDRESS, scheduled_changes};
+        let from = self.schedule.read().changes + 1;
+        let state = self.store.head_state();
+        let mut read = |slot| state.storage(&ADDRESS, &slot).map_err(|e| e.to_string());
+        let changes = scheduled_changes(&mut read, from).map_err(ChainError::Schedule)?;
+        let mut schedule = self.schedule.write();
+        for change in changes {
+            info!(
+                change = change.number,
+                activation = change.activation_height,
+                validators = change.validators.validators.len(),
+                power = change.validators.total_power(),
+                hash = %change.validators.hash(),
+                "validator set change scheduled"
+            );
+            schedule.sets.insert(change.activation_height, change.validators);
+            schedule.changes = change.number;
+        }
+        Ok(())
     }
 
     /// Forward transactions admitted from this node's clients to `sender` (the
@@ -396,8 +439,11 @@ impl Chain {
         self.mempool.lock().evict_stale(Instant::now())
     }
 
-    fn validators_at(&self, _height: u64) -> ValidatorSet {
-        self.validators.clone()
+    /// The validator set that signs `height`, as scheduled in committed state.
+    /// Final for every height up to two after the head: a change takes effect
+    /// at least two heights after the block that includes it.
+    pub fn validators_at(&self, height: u64) -> ValidatorSet {
+        self.schedule.read().sets.range(..=height).next_back().map(|(_, set)| set.clone()).unwrap_or_default()
     }
 
     fn seal_header(
@@ -592,6 +638,7 @@ impl Chain {
             certificate: Some(&certificate),
         })?;
         *self.head.write() = Head { header: executed.header.clone(), hash: block_hash };
+        self.load_schedule()?;
         // Other candidates for this height are dead now.
         self.executed.lock().retain(|_, e| e.header.number > executed.header.number);
         let nonces = executed

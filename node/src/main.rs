@@ -317,6 +317,10 @@ enum GenesisCommand {
         /// Enable the chaincode modules with this administrator (default: no modules).
         #[arg(long)]
         chaincode_admin: Option<alloy_primitives::Address>,
+        /// Let this account change the validator set alone (default: only a
+        /// two-thirds majority of the validators can).
+        #[arg(long)]
+        validator_admin: Option<alloy_primitives::Address>,
     },
     /// Check a genesis file and print its hash.
     Validate {
@@ -645,7 +649,7 @@ async fn devnet_network(args: DevnetArgs) -> eyre::Result<()> {
 
 fn genesis_command(cmd: GenesisCommand) -> eyre::Result<()> {
     match cmd {
-        GenesisCommand::Init { out, keys_dir, validators, chain_id, zero_fee, chaincode_admin } => {
+        GenesisCommand::Init { out, keys_dir, validators, chain_id, zero_fee, chaincode_admin, validator_admin } => {
             if validators == 0 {
                 bail!("--validators must be at least 1");
             }
@@ -657,8 +661,10 @@ fn genesis_command(cmd: GenesisCommand) -> eyre::Result<()> {
                 validators,
                 eip1559: !zero_fee,
                 chaincode: chaincode_admin.is_some(),
+                validator_admin: false,
                 ..DevnetSpec::default()
             });
+            devnet.genesis.permissions.validator_admin = validator_admin;
             if let Some(admin) = chaincode_admin {
                 for module in devnet.genesis.chaincode.values_mut() {
                     module.admins = vec![admin];

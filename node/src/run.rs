@@ -88,7 +88,14 @@ pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
     if let Some(key) = &settings.validator_key
         && validators.get(&key.address()).is_none()
     {
-        bail!("validator key {} is not in the genesis validator set", key.address());
+        if settings.consensus.is_none() {
+            bail!("validator key {} is not in the genesis validator set", key.address());
+        }
+        // A validator joining by governance: it follows until a change adds it.
+        warn!(
+            validator = %key.address(),
+            "validator key is not in the genesis set: this node votes only at heights where a governance change has added it"
+        );
     }
     let sealer_key = match &settings.validator_key {
         _ if settings.consensus.is_some() => None,
@@ -179,7 +186,13 @@ async fn start_consensus(
         (None, None) => bail!("a full node needs a network key: set [p2p] node_key"),
     };
     let network_key = bft::network_keypair(seed).ok_or_else(|| eyre::eyre!("invalid network key"))?;
-    let allowed = bft::allowed_peers(&settings.genesis.validator_set(), &consensus.allowlist);
+    let next = chain.head().header.number + 1;
+    let dialed: Vec<Multiaddr> = consensus.peers.iter().chain(&consensus.gossip_peers).cloned().collect();
+    let allowed = bft::allowed_peers(
+        [&settings.genesis.validator_set(), &chain.validators_at(next)],
+        &consensus.allowlist,
+        &dialed,
+    );
     let gossip = crate::gossip::GossipConfig {
         listen: consensus.gossip_listen.clone(),
         peers: consensus.gossip_peers.clone(),

@@ -63,3 +63,60 @@ pub mod provenance {
     /// Where the module lives.
     pub const ADDRESS: Address = address!("0x00000000000000000000000000000000da5ec002");
 }
+
+/// Validator-set governance (a system module, present on every chain).
+pub mod validator_set {
+    use crate::validators::{Validator, ValidatorSet, validator_address};
+    use alloy::sol_types::SolValue;
+    use alloy_primitives::{Address, B256, address, keccak256};
+
+    mod bindings {
+        alloy::sol!(
+            #[sol(all_derives)]
+            "../chaincode/sol/IValidatorSet.sol"
+        );
+    }
+    pub use bindings::IValidatorSet;
+
+    /// Where the module lives.
+    pub const ADDRESS: Address = address!("0x00000000000000000000000000000000da5ec000");
+
+    /// Domain tag of change digests (keccak-256 of this text is the first word).
+    pub const DIGEST_DOMAIN: &str = "dsec.validators.change.v1";
+
+    /// The digest validators sign to approve change `change_number` (1-based)
+    /// on the chain whose genesis hash is `chain_hash`:
+    /// `keccak256(abi.encode(keccak256(DIGEST_DOMAIN), chainHash, changeNumber, activationHeight, validators))`.
+    pub fn change_digest(
+        chain_hash: &B256,
+        change_number: u64,
+        activation_height: u64,
+        validators: &[IValidatorSet::ValidatorInfo],
+    ) -> B256 {
+        let encoded = (keccak256(DIGEST_DOMAIN), *chain_hash, change_number, activation_height, validators.to_vec())
+            .abi_encode_params();
+        keccak256(encoded)
+    }
+
+    /// The ABI form of a validator set.
+    pub fn to_infos(set: &ValidatorSet) -> Vec<IValidatorSet::ValidatorInfo> {
+        set.validators
+            .iter()
+            .map(|v| IValidatorSet::ValidatorInfo { publicKey: v.public_key, power: v.power })
+            .collect()
+    }
+
+    /// A validator set from its ABI form (addresses derived, sorted by address).
+    pub fn from_infos(infos: &[IValidatorSet::ValidatorInfo]) -> ValidatorSet {
+        ValidatorSet::new(
+            infos
+                .iter()
+                .map(|i| Validator {
+                    address: validator_address(&i.publicKey.0),
+                    public_key: i.publicKey,
+                    power: i.power,
+                })
+                .collect(),
+        )
+    }
+}

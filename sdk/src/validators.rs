@@ -11,6 +11,11 @@ use alloy_rlp::{RlpDecodable, RlpEncodable};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use std::collections::HashSet;
 
+/// Most members a validator set may have (genesis and governance changes).
+pub const MAX_VALIDATORS: usize = 150;
+/// Largest total voting power of a set (quorum arithmetic never overflows).
+pub const MAX_TOTAL_POWER: u64 = 1 << 60;
+
 /// The address of a validator: the last 20 bytes of keccak-256 of its ed25519 public key.
 pub fn validator_address(public_key: &[u8; 32]) -> Address {
     Address::from_slice(&keccak256(public_key)[12..])

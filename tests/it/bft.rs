@@ -9,7 +9,7 @@ use dsec_tests::{Network, NodeProcess, Wallet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-async fn block(client: &RpcClient, n: u64) -> Option<Block> {
+pub(crate) async fn block(client: &RpcClient, n: u64) -> Option<Block> {
     client
         .call::<Option<Block>>(
             "eth_getBlockByNumber",
@@ -20,12 +20,12 @@ async fn block(client: &RpcClient, n: u64) -> Option<Block> {
         .flatten()
 }
 
-async fn height(client: &RpcClient) -> u64 {
+pub(crate) async fn height(client: &RpcClient) -> u64 {
     client.block_number().await.unwrap_or(0)
 }
 
 /// Wait until every node in `nodes` is at `target` or above.
-async fn wait_for_height(network: &Network, nodes: &[usize], target: u64, within: Duration) {
+pub(crate) async fn wait_for_height(network: &Network, nodes: &[usize], target: u64, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
         let mut lowest = u64::MAX;

@@ -6,5 +6,6 @@ mod audit;
 mod bft;
 mod crash;
 mod devnet;
+mod governance;
 mod operator_cli;
 mod trade_finance;

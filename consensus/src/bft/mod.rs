@@ -128,10 +128,23 @@ pub fn peer_id_of(public_key: &[u8; 32]) -> Option<Libp2pPeerId> {
     Some(libp2p_identity::PublicKey::from(key).to_peer_id())
 }
 
-/// The peers a node accepts: every validator of `set` (its peer id follows
-/// from its consensus key) and the operator's `allowlist`.
-pub fn allowed_peers(set: &dsec_sdk::validators::ValidatorSet, allowlist: &[Libp2pPeerId]) -> HashSet<Libp2pPeerId> {
-    set.validators.iter().filter_map(|v| peer_id_of(&v.public_key.0)).chain(allowlist.iter().copied()).collect()
+/// The peers a node accepts: every validator of `sets` (its peer id follows
+/// from its consensus key), the operator's `allowlist`, and the peers the
+/// operator configured this node to dial (`/p2p/<id>` in `dialed`) — so a
+/// validator joining by governance is accepted by the nodes that list it.
+pub fn allowed_peers<'a>(
+    sets: impl IntoIterator<Item = &'a dsec_sdk::validators::ValidatorSet>,
+    allowlist: &[Libp2pPeerId],
+    dialed: &[Multiaddr],
+) -> HashSet<Libp2pPeerId> {
+    let validators = sets.into_iter().flat_map(|set| set.validators.iter()).filter_map(|v| peer_id_of(&v.public_key.0));
+    let dialed = dialed.iter().filter_map(|addr| {
+        addr.iter().find_map(|p| match p {
+            libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+            _ => None,
+        })
+    });
+    validators.chain(allowlist.iter().copied()).chain(dialed).collect()
 }
 
 /// The libp2p identity of an ed25519 seed (a validator uses its consensus key).

@@ -542,6 +542,22 @@ pub fn register(module: &mut RpcModule<EthApi>) -> Result<(), jsonrpsee::core::R
             "signatures": cert.signatures,
         })))
     })?;
+    module.register_method("dsec_getValidators", |params, api, _| -> RpcResult<_> {
+        let mut seq = params.sequence();
+        let height: Option<U64> = seq.optional_next().map_err(|e| param_error("block number", e))?;
+        let height = height.map(|h| h.to::<u64>()).unwrap_or_else(|| api.chain.head().header.number + 1);
+        let set = api.chain.validators_at(height);
+        Ok(serde_json::json!({
+            "height": U64::from(height),
+            "hash": set.hash(),
+            "totalPower": U64::from(set.total_power()),
+            "validators": set.validators.iter().map(|v| serde_json::json!({
+                "address": v.address,
+                "publicKey": v.public_key,
+                "power": U64::from(v.power),
+            })).collect::<Vec<_>>(),
+        }))
+    })?;
     module.register_method("dsec_getEvidence", |params, api, _| -> RpcResult<_> {
         let mut seq = params.sequence();
         let height: Option<U64> = seq.optional_next().map_err(|e| param_error("block number", e))?;
