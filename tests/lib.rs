@@ -222,6 +222,10 @@ pub struct Network {
     pub urls: Vec<String>,
     /// Running processes (`None`: stopped or killed).
     pub nodes: Vec<Option<NodeProcess>>,
+    /// Each validator's consensus p2p port.
+    pub p2p_ports: Vec<u16>,
+    /// Each validator's transaction-gossip port.
+    pub gossip_ports: Vec<u16>,
 }
 
 fn ports_free(base: u16, count: u16) -> bool {
@@ -276,7 +280,14 @@ impl Network {
         let configs: Vec<PathBuf> = out.lines().map(PathBuf::from).collect();
         assert_eq!(configs.len(), validators, "{out}");
         let urls = (0..n).map(|i| format!("http://127.0.0.1:{}", base + i)).collect();
-        Self { dir: dir.to_path_buf(), configs, urls, nodes: (0..validators).map(|_| None).collect() }
+        Self {
+            dir: dir.to_path_buf(),
+            configs,
+            urls,
+            nodes: (0..validators).map(|_| None).collect(),
+            p2p_ports: (0..n).map(|i| base + 2 * n + i).collect(),
+            gossip_ports: (0..n).map(|i| base + 3 * n + i).collect(),
+        }
     }
 
     fn spawn(&self, i: usize, extra: &[&str]) -> NodeProcess {
@@ -306,6 +317,78 @@ impl Network {
     /// Output of validator `i` so far (empty when not running).
     pub fn output(&self, i: usize) -> String {
         self.nodes[i].as_ref().map(|n| n.output()).unwrap_or_default()
+    }
+}
+
+/// A TCP relay on loopback that the test can cut: while cut, its open
+/// connections are shut down and new ones closed at once, as a dead link
+/// would. Point a node's peer address at [`Relay::port`] instead of the
+/// peer's own port to route that link through it.
+pub struct Relay {
+    /// The port the relay listens on (chosen by the system).
+    pub port: u16,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    /// Relay connections to `127.0.0.1:target`.
+    pub fn start(target: u16) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+        let (cut2, stop2, open2) = (cut.clone(), stop.clone(), open.clone());
+        std::thread::spawn(move || {
+            for inbound in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(inbound) = inbound else { continue };
+                if cut2.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(outbound) = std::net::TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                let (Ok(in2), Ok(out2)) = (inbound.try_clone(), outbound.try_clone()) else { continue };
+                if let (Ok(in3), Ok(out3)) = (inbound.try_clone(), outbound.try_clone()) {
+                    open2.lock().unwrap().extend([in3, out3]);
+                }
+                pipe(inbound, out2);
+                pipe(outbound, in2);
+            }
+        });
+        Self { port, cut, stop, open }
+    }
+
+    /// Cut the link: shut down every open connection and refuse new ones.
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for conn in self.open.lock().unwrap().drain(..) {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Restore the link: new connections pass again.
+    pub fn heal(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port)); // wake the accept loop
     }
 }
 

@@ -8,6 +8,7 @@ pub mod cli_tx;
 pub mod config;
 pub mod devnet;
 pub mod gossip;
+pub mod governance;
 pub mod keys;
 pub mod load;
 pub mod mempool;

@@ -45,6 +45,58 @@ enum Command {
     Settle(SettleArgs),
     /// Shipment provenance: parties, shipments, custody hand-offs, reports.
     Provenance(ProvenanceArgs),
+    /// Validator-set governance: show a height's set, approve and schedule changes.
+    Validators(ValidatorsArgs),
+}
+
+#[derive(Args, Debug)]
+struct ValidatorsArgs {
+    /// JSON-RPC URL of a node.
+    #[arg(long, default_value = "http://127.0.0.1:8545", global = true)]
+    rpc: String,
+    #[command(subcommand)]
+    op: ValidatorsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ValidatorsCommand {
+    /// Print the validator set of a height (default: the next height).
+    Show {
+        /// Block height.
+        #[arg(long)]
+        height: Option<u64>,
+    },
+    /// Sign the next change with a validator key; prints the approval (JSON) to pass to `schedule`.
+    Approve {
+        /// This validator's key file.
+        #[arg(long)]
+        validator_key: PathBuf,
+        /// The complete new set: a JSON array of {"name"?, "publicKey", "power"}.
+        #[arg(long)]
+        set: PathBuf,
+        /// First height the new set signs (at least two after the block that includes the change).
+        #[arg(long)]
+        activation: u64,
+    },
+    /// Submit a change, with approvals of more than two thirds of the current
+    /// voting power or, with --admin, as the genesis validator admin.
+    Schedule {
+        /// The complete new set (as for `approve`).
+        #[arg(long)]
+        set: PathBuf,
+        /// First height the new set signs.
+        #[arg(long)]
+        activation: u64,
+        /// Approval files written by `dsec validators approve` (repeat the flag).
+        #[arg(long = "approval")]
+        approvals: Vec<PathBuf>,
+        /// Submit as the genesis validator admin instead of with approvals.
+        #[arg(long, conflicts_with = "approvals")]
+        admin: bool,
+        /// Private key that sends the transaction (default: dev account 0).
+        #[arg(long)]
+        key: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -819,6 +871,44 @@ async fn settle_command(args: SettleArgs) -> eyre::Result<()> {
     Ok(())
 }
 
+async fn validators_command(args: ValidatorsArgs) -> eyre::Result<()> {
+    use dsec_node::governance::{self, ApprovalFile, Authority};
+    let c = client(&args.rpc)?;
+    match args.op {
+        ValidatorsCommand::Show { height } => {
+            println!("{}", serde_json::to_string_pretty(&governance::show(&c, height).await?)?);
+        }
+        ValidatorsCommand::Approve { validator_key, set, activation } => {
+            let key = read_key(&validator_key)?;
+            let approval = governance::approve(&c, &key, &governance::read_set(&set)?, activation).await?;
+            println!("{}", serde_json::to_string_pretty(&approval)?);
+        }
+        ValidatorsCommand::Schedule { set, activation, approvals, admin, key } => {
+            let sender = parse_key(key.as_deref(), "--key")?;
+            let authority = if admin {
+                Authority::Admin
+            } else {
+                if approvals.is_empty() {
+                    bail!("give --approval files (from `dsec validators approve`) or --admin");
+                }
+                let mut files = Vec::new();
+                for path in &approvals {
+                    let text =
+                        std::fs::read_to_string(path).wrap_err_with(|| format!("cannot read {}", path.display()))?;
+                    let file: ApprovalFile =
+                        serde_json::from_str(&text).map_err(|e| eyre!("{}: {e}", path.display()))?;
+                    files.push(file);
+                }
+                Authority::Validators(files)
+            };
+            let set = governance::read_set(&set)?;
+            let (number, block) = governance::schedule(&c, &sender, set, activation, authority).await?;
+            println!("change {number} scheduled in block {block}: the new set signs from height {activation}");
+        }
+    }
+    Ok(())
+}
+
 async fn provenance_command(args: ProvenanceArgs) -> eyre::Result<()> {
     use dsec_node::provenance;
     let c = client(&args.rpc)?;
@@ -863,6 +953,7 @@ fn main() {
             Command::Audit(cmd) => audit_command(cmd).await,
             Command::Settle(args) => settle_command(args).await,
             Command::Provenance(args) => provenance_command(args).await,
+            Command::Validators(args) => validators_command(args).await,
         }
     });
     if let Err(e) = result {

@@ -12,7 +12,7 @@ use dsec_sdk::block::CommitCertificate;
 use dsec_sdk::chaincode::validator_set::{ADDRESS, IValidatorSet, change_digest};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::validators::{Validator, ValidatorKey, ValidatorSet};
-use dsec_tests::{Network, Wallet, read_validator_secret};
+use dsec_tests::{Network, Wallet, read_validator_secret, run_dsec};
 use std::time::Duration;
 
 fn info(key: &ValidatorKey) -> IValidatorSet::ValidatorInfo {
@@ -101,9 +101,50 @@ async fn validators_join_by_vote_and_leave_by_admin_at_their_activation_height()
     let to = TxKind::Call(ADDRESS);
     let short = submitter.send(&client, to, U256::ZERO, call(approve(&[0, 1])).into(), 2_000_000).await;
     assert!(!short.status(), "two of four approvals must not change the set");
-    let enough = submitter.send(&client, to, U256::ZERO, call(approve(&[0, 1, 2])).into(), 2_000_000).await;
-    assert!(enough.status(), "three of four approvals schedule the change");
-    let included = enough.block_number.unwrap();
+    assert_eq!(approve(&[0]).len(), 1);
+
+    // The operators' way: each signs an approval with `dsec validators approve`,
+    // and anyone submits them with `dsec validators schedule`.
+    let url = network.urls[0].clone();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let members: Vec<_> = keys.iter().map(|k| serde_json::json!({ "publicKey": k.public_key(), "power": 1 })).collect();
+    std::fs::write(path("five.json"), serde_json::to_string(&members).unwrap()).unwrap();
+    let activation_arg = activation.to_string();
+    for i in 0..3 {
+        let key_file = path(&format!("node{i}/validator.key"));
+        let (ok, out) = run_dsec(&[
+            "validators",
+            "approve",
+            "--validator-key",
+            &key_file,
+            "--set",
+            &path("five.json"),
+            "--activation",
+            &activation_arg,
+            "--rpc",
+            &url,
+        ]);
+        assert!(ok, "dsec validators approve: {out}");
+        std::fs::write(path(&format!("approval{i}.json")), out).unwrap();
+    }
+    let sender_key = dsec_sdk::dev::dev_accounts()[3].private_key.to_string();
+    let schedule = |approvals: &[usize]| {
+        let mut args: Vec<String> =
+            ["validators", "schedule", "--set", &path("five.json"), "--activation", &activation_arg]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        for i in approvals {
+            args.extend(["--approval".to_string(), path(&format!("approval{i}.json"))]);
+        }
+        args.extend(["--key".to_string(), sender_key.clone(), "--rpc".to_string(), url.clone()]);
+        run_dsec(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (ok, out) = schedule(&[0, 2]);
+    assert!(!ok && out.contains("more than two thirds"), "two approvals must be refused with the reason: {out}");
+    let (ok, out) = schedule(&[0, 1, 2]);
+    assert!(ok && out.contains("change 1 scheduled"), "three of four approvals schedule the change: {out}");
+    let included: u64 = out.split("in block ").nth(1).and_then(|r| r.split(':').next()).unwrap().parse().unwrap();
     assert!(included + 2 <= activation);
 
     wait_for_height(&network, &[0, 1, 2, 3, 4], activation + 1, Duration::from_secs(60)).await;
@@ -127,9 +168,28 @@ async fn validators_join_by_vote_and_leave_by_admin_at_their_activation_height()
         IValidatorSet::scheduleByAdminCall { validators: without_3.clone(), activationHeight: removal }.abi_encode();
     let refused = stranger.send(&client, to, U256::ZERO, admin_call.clone().into(), 2_000_000).await;
     assert!(!refused.status(), "only the validator admin may use the admin path");
-    let mut admin = Wallet::dev(&client, 0).await;
-    let removed = admin.send(&client, to, U256::ZERO, admin_call.into(), 2_000_000).await;
-    assert!(removed.status(), "the validator admin schedules the removal");
+    let members: Vec<_> = [0, 1, 2, 4]
+        .iter()
+        .map(|&i| serde_json::json!({ "name": format!("org-{i}"), "publicKey": keys[i].public_key(), "power": 1 }))
+        .collect();
+    std::fs::write(path("without3.json"), serde_json::to_string(&members).unwrap()).unwrap();
+    let (ok, out) = run_dsec(&[
+        "validators",
+        "schedule",
+        "--admin",
+        "--set",
+        &path("without3.json"),
+        "--activation",
+        &removal.to_string(),
+        "--rpc",
+        &url,
+    ]);
+    assert!(
+        ok && out.contains("change 2 scheduled"),
+        "the validator admin (dev account 0) schedules the removal: {out}"
+    );
+    let (ok, out) = run_dsec(&["validators", "show", "--height", &removal.to_string(), "--rpc", &url]);
+    assert!(ok && out.to_lowercase().contains(&keys[4].address().to_string().to_lowercase()), "{out}");
     wait_for_height(&network, &[0, 1, 2, 4], removal + 1, Duration::from_secs(60)).await;
 
     // In the set {0, 1, 2, 4} a quorum is three: node 2 may go too.
