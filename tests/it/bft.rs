@@ -75,7 +75,7 @@ async fn commit_signers(client: &RpcClient, n: u64) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn four_validators_agree_and_survive_crashes_pauses_and_restarts() {
+async fn four_validators_agree_and_survive_crashes_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let mut network = Network::start(dir.path(), 4);
     wait_for_height(&network, &[0, 1, 2, 3], 3, Duration::from_secs(60)).await;
