@@ -132,6 +132,34 @@ struct Schedule {
     changes: u64,
 }
 
+/// Hashes of recently committed transactions, oldest evicted first: a
+/// transaction gossiped to this node after its block was committed here is
+/// dropped without recovering its sender again (the recovery is the costliest
+/// step of admission).
+#[derive(Debug, Default)]
+struct RecentlyCommitted {
+    hashes: std::collections::HashSet<B256>,
+    order: std::collections::VecDeque<B256>,
+}
+
+/// How many committed transaction hashes [`RecentlyCommitted`] remembers.
+const RECENTLY_COMMITTED: usize = 200_000;
+
+impl RecentlyCommitted {
+    fn insert(&mut self, hashes: impl IntoIterator<Item = B256>) {
+        for hash in hashes {
+            if self.hashes.insert(hash) {
+                self.order.push_back(hash);
+            }
+        }
+        while self.order.len() > RECENTLY_COMMITTED {
+            if let Some(old) = self.order.pop_front() {
+                self.hashes.remove(&old);
+            }
+        }
+    }
+}
+
 /// The chain core.
 pub struct Chain {
     store: Store,
@@ -148,6 +176,7 @@ pub struct Chain {
     pending_txs: broadcast::Sender<B256>,
     metrics: Arc<Metrics>,
     gossip: std::sync::OnceLock<tokio::sync::mpsc::Sender<alloy_primitives::Bytes>>,
+    recently_committed: Mutex<RecentlyCommitted>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -230,6 +259,7 @@ impl Chain {
             pending_txs: broadcast::channel(16_384).0,
             metrics,
             gossip: std::sync::OnceLock::new(),
+            recently_committed: Mutex::new(RecentlyCommitted::default()),
         };
         chain.load_schedule()?;
         Ok(chain)
@@ -272,7 +302,8 @@ impl Chain {
             return Err(PoolError::Oversized { size: raw.len(), limit }.into());
         }
         let hash = alloy_primitives::keccak256(raw);
-        if self.mempool.lock().get(&hash).is_some() {
+        if self.mempool.lock().get(&hash).is_some() || self.recently_committed.lock().hashes.contains(&hash) {
+            self.metrics.gossip_known.inc();
             return Ok(hash);
         }
         let tx = RecoveredTx::decode(raw)?;
@@ -583,7 +614,10 @@ impl Chain {
         for ((i, body_tx), known) in block.body.transactions.iter().enumerate().zip(pooled) {
             let decoded = match known {
                 Some(tx) => Ok(tx),
-                None => RecoveredTx::decode(&body_tx.raw),
+                None => {
+                    self.metrics.validate_recovered.inc();
+                    RecoveredTx::decode(&body_tx.raw)
+                }
             };
             let tx = match decoded {
                 Ok(tx) if tx.sender == body_tx.sender => tx,
@@ -647,6 +681,7 @@ impl Chain {
             .iter()
             .map(|(address, change)| (*address, change.info.map(|i| i.nonce).unwrap_or(0)));
         self.mempool.lock().on_block(nonces);
+        self.recently_committed.lock().insert(executed.transactions.iter().map(|(h, _)| *h));
         let tx_count = executed.transactions.len();
         self.metrics.head.set(executed.header.number);
         self.metrics.blocks.inc();

@@ -64,6 +64,8 @@ pub struct LoadConfig {
     pub concurrency: usize,
     /// Transactions per batch request.
     pub batch: usize,
+    /// Offered load in transactions per second (`None`: as fast as the node takes them).
+    pub rate: Option<f64>,
     /// Key that funds the senders (a dev account by default).
     pub funder: LocalKey,
     /// Give up waiting for inclusion after this long.
@@ -326,7 +328,14 @@ pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     };
 
     // 5. Submit as fast as the node takes them.
-    eprintln!("sending with {} concurrent requests of {} transactions", cfg.concurrency, cfg.batch);
+    match cfg.rate {
+        Some(rate) => eprintln!(
+            "sending {rate} transactions/s with {} concurrent requests of {} transactions",
+            cfg.concurrency, cfg.batch
+        ),
+        None => eprintln!("sending with {} concurrent requests of {} transactions", cfg.concurrency, cfg.batch),
+    }
+    let rate = cfg.rate.filter(|r| r.is_finite() && *r > 0.0);
     let txs = Arc::new(txs);
     let started = Instant::now();
     let submit_times = Arc::new(parking_lot::Mutex::new(HashMap::with_capacity(cfg.transactions)));
@@ -341,6 +350,11 @@ pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
         workers.push(tokio::spawn(async move {
             loop {
                 let Some(range) = queue.lock().next() else { break };
+                if let Some(rate) = rate {
+                    // Paced: batch k leaves no earlier than its place in a steady stream.
+                    tokio::time::sleep_until((started + Duration::from_secs_f64(range.start as f64 / rate)).into())
+                        .await;
+                }
                 let raws: Vec<Bytes> = txs[range.clone()].iter().map(|(_, r)| r.clone()).collect();
                 let at = Instant::now();
                 match client.send_raw_batch(&raws).await {

@@ -419,6 +419,9 @@ struct LoadArgs {
     /// Transactions per batch request.
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Offered load in transactions per second (default: as fast as the node takes them).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Private key that funds the senders (default: dev account 0).
     #[arg(long)]
     funder_key: Option<String>,
@@ -768,6 +771,11 @@ fn print_key(key: &ValidatorKey) {
 
 async fn load_command(args: LoadArgs) -> eyre::Result<()> {
     let funder = parse_key(args.funder_key.as_deref(), "--funder-key")?;
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        bail!("--rate {rate}: expected a positive number of transactions per second");
+    }
     let report = load::run(LoadConfig {
         rpc_url: args.rpc,
         senders: args.senders,
@@ -781,6 +789,7 @@ async fn load_command(args: LoadArgs) -> eyre::Result<()> {
         },
         concurrency: args.concurrency,
         batch: args.batch,
+        rate: args.rate,
         funder,
         timeout: Duration::from_secs(args.timeout_secs),
     })

@@ -71,12 +71,16 @@ pub struct Metrics {
     pub mempool_size: Gauge,
     /// Time spent validating (re-executing) proposed blocks, µs.
     pub validate_micros: Counter,
+    /// Transactions of proposed blocks that were not pooled here, so validation recovered their sender.
+    pub validate_recovered: Counter,
     /// Transactions gossiped to peers.
     pub gossip_sent: Counter,
     /// Transactions received from peers by gossip.
     pub gossip_received: Counter,
     /// Transactions not gossiped because the gossip queue was full.
     pub gossip_dropped: Counter,
+    /// Transactions received by gossip that were already pooled or committed here.
+    pub gossip_known: Counter,
     /// Connections refused because the peer is not allowed.
     pub peers_refused: Counter,
     /// Equivocation evidence records stored.
@@ -119,6 +123,18 @@ impl Metrics {
         metric("gossip_sent_total", "counter", "Transactions gossiped to peers.", self.gossip_sent.get());
         metric("gossip_received_total", "counter", "Transactions received by gossip.", self.gossip_received.get());
         metric("gossip_dropped_total", "counter", "Transactions not gossiped (queue full).", self.gossip_dropped.get());
+        metric(
+            "block_validate_recovered_total",
+            "counter",
+            "Transactions of proposed blocks not pooled here (validation recovered their sender).",
+            self.validate_recovered.get(),
+        );
+        metric(
+            "gossip_known_total",
+            "counter",
+            "Transactions received by gossip that were already pooled or committed here.",
+            self.gossip_known.get(),
+        );
         metric("peers_refused_total", "counter", "Connections refused (peer not allowed).", self.peers_refused.get());
         metric("evidence_total", "counter", "Equivocation evidence records stored.", self.evidence.get());
         metric("rpc_requests_total", "counter", "JSON-RPC requests served.", self.rpc_requests.get());

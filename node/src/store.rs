@@ -222,7 +222,9 @@ impl Store {
             ColumnFamilyDescriptor::new(*name, cf_opts)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Self { db, retention, sync_writes: true })
+        let store = Self { db, retention, sync_writes: true };
+        store.prune_stale_proposals()?;
+        Ok(store)
     }
 
     /// Write without fsync (tests and benchmarks of the CPU path only).
@@ -321,8 +323,48 @@ impl Store {
         }
         self.write_state(batch, n, block.changes)?;
         batch.put_cf(self.cf(CF_META), META_HEAD, be(n));
-        // Proposals of this height and below are decided or dead.
-        batch.delete_range_cf(self.cf(CF_PROPOSALS), be(0), be(n + 1));
+        // Proposals of this height are decided or dead (lower heights were
+        // removed at their own commit, or at open). Point deletes, not a range
+        // tombstone per block: range tombstones pile up in the memtable and
+        // every later read of the family re-sorts them all.
+        for key in self.proposal_keys(n, n)? {
+            batch.delete_cf(self.cf(CF_PROPOSALS), key);
+        }
+        Ok(())
+    }
+
+    /// Keys of the stored proposals of heights `from..=to`.
+    fn proposal_keys(&self, from: u64, to: u64) -> Result<Vec<Box<[u8]>>, StoreError> {
+        let mut opts = rocksdb::ReadOptions::default();
+        opts.set_iterate_lower_bound(be(from).to_vec());
+        if let Some(end) = to.checked_add(1) {
+            opts.set_iterate_upper_bound(be(end).to_vec());
+        }
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_PROPOSALS), opts);
+        it.seek_to_first();
+        let mut keys = Vec::new();
+        while it.valid() {
+            if let Some(key) = it.key() {
+                keys.push(key.into());
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(keys)
+    }
+
+    /// Remove proposals left for committed heights (a crash between a
+    /// proposal's write and its block's commit can leave one behind).
+    fn prune_stale_proposals(&self) -> Result<(), StoreError> {
+        let head = self.head_number()?.unwrap_or(0);
+        let keys = self.proposal_keys(0, head)?;
+        if !keys.is_empty() {
+            let mut batch = WriteBatch::default();
+            for key in keys {
+                batch.delete_cf(self.cf(CF_PROPOSALS), key);
+            }
+            self.db.write(batch)?;
+        }
         Ok(())
     }
 
@@ -790,6 +832,26 @@ mod tests {
         }
         changes.accounts.insert(address, change);
         changes
+    }
+
+    #[test]
+    fn proposals_leave_with_their_height_and_stale_ones_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = open(dir.path(), Retention::Archive);
+        let block = |n: u64| Block { header: Header { number: n, ..Default::default() }, body: Body::default() };
+        for (n, round) in [(1, 0), (1, 1), (2, 0), (3, 0)] {
+            store.save_proposal(n, round, &block(n).header.hash_slow(), &block(n)).unwrap();
+        }
+        commit(&store, 1, &StateChanges::default());
+        assert!(store.proposals(1).unwrap().is_empty(), "both rounds of the committed height are gone");
+        assert_eq!(store.proposals(2).unwrap().len(), 1);
+        // Height 2 committed without its proposal removed (as after a crash between
+        // the two): opening the store removes it; height 3's stays.
+        store.db.put_cf(store.cf(CF_META), META_HEAD, be(2)).unwrap();
+        drop(store);
+        let store = Store::open(dir.path(), Retention::Archive).unwrap();
+        assert!(store.proposals(2).unwrap().is_empty());
+        assert_eq!(store.proposals(3).unwrap()[0].0, 0);
     }
 
     #[test]

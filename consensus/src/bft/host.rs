@@ -160,8 +160,8 @@ impl<A: Application> Host<A> {
             AppMsg::GetHistoryMinHeight { reply } => {
                 let _ = reply.send(Height(self.app.earliest_decided()));
             }
-            AppMsg::ReceivedProposalPart { from, part, reply, .. } => {
-                let value = self.received_part(from, part).await?;
+            AppMsg::ReceivedProposalPart { from, published_by, part, reply } => {
+                let value = self.received_part(from, published_by, part).await?;
                 let _ = reply.send(value);
             }
             AppMsg::Decided { certificate, reply, .. } => {
@@ -335,17 +335,25 @@ impl<A: Application> Host<A> {
         Ok(())
     }
 
+    /// A proposal part arrived: `from` delivered it, `published_by` (when the
+    /// transport says) published it. Parts of one stream are grouped by their
+    /// publisher: gossip relays parts of one stream through different peers.
     async fn received_part(
         &mut self,
         from: PeerId,
+        published_by: Option<PeerId>,
         msg: StreamMessage<ProposalPart>,
     ) -> Result<Option<ProposedValue<DsecContext>>, BftError> {
-        if !(self.allowed_peers)(&from) {
-            if self.refused_peers.insert(from) {
-                warn!(peer = %from, "refusing proposal parts from a peer outside the validator set and allowlist");
+        let publisher = published_by.unwrap_or(from);
+        for peer in [from, publisher] {
+            if !(self.allowed_peers)(&peer) {
+                if self.refused_peers.insert(peer) {
+                    warn!(%peer, "refusing proposal parts from a peer outside the validator set and allowlist");
+                }
+                return Ok(None);
             }
-            return Ok(None);
         }
+        let from = publisher;
         let key = (from, msg.stream_id.clone());
         if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
             let oldest = self.streams.iter().min_by_key(|(_, s)| s.started).map(|(k, _)| k.clone());
