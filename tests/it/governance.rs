@@ -76,7 +76,7 @@ async fn validators_join_by_vote_and_leave_by_admin_at_their_activation_height()
 
     // Change 1: add node 4, approved by validators 0, 1 and 2 (3 of 4 power).
     let five: Vec<_> = keys.iter().map(info).collect();
-    let activation = height(&client).await + 12;
+    let activation = height(&client).await + 20;
     let digest = change_digest(&chain_hash, 1, activation, &five);
     let onchain = eth_call(
         &client,
@@ -162,7 +162,7 @@ async fn validators_join_by_vote_and_leave_by_admin_at_their_activation_height()
 
     // Change 2: the genesis admin (dev account 0) removes node 3.
     let without_3: Vec<_> = [0, 1, 2, 4].iter().map(|&i| info(&keys[i])).collect();
-    let removal = height(&client).await + 10;
+    let removal = height(&client).await + 14;
     let mut stranger = Wallet::dev(&client, 2).await;
     let admin_call =
         IValidatorSet::scheduleByAdminCall { validators: without_3.clone(), activationHeight: removal }.abi_encode();
