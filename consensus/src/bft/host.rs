@@ -671,3 +671,124 @@ async fn publish(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ProposedBlock;
+    use dsec_sdk::block::{Body, Header};
+    use dsec_sdk::validators::{Validator as SdkValidator, ValidatorSet as SdkSet};
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("not used by this test")]
+    struct Unused;
+
+    /// One validator at height 1; counts the blocks it is asked to validate.
+    struct OneValidator {
+        set: SdkSet,
+        validated: parking_lot::Mutex<u32>,
+    }
+
+    impl Application for OneValidator {
+        type Error = Unused;
+        fn last_committed(&self) -> (u64, B256) {
+            (0, B256::ZERO)
+        }
+        fn validator_set(&self, _: u64) -> Result<SdkSet, Unused> {
+            Ok(self.set.clone())
+        }
+        fn chain_hash(&self) -> B256 {
+            B256::repeat_byte(7)
+        }
+        fn build_block(&self, _: u64, _: alloy_primitives::Address, _: Instant) -> Result<ProposedBlock, Unused> {
+            Err(Unused)
+        }
+        fn validate_block(&self, _: &Block) -> Result<Verdict, Unused> {
+            *self.validated.lock() += 1;
+            Ok(Verdict::Valid)
+        }
+        fn commit_block(&self, _: B256, _: CommitCertificate) -> Result<(), Unused> {
+            Ok(())
+        }
+        fn has_ready_transactions(&self) -> bool {
+            false
+        }
+        fn tx_notify(&self) -> Arc<tokio::sync::Notify> {
+            Arc::new(tokio::sync::Notify::new())
+        }
+        fn knows_block(&self, _: &B256) -> bool {
+            false
+        }
+        fn save_proposal(&self, _: u64, _: u32, _: &Block) -> Result<(), Unused> {
+            Ok(())
+        }
+        fn proposals(&self, _: u64) -> Result<Vec<(u32, Block)>, Unused> {
+            Ok(Vec::new())
+        }
+        fn decided_block(&self, _: u64) -> Result<Option<(Block, CommitCertificate)>, Unused> {
+            Ok(None)
+        }
+        fn earliest_decided(&self) -> u64 {
+            1
+        }
+        fn record_evidence(&self, _: u64, _: Vec<EvidenceRecord>) -> Result<(), Unused> {
+            Ok(())
+        }
+    }
+
+    fn peer() -> PeerId {
+        PeerId::from_bytes(&libp2p::PeerId::random().to_bytes()).expect("a peer id")
+    }
+
+    #[tokio::test]
+    async fn parts_relayed_through_different_peers_form_one_proposal() {
+        let key = PrivateKey(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+        let public_key = B256::from(key.0.verifying_key().to_bytes());
+        let set = SdkSet::new(vec![SdkValidator { address: key.address().to_eth(), public_key, power: 1 }]);
+        let app = Arc::new(OneValidator { set, validated: parking_lot::Mutex::new(0) });
+        let ctx = DsecContext::new(app.chain_hash());
+
+        // The proposer streams a block (Init, data, signed Fin, end of stream).
+        let header = Header { number: 1, proposer: key.address().to_eth(), ..Default::default() };
+        let block = Block { header, body: Body::default() };
+        let hash = block.header.hash_slow();
+        let (out, mut sent) = mpsc::channel(16);
+        publish(&out, &ctx, &key, Height(1), Round::new(0), Round::Nil, &block, hash).await;
+        drop(out);
+        let mut parts = Vec::new();
+        while let Some(NetworkMsg::PublishProposalPart(part)) = sent.recv().await {
+            parts.push(part);
+        }
+        assert!(parts.len() >= 4);
+
+        let (publisher, relays, stranger) = (peer(), [peer(), peer()], peer());
+        let allowed: HashSet<PeerId> = [publisher, relays[0], relays[1]].into_iter().collect();
+        let (network, _unused) = mpsc::channel(16);
+        let mut host = Host::new(
+            app.clone(),
+            ctx,
+            BftParams::default(),
+            None,
+            key.address(),
+            network,
+            Arc::new(move |p: &PeerId| allowed.contains(p)),
+        );
+
+        // Each part arrives through another neighbour: grouped by publisher, the stream completes.
+        let count = parts.len();
+        let mut value = None;
+        for (i, part) in parts.iter().cloned().enumerate() {
+            value = host.received_part(relays[i % 2], Some(publisher), part).await.unwrap();
+            assert_eq!(value.is_some(), i + 1 == count, "part {i} of {count}");
+        }
+        let value = value.expect("a complete proposal");
+        assert_eq!(value.value, BlockId::from(hash));
+        assert_eq!(value.validity, Validity::Valid);
+
+        // A publisher outside the allowed set is refused, even through an allowed relay.
+        for part in parts {
+            assert!(host.received_part(relays[0], Some(stranger), part).await.unwrap().is_none());
+        }
+        assert_eq!(*app.validated.lock(), 1, "only the allowed publisher's block was validated");
+    }
+}
