@@ -392,17 +392,19 @@ impl Drop for Relay {
     }
 }
 
+fn key_file(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("read key file");
+    serde_json::from_str(&text).expect("key file is JSON")
+}
+
 /// The consensus key in a key file written by `dsec keys generate` or `dsec devnet`.
 pub fn read_validator_secret(path: &Path) -> dsec_sdk::validators::ValidatorKey {
-    let text = std::fs::read_to_string(path).expect("read key file");
-    let json: serde_json::Value = serde_json::from_str(&text).expect("key file is JSON");
+    let json = key_file(path);
     let seed: B256 = json["secretKey"].as_str().expect("secretKey field").parse().expect("32 bytes hex");
     dsec_sdk::validators::ValidatorKey::from_seed(&seed.0)
 }
 
 /// The validator address recorded in a key file written by `dsec keys generate` or `dsec devnet`.
 pub fn read_validator_key(path: &Path) -> Address {
-    let text = std::fs::read_to_string(path).expect("read key file");
-    let json: serde_json::Value = serde_json::from_str(&text).expect("key file is JSON");
-    json["address"].as_str().expect("address field").parse().expect("an address")
+    key_file(path)["address"].as_str().expect("address field").parse().expect("an address")
 }

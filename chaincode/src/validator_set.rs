@@ -86,18 +86,7 @@ impl ValidatorGovernance {
 
     /// Change `number` (0: the genesis set, active from height 0).
     fn load_change(&self, host: &mut dyn Host, number: u64) -> Result<(u64, Vec<ValidatorInfo>), Failure> {
-        if number == 0 {
-            return Ok((0, self.genesis.clone()));
-        }
-        let activation = load_u64(host, field("change.activation", number))?;
-        let len = load_u64(host, field("change.len", number))?.min(MAX_VALIDATORS as u64);
-        let mut infos = Vec::with_capacity(len as usize);
-        for i in 0..len {
-            let public_key = load_word(host, member("change.key", number, i))?;
-            let power = load_u64(host, member("change.power", number, i))?;
-            infos.push(ValidatorInfo { publicKey: public_key, power });
-        }
-        Ok((activation, infos))
+        if number == 0 { Ok((0, self.genesis.clone())) } else { load_stored_change(host, number) }
     }
 
     /// The set signing `height` as scheduled now.
@@ -284,6 +273,19 @@ impl Chaincode for ValidatorGovernance {
     }
 }
 
+/// Stored change `number` (1-based): its activation height and set.
+fn load_stored_change(host: &mut dyn Host, number: u64) -> Result<(u64, Vec<ValidatorInfo>), Failure> {
+    let activation = load_u64(host, field("change.activation", number))?;
+    let len = load_u64(host, field("change.len", number))?.min(MAX_VALIDATORS as u64);
+    let mut infos = Vec::with_capacity(len as usize);
+    for i in 0..len {
+        let public_key = load_word(host, member("change.key", number, i))?;
+        let power = load_u64(host, member("change.power", number, i))?;
+        infos.push(ValidatorInfo { publicKey: public_key, power });
+    }
+    Ok((activation, infos))
+}
+
 /// A read-only [`Host`] over committed state, for reading the schedule outside a transaction.
 struct StateHost<'a> {
     read: &'a mut dyn FnMut(U256) -> Result<U256, String>,
@@ -321,12 +323,11 @@ pub fn scheduled_changes(
     from: u64,
 ) -> Result<Vec<ScheduledChange>, String> {
     let mut host = StateHost { read, error: None };
-    let reader = ValidatorGovernance { chain_hash: B256::ZERO, genesis: Vec::new(), admin: None };
     let fail = |host: &StateHost<'_>, f: Failure| host.error.clone().unwrap_or_else(|| f.to_string());
     let count = ValidatorGovernance::count(&mut host).map_err(|f| fail(&host, f))?;
     let mut out = Vec::new();
     for number in from.max(1)..=count {
-        let (activation_height, infos) = reader.load_change(&mut host, number).map_err(|f| fail(&host, f))?;
+        let (activation_height, infos) = load_stored_change(&mut host, number).map_err(|f| fail(&host, f))?;
         out.push(ScheduledChange { number, activation_height, validators: from_infos(&infos) });
     }
     Ok(out)

@@ -297,10 +297,7 @@ impl Chain {
     /// Admit a transaction received from a peer (not gossiped further).
     pub fn submit_gossiped(&self, raw: &[u8]) -> Result<B256, SubmitError> {
         let started = Instant::now();
-        let limit = self.mempool.lock().config().max_tx_bytes;
-        if raw.len() > limit {
-            return Err(PoolError::Oversized { size: raw.len(), limit }.into());
-        }
+        self.check_size(raw)?;
         let hash = alloy_primitives::keccak256(raw);
         if self.mempool.lock().get(&hash).is_some() || self.recently_committed.lock().hashes.contains(&hash) {
             self.metrics.gossip_known.inc();
@@ -405,10 +402,7 @@ impl Chain {
     /// Admit a raw transaction into the mempool.
     pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
         let started = Instant::now();
-        let limit = self.mempool.lock().config().max_tx_bytes;
-        if raw.len() > limit {
-            return Err(PoolError::Oversized { size: raw.len(), limit }.into());
-        }
+        self.check_size(raw)?;
         let tx = RecoveredTx::decode(raw)?;
         let hash = self.submit(tx, started)?;
         if let Some(gossip) = self.gossip.get()
@@ -417,6 +411,15 @@ impl Chain {
             self.metrics.gossip_dropped.inc();
         }
         Ok(hash)
+    }
+
+    /// Refuse a transaction larger than the mempool takes, before decoding it.
+    fn check_size(&self, raw: &[u8]) -> Result<(), SubmitError> {
+        let limit = self.options.mempool.max_tx_bytes;
+        if raw.len() > limit {
+            return Err(PoolError::Oversized { size: raw.len(), limit }.into());
+        }
+        Ok(())
     }
 
     fn submit(&self, tx: RecoveredTx, started: Instant) -> Result<B256, SubmitError> {

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use alloy_primitives::{Bytes, keccak256};
 use futures::StreamExt;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, gossipsub, identity::Keypair, multiaddr::Protocol};
+use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, gossipsub, identity::Keypair};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,13 +61,6 @@ pub enum GossipError {
     PeerWithoutId(Multiaddr),
 }
 
-fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
-        Protocol::P2p(id) => Some(id),
-        _ => None,
-    })
-}
-
 /// Start the gossip swarm for `chain`; returns the bound listen address.
 pub async fn start(
     chain: Arc<Chain>,
@@ -77,7 +70,10 @@ pub async fn start(
 ) -> Result<(Multiaddr, tokio::task::JoinHandle<()>), GossipError> {
     let mut dial: Vec<(PeerId, Multiaddr)> = Vec::new();
     for addr in &config.peers {
-        dial.push((peer_of(addr).ok_or_else(|| GossipError::PeerWithoutId(addr.clone()))?, addr.clone()));
+        dial.push((
+            dsec_consensus::bft::peer_id_in(addr).ok_or_else(|| GossipError::PeerWithoutId(addr.clone()))?,
+            addr.clone(),
+        ));
     }
     let setup = |e: &dyn std::fmt::Display| GossipError::Setup(e.to_string());
     let mut swarm: Swarm<Behaviour> = libp2p::SwarmBuilder::with_existing_identity(keypair)
@@ -184,9 +180,10 @@ async fn run(
                         warn!(peer = %propagation_source, "undecodable transaction batch from peer");
                         continue;
                     };
-                    metrics.gossip_received.add(txs.len() as u64);
+                    let count = txs.len() as u64;
+                    metrics.gossip_received.add(count);
                     if admit.try_send(txs).is_err() {
-                        metrics.gossip_dropped.inc();
+                        metrics.gossip_dropped.add(count);
                         warn!(peer = %propagation_source, "admission queue full: dropping a gossiped batch");
                     }
                 }

@@ -59,6 +59,12 @@ pub fn read_set(path: &Path) -> eyre::Result<Vec<IValidatorSet::ValidatorInfo>> 
     Ok(members.iter().map(|m| IValidatorSet::ValidatorInfo { publicKey: m.public_key, power: m.power }).collect())
 }
 
+/// Read an approval file written by `dsec validators approve`.
+pub fn read_approval(path: &Path) -> eyre::Result<ApprovalFile> {
+    let text = std::fs::read_to_string(path).wrap_err_with(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| eyre!("{}: not an approval: {e}", path.display()))
+}
+
 /// The digest of the next change for `set` at `activation`, and its number, from the node.
 async fn next_digest(
     client: &RpcClient,

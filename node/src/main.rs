@@ -881,7 +881,7 @@ async fn settle_command(args: SettleArgs) -> eyre::Result<()> {
 }
 
 async fn validators_command(args: ValidatorsArgs) -> eyre::Result<()> {
-    use dsec_node::governance::{self, ApprovalFile, Authority};
+    use dsec_node::governance::{self, Authority};
     let c = client(&args.rpc)?;
     match args.op {
         ValidatorsCommand::Show { height } => {
@@ -900,15 +900,9 @@ async fn validators_command(args: ValidatorsArgs) -> eyre::Result<()> {
                 if approvals.is_empty() {
                     bail!("give --approval files (from `dsec validators approve`) or --admin");
                 }
-                let mut files = Vec::new();
-                for path in &approvals {
-                    let text =
-                        std::fs::read_to_string(path).wrap_err_with(|| format!("cannot read {}", path.display()))?;
-                    let file: ApprovalFile =
-                        serde_json::from_str(&text).map_err(|e| eyre!("{}: {e}", path.display()))?;
-                    files.push(file);
-                }
-                Authority::Validators(files)
+                Authority::Validators(
+                    approvals.iter().map(|p| governance::read_approval(p)).collect::<eyre::Result<_>>()?,
+                )
             };
             let set = governance::read_set(&set)?;
             let (number, block) = governance::schedule(&c, &sender, set, activation, authority).await?;

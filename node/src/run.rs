@@ -99,10 +99,8 @@ pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
     }
     let sealer_key = match &settings.validator_key {
         _ if settings.consensus.is_some() => None,
+        // (A key outside the genesis set was refused above when there is no [p2p].)
         Some(key) if validators.validators.len() == 1 && validators.get(&key.address()).is_some() => Some(key.clone()),
-        Some(key) if validators.get(&key.address()).is_none() => {
-            bail!("validator key {} is not in the genesis validator set", key.address())
-        }
         Some(_) => bail!(
             "the genesis names {} validators: give the node a [p2p] section (listen address and peers) to run BFT consensus with them",
             validators.validators.len()

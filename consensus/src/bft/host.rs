@@ -462,17 +462,7 @@ impl<A: Application> Host<A> {
         }
         // The block moves to the blocking task; the verdict needs only its hash.
         let block = std::mem::take(&mut a.block);
-        let r = a.round.as_u32().unwrap_or(0);
-        let height = a.height;
-        let verdict = self
-            .blocking(move |app| {
-                let verdict = app.validate_block(&block)?;
-                if verdict == Verdict::Valid {
-                    app.save_proposal(height, r, &block)?;
-                }
-                Ok(verdict)
-            })
-            .await?;
+        let verdict = self.validate_and_keep(a.height, a.round, block).await?;
         let validity = match verdict {
             Verdict::Valid => Validity::Valid,
             Verdict::Invalid(reason) => {
@@ -481,6 +471,20 @@ impl<A: Application> Host<A> {
             }
         };
         Ok(Some(proposed_value(&a, validity)))
+    }
+
+    /// Re-execute `block` off the message loop; store it if valid, so a
+    /// restart can still commit or re-propose it.
+    async fn validate_and_keep(&self, height: u64, round: Round, block: Block) -> Result<Verdict, BftError> {
+        let r = round.as_u32().unwrap_or(0);
+        self.blocking(move |app| {
+            let verdict = app.validate_block(&block)?;
+            if verdict == Verdict::Valid {
+                app.save_proposal(height, r, &block)?;
+            }
+            Ok(verdict)
+        })
+        .await
     }
 
     async fn decided(&mut self, certificate: MalCertificate<DsecContext>) -> Result<(), BftError> {
@@ -568,16 +572,7 @@ impl<A: Application> Host<A> {
             _ => return Ok(SyncedValueOutcome::PeerFault),
         };
         let hash = block.header.hash_slow();
-        let r = round.as_u32().unwrap_or(0);
-        let verdict = self
-            .blocking(move |app| {
-                let verdict = app.validate_block(&block)?;
-                if verdict == Verdict::Valid {
-                    app.save_proposal(height, r, &block)?;
-                }
-                Ok(verdict)
-            })
-            .await;
+        let verdict = self.validate_and_keep(height, round, block).await;
         let validity = match verdict {
             Ok(Verdict::Valid) => Validity::Valid,
             Ok(Verdict::Invalid(reason)) => {

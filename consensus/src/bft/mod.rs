@@ -138,13 +138,16 @@ pub fn allowed_peers<'a>(
     dialed: &[Multiaddr],
 ) -> HashSet<Libp2pPeerId> {
     let validators = sets.into_iter().flat_map(|set| set.validators.iter()).filter_map(|v| peer_id_of(&v.public_key.0));
-    let dialed = dialed.iter().filter_map(|addr| {
-        addr.iter().find_map(|p| match p {
-            libp2p::multiaddr::Protocol::P2p(id) => Some(id),
-            _ => None,
-        })
-    });
+    let dialed = dialed.iter().filter_map(peer_id_in);
     validators.chain(allowlist.iter().copied()).chain(dialed).collect()
+}
+
+/// The peer id at the end of an address (`…/p2p/<peer id>`), if it has one.
+pub fn peer_id_in(addr: &Multiaddr) -> Option<Libp2pPeerId> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
 }
 
 /// The libp2p identity of an ed25519 seed (a validator uses its consensus key).
@@ -184,11 +187,8 @@ pub async fn run<A: Application>(app: Arc<A>, cfg: BftConfig) -> Result<(), BftE
     // Malachite hands us its own peer-id type: compare by bytes.
     let mut allowed: HashSet<Vec<u8>> = cfg.allowed.iter().map(|p| p.to_bytes()).collect();
     allowed.insert(cfg.network_key.public().to_peer_id().to_bytes());
-    let allowed = Arc::new(allowed);
-    let allowed_peers: Arc<dyn Fn(&PeerId) -> bool + Send + Sync> = {
-        let allowed = allowed.clone();
-        Arc::new(move |peer: &PeerId| allowed.contains(&peer.to_bytes()))
-    };
+    let allowed_peers: Arc<dyn Fn(&PeerId) -> bool + Send + Sync> =
+        Arc::new(move |peer: &PeerId| allowed.contains(&peer.to_bytes()));
 
     let p2p = P2pConfig {
         listen_addr: cfg.listen.clone(),
