@@ -12,7 +12,7 @@
 use crate::storage::{from_short_string, load_u64, load_word, short_string, slot, store_u64, store_word};
 use crate::{Call, Chaincode, Failure, GenesisTenant, Host, ModuleConfig};
 use alloy::sol_types::{SolCall, SolEvent};
-use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -30,16 +30,7 @@ pub struct AuditAnchoring {
     genesis_tenants: HashMap<B256, GenesisTenant>,
 }
 
-/// The hash that links an anchor to the previous one.
-pub fn anchor_hash(tenant: &B256, seq: u64, root: &B256, line_count: u64, prev: &B256) -> B256 {
-    let mut buf = Vec::with_capacity(32 * 5);
-    buf.extend_from_slice(tenant.as_slice());
-    buf.extend_from_slice(&U256::from(seq).to_be_bytes::<32>());
-    buf.extend_from_slice(root.as_slice());
-    buf.extend_from_slice(&U256::from(line_count).to_be_bytes::<32>());
-    buf.extend_from_slice(prev.as_slice());
-    keccak256(&buf)
-}
+pub use dsec_sdk::chaincode::audit::anchor_hash;
 
 fn ok(output: Vec<u8>) -> Result<Bytes, Failure> {
     Ok(output.into())

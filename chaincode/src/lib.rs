@@ -21,6 +21,7 @@ pub mod audit;
 pub mod provenance;
 pub mod settlement;
 pub mod storage;
+#[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
 pub mod validator_set;
 

@@ -1,14 +1,39 @@
-//! Node configuration: a TOML file whose every setting can also be given as a
-//! command-line flag (the flag wins).
+//! Node configuration, resolved in one place: a TOML file ([`FileConfig`])
+//! merged with command-line [`Overrides`] (a flag wins over the file) by
+//! [`resolve`], which reads the genesis and key files and yields the
+//! [`NodeSettings`] the node runs with. Every default is named once, here or
+//! beside the type it configures; `dsec devnet` builds the same [`FileConfig`]
+//! (and writes it out for its validators) instead of settings of its own.
 
+use crate::mempool::MempoolConfig;
 use crate::rpc::RpcConfig;
+use crate::run::{ConsensusSettings, NodeSettings};
 use crate::store::Retention;
-use serde::Deserialize;
+use dsec_consensus::DevSealerConfig;
+use dsec_consensus::bft::{BftParams, ByzantineConfig, Multiaddr, Trigger};
+use dsec_genesis::{Genesis, GenesisError};
+use dsec_sdk::keyfile::{KeyError, read_key};
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// The `node.toml` file.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// JSON-RPC address when none is configured.
+pub const DEFAULT_RPC_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8545);
+/// Log filter when none is configured.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+/// A single validator seals a block at least this often (milliseconds).
+pub const DEFAULT_BLOCK_TIME_MS: u64 = 1000;
+/// Blocks of state history kept when not an archive.
+pub const DEFAULT_STATE_HISTORY_BLOCKS: u64 = 10_000;
+/// Most transactions per block of a single validator.
+pub const DEFAULT_MAX_BLOCK_TRANSACTIONS: usize = 20_000;
+/// Most transactions per block with BFT consensus: a block must also be
+/// streamed to and re-executed by every validator within the propose timeout.
+pub const DEFAULT_BFT_MAX_BLOCK_TRANSACTIONS: usize = 5_000;
+
+/// The `node.toml` file. Every setting is optional; [`resolve`] fills defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Directory of the database and node files.
@@ -28,23 +53,27 @@ pub struct FileConfig {
     /// Blocks of state history kept when not an archive.
     pub state_history_blocks: Option<u64>,
     /// Block production on a single-validator chain.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub sealer: SealerSection,
     /// JSON-RPC limits.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub rpc: RpcSection,
     /// Mempool limits.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub mempool: MempoolSection,
     /// Peer-to-peer networking (present: BFT consensus with the peers).
     pub p2p: Option<P2pSection>,
     /// Consensus timeouts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub consensus: ConsensusSection,
 }
 
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
 /// `[p2p]` section: where this node listens and whom it talks to.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct P2pSection {
     /// Consensus listen address, a multiaddr (`/ip4/127.0.0.1/tcp/26656`).
@@ -58,14 +87,14 @@ pub struct P2pSection {
     #[serde(default)]
     pub gossip_peers: Vec<String>,
     /// Peer ids allowed besides the validators (full nodes, monitors).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowlist: Vec<String>,
     /// File of this node's network key (full nodes; a validator uses its validator key).
     pub node_key: Option<PathBuf>,
 }
 
 /// `[consensus]` section (milliseconds). Defaults suit a permissioned LAN/WAN.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsensusSection {
     /// Time to wait for a proposal in round 0.
@@ -84,9 +113,8 @@ pub struct ConsensusSection {
 
 impl ConsensusSection {
     /// The consensus tunables these settings ask for.
-    pub fn params(&self) -> dsec_consensus::bft::BftParams {
-        use std::time::Duration;
-        let mut p = dsec_consensus::bft::BftParams::default();
+    pub fn params(&self) -> BftParams {
+        let mut p = BftParams::default();
         let ms = Duration::from_millis;
         if let Some(v) = self.timeout_propose_ms {
             p.timeouts.propose = ms(v);
@@ -114,7 +142,7 @@ impl ConsensusSection {
 }
 
 /// `[sealer]` section.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SealerSection {
     /// Seal a block at least every this many milliseconds (0: only when transactions arrive).
@@ -127,8 +155,26 @@ pub struct SealerSection {
     pub max_block_transactions: Option<usize>,
 }
 
+impl SealerSection {
+    /// The dev sealer settings these settings ask for.
+    pub fn sealer(&self) -> DevSealerConfig {
+        let block_time_ms = self.block_time_ms.unwrap_or(DEFAULT_BLOCK_TIME_MS);
+        let mut sealer = DevSealerConfig {
+            block_interval: (block_time_ms > 0).then(|| Duration::from_millis(block_time_ms)),
+            ..DevSealerConfig::default()
+        };
+        if let Some(seal) = self.seal_on_transactions {
+            sealer.seal_on_transactions = seal;
+        }
+        if let Some(ms) = self.build_time_ms {
+            sealer.build_time = Duration::from_millis(ms);
+        }
+        sealer
+    }
+}
+
 /// `[rpc]` section.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RpcSection {
     /// Largest request body, bytes.
@@ -149,8 +195,28 @@ pub struct RpcSection {
     pub cors_origins: Option<Vec<String>>,
 }
 
+impl RpcSection {
+    /// The JSON-RPC limits these settings ask for.
+    pub fn rpc_config(&self) -> RpcConfig {
+        let d = RpcConfig::default();
+        RpcConfig {
+            max_request_body_bytes: self.max_request_body_bytes.unwrap_or(d.max_request_body_bytes),
+            max_response_body_bytes: d.max_response_body_bytes,
+            max_batch_size: self.max_batch_size.unwrap_or(d.max_batch_size),
+            max_connections: self.max_connections.unwrap_or(d.max_connections),
+            max_subscriptions_per_connection: d.max_subscriptions_per_connection,
+            gas_cap: self.gas_cap.unwrap_or(d.gas_cap),
+            call_timeout: self.call_timeout_ms.map(Duration::from_millis).unwrap_or(d.call_timeout),
+            max_logs_block_range: self.max_logs_block_range.unwrap_or(d.max_logs_block_range),
+            max_logs_results: self.max_logs_results.unwrap_or(d.max_logs_results),
+            cors_origins: self.cors_origins.clone().unwrap_or(d.cors_origins),
+            max_filters: d.max_filters,
+        }
+    }
+}
+
 /// `[mempool]` section.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MempoolSection {
     /// Most transactions held.
@@ -159,6 +225,57 @@ pub struct MempoolSection {
     pub max_per_sender: Option<usize>,
     /// Largest transaction, bytes.
     pub max_tx_bytes: Option<usize>,
+}
+
+impl MempoolSection {
+    /// The mempool limits these settings ask for.
+    pub fn mempool(&self) -> MempoolConfig {
+        let mut mempool = MempoolConfig::default();
+        if let Some(n) = self.max_transactions {
+            mempool.max_transactions = n;
+        }
+        if let Some(n) = self.max_per_sender {
+            mempool.max_per_sender = n;
+        }
+        if let Some(n) = self.max_tx_bytes {
+            mempool.max_tx_bytes = n;
+        }
+        mempool
+    }
+}
+
+/// Settings given on the command line; each one present replaces the file's.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Directory of the database.
+    pub data_dir: Option<PathBuf>,
+    /// Genesis file.
+    pub genesis: Option<PathBuf>,
+    /// This validator's key file.
+    pub validator_key: Option<PathBuf>,
+    /// JSON-RPC listen address.
+    pub rpc_addr: Option<SocketAddr>,
+    /// Prometheus metrics listen address.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Log filter.
+    pub log_level: Option<String>,
+    /// Keep the state of every block (true wins over the file).
+    pub archive: bool,
+    /// Blocks of state history kept when not an archive.
+    pub state_history_blocks: Option<u64>,
+    /// Seal a block at least every this many milliseconds.
+    pub block_time_ms: Option<u64>,
+    /// FAULT INJECTION FOR TESTS: sign two different votes in every round.
+    pub byzantine_equivocate: bool,
+}
+
+/// A configuration ready to run: the node's settings and the log filter.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// What the node starts with.
+    pub settings: NodeSettings,
+    /// The log filter (logging is set up by the binary, not the node).
+    pub log_level: String,
 }
 
 /// Why a configuration was refused.
@@ -181,8 +298,32 @@ pub enum ConfigError {
         message: String,
     },
     /// A required setting is missing.
-    #[error("missing setting `{0}`: give it in the config file or as a flag")]
-    Missing(&'static str),
+    #[error("missing setting `{field}` ({flag}): give it in the config file or as a flag")]
+    Missing {
+        /// The config key.
+        field: &'static str,
+        /// The flag that sets it.
+        flag: &'static str,
+    },
+    /// A setting has a value that cannot be used.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The config key (with its section).
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The genesis file was refused.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// A key file was refused.
+    #[error("{field}")]
+    Key {
+        /// The config key that named the file.
+        field: &'static str,
+        /// Why.
+        source: KeyError,
+    },
 }
 
 impl FileConfig {
@@ -194,33 +335,111 @@ impl FileConfig {
             .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
     }
 
+    /// The file as TOML (what `dsec devnet` writes for each validator).
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string(self).map_err(|e| ConfigError::Invalid { field: "config", message: e.to_string() })
+    }
+
     /// The state retention these settings ask for.
     pub fn retention(&self) -> Retention {
         if self.archive.unwrap_or(false) {
             Retention::Archive
         } else {
-            Retention::Blocks(self.state_history_blocks.unwrap_or(10_000).max(1))
+            Retention::Blocks(self.state_history_blocks.unwrap_or(DEFAULT_STATE_HISTORY_BLOCKS).max(1))
         }
     }
+}
 
-    /// The JSON-RPC limits these settings ask for.
-    pub fn rpc_config(&self) -> RpcConfig {
-        let d = RpcConfig::default();
-        let r = &self.rpc;
-        RpcConfig {
-            max_request_body_bytes: r.max_request_body_bytes.unwrap_or(d.max_request_body_bytes),
-            max_response_body_bytes: d.max_response_body_bytes,
-            max_batch_size: r.max_batch_size.unwrap_or(d.max_batch_size),
-            max_connections: r.max_connections.unwrap_or(d.max_connections),
-            max_subscriptions_per_connection: d.max_subscriptions_per_connection,
-            gas_cap: r.gas_cap.unwrap_or(d.gas_cap),
-            call_timeout: r.call_timeout_ms.map(std::time::Duration::from_millis).unwrap_or(d.call_timeout),
-            max_logs_block_range: r.max_logs_block_range.unwrap_or(d.max_logs_block_range),
-            max_logs_results: r.max_logs_results.unwrap_or(d.max_logs_results),
-            cors_origins: r.cors_origins.clone().unwrap_or(d.cors_origins),
-            max_filters: d.max_filters,
-        }
+/// Merge `file` with `flags` (a flag wins), check everything, and read the
+/// genesis and key files: the settings a node starts with.
+pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, ConfigError> {
+    file.data_dir = flags.data_dir.or(file.data_dir);
+    file.genesis = flags.genesis.or(file.genesis);
+    file.validator_key = flags.validator_key.or(file.validator_key);
+    file.rpc_addr = flags.rpc_addr.or(file.rpc_addr);
+    file.metrics_addr = flags.metrics_addr.or(file.metrics_addr);
+    file.log_level = flags.log_level.or(file.log_level);
+    if flags.archive {
+        file.archive = Some(true);
+    } else if flags.state_history_blocks.is_some() {
+        file.archive = Some(false);
+        file.state_history_blocks = flags.state_history_blocks;
     }
+    file.sealer.block_time_ms = flags.block_time_ms.or(file.sealer.block_time_ms);
+
+    let data_dir = file.data_dir.clone().ok_or(ConfigError::Missing { field: "data_dir", flag: "--data-dir" })?;
+    let genesis_path = file.genesis.clone().ok_or(ConfigError::Missing { field: "genesis", flag: "--genesis" })?;
+    let genesis = Genesis::load(&genesis_path)?;
+    let validator_key = file
+        .validator_key
+        .as_deref()
+        .map(read_key)
+        .transpose()
+        .map_err(|source| ConfigError::Key { field: "validator_key", source })?;
+    let consensus = match &file.p2p {
+        Some(p2p) => Some(consensus_settings(p2p, &file.consensus, flags.byzantine_equivocate)?),
+        None if flags.byzantine_equivocate => {
+            return Err(ConfigError::Invalid {
+                field: "--byzantine-equivocate",
+                message: "needs a [p2p] section".into(),
+            });
+        }
+        None => None,
+    };
+    let default_block_transactions =
+        if consensus.is_some() { DEFAULT_BFT_MAX_BLOCK_TRANSACTIONS } else { DEFAULT_MAX_BLOCK_TRANSACTIONS };
+    let settings = NodeSettings {
+        retention: file.retention(),
+        rpc: file.rpc.rpc_config(),
+        mempool: file.mempool.mempool(),
+        sealer: file.sealer.sealer(),
+        max_block_transactions: file.sealer.max_block_transactions.unwrap_or(default_block_transactions),
+        consensus,
+        data_dir,
+        genesis,
+        validator_key,
+        rpc_addr: file.rpc_addr.unwrap_or(DEFAULT_RPC_ADDR),
+        metrics_addr: file.metrics_addr,
+    };
+    Ok(Resolved { settings, log_level: file.log_level.unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string()) })
+}
+
+fn consensus_settings(
+    p2p: &P2pSection,
+    consensus: &ConsensusSection,
+    equivocate: bool,
+) -> Result<ConsensusSettings, ConfigError> {
+    let addr = |field: &'static str, s: &str| -> Result<Multiaddr, ConfigError> {
+        s.parse().map_err(|e| ConfigError::Invalid { field, message: format!("invalid multiaddr {s:?}: {e}") })
+    };
+    let addrs = |field: &'static str, list: &[String]| -> Result<Vec<Multiaddr>, ConfigError> {
+        list.iter().map(|s| addr(field, s)).collect()
+    };
+    let node_key = match &p2p.node_key {
+        Some(path) => {
+            Some(read_key(path).map_err(|source| ConfigError::Key { field: "[p2p] node_key", source })?.seed())
+        }
+        None => None,
+    };
+    Ok(ConsensusSettings {
+        listen: addr("[p2p] listen", &p2p.listen)?,
+        peers: addrs("[p2p] peers", &p2p.peers)?,
+        gossip_listen: addr("[p2p] gossip_listen", &p2p.gossip_listen)?,
+        gossip_peers: addrs("[p2p] gossip_peers", &p2p.gossip_peers)?,
+        allowlist: p2p
+            .allowlist
+            .iter()
+            .map(|p| {
+                p.parse().map_err(|e| ConfigError::Invalid {
+                    field: "[p2p] allowlist",
+                    message: format!("invalid peer id {p:?}: {e}"),
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        node_key,
+        params: consensus.params(),
+        byzantine: equivocate.then(|| ByzantineConfig::default().with_equivocate_votes(Trigger::Always)),
+    })
 }
 
 #[cfg(test)]
@@ -253,7 +472,58 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.retention(), Retention::Archive);
-        assert_eq!(cfg.rpc_config().max_batch_size, 10);
+        assert_eq!(cfg.rpc.rpc_config().max_batch_size, 10);
         assert_eq!(cfg.sealer.block_time_ms, Some(500));
+        assert_eq!(cfg.mempool.mempool().max_per_sender, 5);
+    }
+
+    #[test]
+    fn a_written_config_reads_back_the_same() {
+        let cfg = FileConfig {
+            data_dir: Some("devnet/node0".into()),
+            rpc_addr: Some(DEFAULT_RPC_ADDR),
+            archive: Some(false),
+            p2p: Some(P2pSection {
+                listen: "/ip4/127.0.0.1/tcp/26656".into(),
+                peers: vec!["/ip4/127.0.0.1/tcp/26657/p2p/a".into(), "/ip4/127.0.0.1/tcp/26658/p2p/b".into()],
+                gossip_listen: "/ip4/127.0.0.1/tcp/27656".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let text = cfg.to_toml().unwrap();
+        assert!(!text.contains("[sealer]") && !text.contains("allowlist"), "empty settings are left out:\n{text}");
+        assert_eq!(toml::from_str::<FileConfig>(&text).unwrap(), cfg);
+    }
+
+    #[test]
+    fn flags_win_and_missing_settings_are_named() {
+        let err = resolve(FileConfig::default(), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("data_dir") && err.contains("--data-dir"), "{err}");
+        let file = FileConfig { data_dir: Some("/tmp/x".into()), ..Default::default() };
+        let err = resolve(file, Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("--genesis"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = dir.path().join("genesis.json");
+        let devnet = dsec_genesis::devnet::generate(&dsec_genesis::devnet::DevnetSpec::default());
+        std::fs::write(&genesis, devnet.genesis.to_json_pretty()).unwrap();
+        let file = FileConfig {
+            data_dir: Some(dir.path().into()),
+            genesis: Some(genesis),
+            state_history_blocks: Some(5),
+            log_level: Some("debug".into()),
+            ..Default::default()
+        };
+        let flags = Overrides { archive: true, block_time_ms: Some(0), ..Default::default() };
+        let resolved = resolve(file.clone(), flags).unwrap();
+        assert_eq!(resolved.settings.retention, Retention::Archive);
+        assert_eq!(resolved.settings.sealer.block_interval, None);
+        assert_eq!(resolved.settings.max_block_transactions, DEFAULT_MAX_BLOCK_TRANSACTIONS);
+        assert_eq!(resolved.settings.rpc_addr, DEFAULT_RPC_ADDR);
+        assert_eq!(resolved.log_level, "debug");
+        let resolved = resolve(file, Overrides::default()).unwrap();
+        assert_eq!(resolved.settings.retention, Retention::Blocks(5));
+        assert_eq!(resolved.settings.sealer.block_interval, Some(Duration::from_millis(DEFAULT_BLOCK_TIME_MS)));
     }
 }

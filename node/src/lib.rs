@@ -1,20 +1,17 @@
-//! `dsec-node`: the dsec node — RocksDB store, mempool, block production behind
-//! the consensus application interface, JSON-RPC, metrics, and the `dsec` CLI's
-//! building blocks (devnet, load generator).
+//! `dsec-node`: the dsec node as a library — RocksDB store, mempool, the chain
+//! core behind the consensus application interface, JSON-RPC, transaction
+//! gossip and metrics, started by [`start`] with the settings
+//! [`config::resolve`] makes of a config file and flags. The `dsec` binary
+//! (crate `dsec-cli`) parses the command line and calls these.
 
-pub mod audit;
 pub mod chain;
-pub mod cli_tx;
 pub mod config;
-pub mod devnet;
 pub mod gossip;
-pub mod governance;
-pub mod keys;
-pub mod load;
 pub mod mempool;
 pub mod metrics;
-pub mod provenance;
 pub mod rpc;
 pub mod run;
-pub mod settle;
 pub mod store;
+
+pub use config::{FileConfig, Overrides, Resolved, resolve};
+pub use run::{NodeError, NodeSettings, RunningNode, start};

@@ -1,16 +1,18 @@
-//! Starting and stopping a node: store, JSON-RPC, metrics and block production.
+//! Starting and stopping a node: store, JSON-RPC, metrics and block
+//! production (the dev sealer, or transaction gossip and BFT consensus). The
+//! one entry point is [`start`]; what it is given comes from
+//! [`crate::config::resolve`].
 
-use crate::chain::{Chain, ChainOptions};
+use crate::chain::{Chain, ChainError, ChainOptions};
 use crate::mempool::MempoolConfig;
 use crate::metrics::{self, Metrics};
 use crate::rpc::{self, RpcConfig};
-use crate::store::Retention;
+use crate::store::{Retention, StoreError};
 use alloy_primitives::Address;
-use dsec_consensus::bft::{self, BftConfig, BftParams, ByzantineConfig, Multiaddr};
-use dsec_consensus::{DevSealer, DevSealerConfig};
+use dsec_consensus::bft::{self, BftConfig, BftError, BftParams, ByzantineConfig, Multiaddr};
+use dsec_consensus::{DevSealer, DevSealerConfig, SealerError};
 use dsec_genesis::Genesis;
 use dsec_sdk::validators::ValidatorKey;
-use eyre::{WrapErr, bail};
 use libp2p::PeerId;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,6 +68,50 @@ pub struct ConsensusSettings {
     pub byzantine: Option<ByzantineConfig>,
 }
 
+/// Why a node could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The settings do not describe a node that can run (key, genesis and `[p2p]` disagree).
+    #[error("{0}")]
+    Settings(String),
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The chain could not be opened.
+    #[error("cannot open the chain")]
+    Open(#[source] ChainError),
+    /// A listener could not be started.
+    #[error("cannot start {what} on {addr}")]
+    Listen {
+        /// Which server.
+        what: &'static str,
+        /// Its address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Transaction gossip could not be started.
+    #[error("cannot start transaction gossip")]
+    Gossip(#[from] crate::gossip::GossipError),
+    /// The dev sealer stopped with an error.
+    #[error("block production failed")]
+    Sealer(#[from] SealerError<ChainError>),
+    /// Consensus stopped with an error.
+    #[error("consensus failed")]
+    Consensus(#[from] BftError),
+    /// The block production task panicked or was cancelled.
+    #[error("block production task failed")]
+    Task(#[from] tokio::task::JoinError),
+    /// The store could not be flushed at shutdown.
+    #[error("cannot flush the database")]
+    Flush(#[source] StoreError),
+}
+
 /// A started node.
 #[derive(Debug)]
 pub struct RunningNode {
@@ -77,19 +123,22 @@ pub struct RunningNode {
     pub metrics_addr: Option<SocketAddr>,
     rpc: rpc::RpcServer,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    sealer: Option<tokio::task::JoinHandle<eyre::Result<()>>>,
+    sealer: Option<tokio::task::JoinHandle<Result<(), NodeError>>>,
     stop: Arc<tokio::sync::Notify>,
     bft: bool,
 }
 
 /// Start a node. Block production runs in the background until [`RunningNode::shutdown`].
-pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
+pub async fn start(settings: NodeSettings) -> Result<RunningNode, NodeError> {
     let validators = settings.genesis.validator_set();
     if let Some(key) = &settings.validator_key
         && validators.get(&key.address()).is_none()
     {
         if settings.consensus.is_none() {
-            bail!("validator key {} is not in the genesis validator set", key.address());
+            return Err(NodeError::Settings(format!(
+                "validator key {} is not in the genesis validator set",
+                key.address()
+            )));
         }
         // A validator joining by governance: it follows until a change adds it.
         warn!(
@@ -101,16 +150,21 @@ pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
         _ if settings.consensus.is_some() => None,
         // (A key outside the genesis set was refused above when there is no [p2p].)
         Some(key) if validators.validators.len() == 1 && validators.get(&key.address()).is_some() => Some(key.clone()),
-        Some(_) => bail!(
-            "the genesis names {} validators: give the node a [p2p] section (listen address and peers) to run BFT consensus with them",
-            validators.validators.len()
-        ),
+        Some(_) => {
+            return Err(NodeError::Settings(format!(
+                "the genesis names {} validators: give the node a [p2p] section (listen address and peers) to run BFT consensus with them",
+                validators.validators.len()
+            )));
+        }
         None => {
-            bail!("no validator key given (--validator-key), and no [p2p] section to follow a network as a full node")
+            return Err(NodeError::Settings(
+                "no validator key given (--validator-key), and no [p2p] section to follow a network as a full node"
+                    .into(),
+            ));
         }
     };
     std::fs::create_dir_all(&settings.data_dir)
-        .wrap_err_with(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+        .map_err(|source| NodeError::DataDir { path: settings.data_dir.display().to_string(), source })?;
     let metrics = Arc::new(Metrics::default());
     let beneficiary = settings.validator_key.as_ref().map(|k| k.address()).unwrap_or(Address::ZERO);
     let options = ChainOptions {
@@ -120,29 +174,29 @@ pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
         beneficiary,
     };
     let chain = Arc::new(
-        Chain::open(&settings.data_dir, settings.genesis.clone(), options, metrics.clone())
-            .wrap_err("cannot open the chain")?,
+        Chain::open(&settings.data_dir, settings.genesis.clone(), options, metrics.clone()).map_err(NodeError::Open)?,
     );
     let head = chain.head();
     info!(genesis = %chain.genesis_hash(), head = head.header.number, hash = %head.hash, "chain opened");
 
     let rpc = rpc::start(settings.rpc_addr, chain.clone(), settings.rpc.clone())
         .await
-        .wrap_err_with(|| format!("cannot start JSON-RPC on {}", settings.rpc_addr))?;
+        .map_err(|source| NodeError::Listen { what: "JSON-RPC", addr: settings.rpc_addr, source })?;
     info!(addr = %rpc.local_addr, "JSON-RPC listening (HTTP and WebSocket)");
 
     let mut tasks = Vec::new();
-    let metrics_addr = match settings.metrics_addr {
-        Some(addr) => {
-            let (bound, task) = metrics::serve(addr, metrics.clone())
-                .await
-                .wrap_err_with(|| format!("cannot serve metrics on {addr}"))?;
-            info!(addr = %bound, "metrics at /metrics");
-            tasks.push(task);
-            Some(bound)
-        }
-        None => None,
-    };
+    let metrics_addr =
+        match settings.metrics_addr {
+            Some(addr) => {
+                let (bound, task) = metrics::serve(addr, metrics.clone())
+                    .await
+                    .map_err(|source| NodeError::Listen { what: "metrics", addr, source })?;
+                info!(addr = %bound, "metrics at /metrics");
+                tasks.push(task);
+                Some(bound)
+            }
+            None => None,
+        };
     let housekeeping = chain.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -160,7 +214,7 @@ pub async fn start(settings: NodeSettings) -> eyre::Result<RunningNode> {
     let sealer = sealer_key.map(|key| {
         let sealer = DevSealer::new(chain.clone(), key, settings.sealer.clone(), chain.wake_handle());
         let stop = stop.clone();
-        tokio::spawn(async move { sealer.run(async move { stop.notified().await }).await.map_err(eyre::Report::from) })
+        tokio::spawn(async move { Ok(sealer.run(async move { stop.notified().await }).await?) })
     });
     let mut sealer = sealer;
     if let Some(consensus) = settings.consensus.clone() {
@@ -177,13 +231,13 @@ async fn start_consensus(
     chain: Arc<Chain>,
     metrics: Arc<Metrics>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> eyre::Result<tokio::task::JoinHandle<eyre::Result<()>>> {
+) -> Result<tokio::task::JoinHandle<Result<(), NodeError>>, NodeError> {
     let seed = match (&settings.validator_key, consensus.node_key) {
         (Some(key), _) => key.seed(),
         (None, Some(seed)) => seed,
-        (None, None) => bail!("a full node needs a network key: set [p2p] node_key"),
+        (None, None) => return Err(NodeError::Settings("a full node needs a network key: set [p2p] node_key".into())),
     };
-    let network_key = bft::network_keypair(seed).ok_or_else(|| eyre::eyre!("invalid network key"))?;
+    let network_key = bft::network_keypair(seed).ok_or_else(|| NodeError::Settings("invalid network key".into()))?;
     let next = chain.head().header.number + 1;
     let dialed: Vec<Multiaddr> = consensus.peers.iter().chain(&consensus.gossip_peers).cloned().collect();
     let allowed = bft::allowed_peers(
@@ -196,9 +250,7 @@ async fn start_consensus(
         peers: consensus.gossip_peers.clone(),
         allowed: allowed.clone(),
     };
-    let (gossip_addr, gossip_task) = crate::gossip::start(chain.clone(), network_key.clone(), gossip, metrics)
-        .await
-        .wrap_err("cannot start transaction gossip")?;
+    let (gossip_addr, gossip_task) = crate::gossip::start(chain.clone(), network_key.clone(), gossip, metrics).await?;
     tasks.push(gossip_task);
     info!(addr = %gossip_addr, "transaction gossip started");
     let cfg = BftConfig {
@@ -216,15 +268,15 @@ async fn start_consensus(
         params: consensus.params.clone(),
         byzantine: consensus.byzantine.clone(),
     };
-    Ok(tokio::spawn(async move { bft::run(chain, cfg).await.map_err(eyre::Report::from) }))
+    Ok(tokio::spawn(async move { Ok(bft::run(chain, cfg).await?) }))
 }
 
 impl RunningNode {
     /// Wait until block production fails (it runs until shutdown otherwise).
-    pub async fn wait(&mut self) -> eyre::Result<()> {
+    pub async fn wait(&mut self) -> Result<(), NodeError> {
         match self.sealer.as_mut() {
             Some(handle) => {
-                let result = handle.await.wrap_err("block production task failed")?;
+                let result = handle.await?;
                 self.sealer = None;
                 result
             }
@@ -233,7 +285,7 @@ impl RunningNode {
     }
 
     /// Stop block production and the servers, and flush the store.
-    pub async fn shutdown(mut self) -> eyre::Result<()> {
+    pub async fn shutdown(mut self) -> Result<(), NodeError> {
         self.stop.notify_one();
         if self.bft
             && let Some(handle) = self.sealer.take()
@@ -256,7 +308,7 @@ impl RunningNode {
         for task in self.tasks.drain(..) {
             task.abort();
         }
-        self.chain.store().flush().wrap_err("cannot flush the database")?;
+        self.chain.store().flush().map_err(NodeError::Flush)?;
         info!("node stopped");
         Ok(())
     }

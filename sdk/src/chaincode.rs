@@ -22,6 +22,18 @@ pub mod audit {
     pub fn tenant_id(name: &str) -> B256 {
         keccak256(name.as_bytes())
     }
+
+    /// The hash that links an anchor to the previous one:
+    /// `keccak256(tenant ‖ seq ‖ root ‖ lineCount ‖ prev)`, integers as 32-byte big-endian words.
+    pub fn anchor_hash(tenant: &B256, seq: u64, root: &B256, line_count: u64, prev: &B256) -> B256 {
+        let mut buf = Vec::with_capacity(32 * 5);
+        buf.extend_from_slice(tenant.as_slice());
+        buf.extend_from_slice(&alloy_primitives::U256::from(seq).to_be_bytes::<32>());
+        buf.extend_from_slice(root.as_slice());
+        buf.extend_from_slice(&alloy_primitives::U256::from(line_count).to_be_bytes::<32>());
+        buf.extend_from_slice(prev.as_slice());
+        keccak256(&buf)
+    }
 }
 
 /// Cross-border settlement.

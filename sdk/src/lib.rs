@@ -5,12 +5,14 @@
 //! - [`validators`]: validator sets, ed25519 validator keys, certificate checks;
 //! - [`tx`]: decoding and signing Ethereum transactions, fast sender recovery;
 //! - [`dev`]: the well-known development accounts;
+//! - [`keyfile`]: validator key files (read by the node, written by the CLI);
 //! - [`client`]: a typed JSON-RPC client for a dsec (or any Ethereum) node.
 
 pub mod block;
 pub mod chaincode;
 pub mod client;
 pub mod dev;
+pub mod keyfile;
 pub mod merkle;
 pub mod state;
 pub mod tx;

@@ -1,8 +1,9 @@
 //! Validator key files: JSON with the address, public key and secret seed,
-//! written with mode 0600.
+//! written with mode 0600. The node reads its validator (or network) key from
+//! one; the operator CLI writes them and signs governance approvals with them.
 
+use crate::validators::ValidatorKey;
 use alloy_primitives::{Address, B256};
-use dsec_sdk::validators::ValidatorKey;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -2,47 +2,133 @@
 //! the set of a height, sign an approval of a change with a validator key,
 //! and submit a change with approvals (or as the genesis validator admin).
 
-use crate::cli_tx::{send, view};
+use crate::common::{DEFAULT_RPC_URL, client, parse_key};
+use crate::tx::{send, view};
 use alloy_primitives::{Address, B256, Bytes};
+use clap::{Args, Subcommand};
 use dsec_sdk::chaincode::validator_set::{ADDRESS, IValidatorSet, change_digest};
 use dsec_sdk::client::RpcClient;
+use dsec_sdk::keyfile::read_key;
 use dsec_sdk::tx::LocalKey;
 use dsec_sdk::validators::ValidatorKey;
 use eyre::{WrapErr, bail, eyre};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Flags of `dsec validators`.
+#[derive(Args, Debug)]
+pub(crate) struct ValidatorsArgs {
+    /// JSON-RPC URL of a node.
+    #[arg(long, default_value = DEFAULT_RPC_URL, global = true)]
+    rpc: String,
+    #[command(subcommand)]
+    op: ValidatorsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ValidatorsCommand {
+    /// Print the validator set of a height (default: the next height).
+    Show {
+        /// Block height.
+        #[arg(long)]
+        height: Option<u64>,
+    },
+    /// Sign the next change with a validator key; prints the approval (JSON) to pass to `schedule`.
+    Approve {
+        /// This validator's key file.
+        #[arg(long)]
+        validator_key: PathBuf,
+        /// The complete new set: a JSON array of {"name"?, "publicKey", "power"}.
+        #[arg(long)]
+        set: PathBuf,
+        /// First height the new set signs (at least two after the block that includes the change).
+        #[arg(long)]
+        activation: u64,
+    },
+    /// Submit a change, with approvals of more than two thirds of the current
+    /// voting power or, with --admin, as the genesis validator admin.
+    Schedule {
+        /// The complete new set (as for `approve`).
+        #[arg(long)]
+        set: PathBuf,
+        /// First height the new set signs.
+        #[arg(long)]
+        activation: u64,
+        /// Approval files written by `dsec validators approve` (repeat the flag).
+        #[arg(long = "approval")]
+        approvals: Vec<PathBuf>,
+        /// Submit as the genesis validator admin instead of with approvals.
+        #[arg(long, conflicts_with = "approvals")]
+        admin: bool,
+        /// Private key that sends the transaction (default: dev account 0).
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+impl ValidatorsArgs {
+    /// Run the subcommand.
+    pub(crate) async fn run(self) -> eyre::Result<()> {
+        let c = client(&self.rpc)?;
+        match self.op {
+            ValidatorsCommand::Show { height } => {
+                println!("{}", serde_json::to_string_pretty(&show(&c, height).await?)?);
+            }
+            ValidatorsCommand::Approve { validator_key, set, activation } => {
+                let key = read_key(&validator_key)?;
+                let approval = approve(&c, &key, &read_set(&set)?, activation).await?;
+                println!("{}", serde_json::to_string_pretty(&approval)?);
+            }
+            ValidatorsCommand::Schedule { set, activation, approvals, admin, key } => {
+                let sender = parse_key(key.as_deref(), "--key")?;
+                let authority = if admin {
+                    Authority::Admin
+                } else {
+                    if approvals.is_empty() {
+                        bail!("give --approval files (from `dsec validators approve`) or --admin");
+                    }
+                    Authority::Validators(approvals.iter().map(|p| read_approval(p)).collect::<eyre::Result<_>>()?)
+                };
+                let set = read_set(&set)?;
+                let (number, block) = schedule(&c, &sender, set, activation, authority).await?;
+                println!("change {number} scheduled in block {block}: the new set signs from height {activation}");
+            }
+        }
+        Ok(())
+    }
+}
 
 /// One member of a proposed set, as written in a set file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SetMember {
+pub(crate) struct SetMember {
     /// Who runs it (for people; not on chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// ed25519 public key (`dsec keys show` prints it).
-    pub public_key: B256,
+    pub(crate) public_key: B256,
     /// Voting power, at least 1.
-    pub power: u64,
+    pub(crate) power: u64,
 }
 
 /// A validator's approval of one change, as `dsec validators approve` writes it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ApprovalFile {
+pub(crate) struct ApprovalFile {
     /// Number the change will have.
-    pub change_number: u64,
+    pub(crate) change_number: u64,
     /// Height the set takes effect.
-    pub activation_height: u64,
+    pub(crate) activation_height: u64,
     /// What was signed.
-    pub digest: B256,
+    pub(crate) digest: B256,
     /// The approving validator's public key.
-    pub public_key: B256,
+    pub(crate) public_key: B256,
     /// Its ed25519 signature over `digest`.
-    pub signature: Bytes,
+    pub(crate) signature: Bytes,
 }
 
 /// Read a set file: a JSON array of `{ "name"?, "publicKey", "power" }`.
-pub fn read_set(path: &Path) -> eyre::Result<Vec<IValidatorSet::ValidatorInfo>> {
+pub(crate) fn read_set(path: &Path) -> eyre::Result<Vec<IValidatorSet::ValidatorInfo>> {
     let text = std::fs::read_to_string(path).wrap_err_with(|| format!("cannot read {}", path.display()))?;
     let members: Vec<SetMember> = serde_json::from_str(&text).map_err(|e| eyre!("{}: {e}", path.display()))?;
     if members.is_empty() {
@@ -60,7 +146,7 @@ pub fn read_set(path: &Path) -> eyre::Result<Vec<IValidatorSet::ValidatorInfo>> 
 }
 
 /// Read an approval file written by `dsec validators approve`.
-pub fn read_approval(path: &Path) -> eyre::Result<ApprovalFile> {
+pub(crate) fn read_approval(path: &Path) -> eyre::Result<ApprovalFile> {
     let text = std::fs::read_to_string(path).wrap_err_with(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| eyre!("{}: not an approval: {e}", path.display()))
 }
@@ -77,7 +163,7 @@ async fn next_digest(
 }
 
 /// Sign the next change with a validator key.
-pub async fn approve(
+pub(crate) async fn approve(
     client: &RpcClient,
     key: &ValidatorKey,
     set: &[IValidatorSet::ValidatorInfo],
@@ -95,7 +181,7 @@ pub async fn approve(
 
 /// How a change is authorised.
 #[derive(Debug, Clone)]
-pub enum Authority {
+pub(crate) enum Authority {
     /// Approvals of current validators (files written by `dsec validators approve`).
     Validators(Vec<ApprovalFile>),
     /// The sender is the genesis validator admin.
@@ -103,7 +189,7 @@ pub enum Authority {
 }
 
 /// Submit a change; returns the change number and the block that includes it.
-pub async fn schedule(
+pub(crate) async fn schedule(
     client: &RpcClient,
     sender: &LocalKey,
     set: Vec<IValidatorSet::ValidatorInfo>,
@@ -153,7 +239,7 @@ pub async fn schedule(
 }
 
 /// The set of `height` (default: the next height), as the node reports it.
-pub async fn show(client: &RpcClient, height: Option<u64>) -> eyre::Result<serde_json::Value> {
+pub(crate) async fn show(client: &RpcClient, height: Option<u64>) -> eyre::Result<serde_json::Value> {
     let params = height.map(|h| vec![serde_json::json!(format!("0x{h:x}"))]).unwrap_or_default();
     Ok(client.call("dsec_getValidators", params).await?)
 }

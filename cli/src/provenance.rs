@@ -2,14 +2,85 @@
 //! and the shipment report (JSON) whose every figure points back to the
 //! recorded events it comes from.
 
-use crate::cli_tx::{send, view};
+use crate::common::{DEFAULT_RPC_URL, client, parse_key};
+use crate::tx::{send, view};
 use alloy::sol_types::SolEvent;
 use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
+use clap::{Args, Subcommand};
 use dsec_sdk::chaincode::provenance::{ADDRESS, IProvenance};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::tx::LocalKey;
 use eyre::{bail, eyre};
 use serde_json::{Value, json};
+
+/// Flags of `dsec provenance`.
+#[derive(Args, Debug)]
+pub(crate) struct ProvenanceArgs {
+    /// JSON-RPC URL of a node.
+    #[arg(long, default_value = DEFAULT_RPC_URL, global = true)]
+    rpc: String,
+    /// Private key that signs (default: dev account 0).
+    #[arg(long, global = true)]
+    key: Option<String>,
+    #[command(subcommand)]
+    op: ProvenanceCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ProvenanceCommand {
+    /// Register a party: shipper, carrier, port, customs or consignee (administrators).
+    Party {
+        #[arg(long)]
+        party: Address,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Create a shipment (registered shippers).
+    Create(NewShipment),
+    /// Propose to hand the goods over (the current custodian).
+    HandOver {
+        #[arg(long)]
+        shipment: String,
+        #[arg(long)]
+        to: Address,
+        #[arg(long)]
+        location: String,
+    },
+    /// Accept custody (the proposed receiver).
+    Accept {
+        #[arg(long)]
+        shipment: String,
+    },
+    /// Print the shipment report as JSON: record, route and carbon, trail, events.
+    Report {
+        #[arg(long)]
+        shipment: String,
+    },
+}
+
+impl ProvenanceArgs {
+    /// Run the operation: print the transaction hash, or the report.
+    pub(crate) async fn run(self) -> eyre::Result<()> {
+        let c = client(&self.rpc)?;
+        let key = || parse_key(self.key.as_deref(), "--key");
+        let tx = match self.op {
+            ProvenanceCommand::Party { party, role, name } => register_party(&c, &key()?, party, &role, &name).await?,
+            ProvenanceCommand::Create(new) => create(&c, &key()?, new).await?,
+            ProvenanceCommand::HandOver { shipment, to, location } => {
+                hand_over(&c, &key()?, &shipment, to, &location).await?
+            }
+            ProvenanceCommand::Accept { shipment } => accept(&c, &key()?, &shipment).await?,
+            ProvenanceCommand::Report { shipment } => {
+                println!("{}", serde_json::to_string_pretty(&report(&c, &shipment).await?)?);
+                return Ok(());
+            }
+        };
+        println!("ok: transaction {tx}");
+        Ok(())
+    }
+}
 
 /// gCO2e per tonne-km of each transport mode, as the module uses them.
 const FACTORS: [(u8, &str, u64); 5] =
@@ -29,12 +100,12 @@ const TRAIL_KINDS: [&str; 10] = [
 ];
 
 /// A shipment id: 32 bytes of hex, or the keccak-256 of any other text.
-pub fn shipment_id(text: &str) -> B256 {
+pub(crate) fn shipment_id(text: &str) -> B256 {
     text.parse::<B256>().unwrap_or_else(|_| keccak256(text.as_bytes()))
 }
 
 /// A UN/LOCODE as the ABI's `bytes5`.
-pub fn locode(text: &str) -> eyre::Result<FixedBytes<5>> {
+pub(crate) fn locode(text: &str) -> eyre::Result<FixedBytes<5>> {
     if text.len() != 5 || !text.is_ascii() {
         bail!("{text:?} is not a UN/LOCODE (five characters such as NLRTM)");
     }
@@ -46,14 +117,14 @@ fn locode_text(code: &FixedBytes<5>) -> String {
 }
 
 /// The role number of a role name.
-pub fn role(name: &str) -> eyre::Result<u8> {
+pub(crate) fn role(name: &str) -> eyre::Result<u8> {
     ROLES.iter().find(|(_, n)| *n == name).map(|(r, _)| *r).ok_or_else(|| {
         eyre!("--role {name:?}: expected one of {}", ROLES.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", "))
     })
 }
 
 /// Parse a leg `FROM:TO:MODE:KM`, e.g. `NLRTM:SGSIN:sea:15000`.
-pub fn leg(text: &str) -> eyre::Result<IProvenance::Leg> {
+pub(crate) fn leg(text: &str) -> eyre::Result<IProvenance::Leg> {
     let parts: Vec<&str> = text.split(':').collect();
     let [from, to, mode, km] = parts.as_slice() else { bail!("--leg {text:?}: expected FROM:TO:MODE:KM") };
     let mode = FACTORS.iter().find(|(_, n, _)| n == mode).map(|(m, _, _)| *m).ok_or_else(|| {
@@ -68,7 +139,7 @@ pub fn leg(text: &str) -> eyre::Result<IProvenance::Leg> {
 }
 
 /// Register a party (module administrators).
-pub async fn register_party(
+pub(crate) async fn register_party(
     client: &RpcClient,
     key: &LocalKey,
     party: Address,
@@ -80,39 +151,39 @@ pub async fn register_party(
 }
 
 /// Everything needed to create a shipment (also the flags of `dsec provenance create`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct NewShipment {
+#[derive(Debug, Clone, Args)]
+pub(crate) struct NewShipment {
     /// Shipment id: text, or 32 bytes of hex.
     #[arg(long = "shipment")]
-    pub id: String,
+    pub(crate) id: String,
     /// Consignee.
     #[arg(long)]
-    pub consignee: Address,
+    pub(crate) consignee: Address,
     /// Origin UN/LOCODE.
     #[arg(long)]
-    pub origin: String,
+    pub(crate) origin: String,
     /// Destination UN/LOCODE.
     #[arg(long)]
-    pub destination: String,
+    pub(crate) destination: String,
     /// Description of the goods; its keccak-256 goes on chain.
     #[arg(long)]
-    pub goods: String,
+    pub(crate) goods: String,
     /// Harmonized System code.
     #[arg(long)]
-    pub hs_code: u32,
+    pub(crate) hs_code: u32,
     /// Declared value, minor units.
     #[arg(long)]
-    pub declared_value: U256,
+    pub(crate) declared_value: U256,
     /// Weight in kg.
     #[arg(long)]
-    pub weight_kg: u32,
+    pub(crate) weight_kg: u32,
     /// A leg FROM:TO:MODE:KM (mode: road, rail, sea, air, inland-waterway); repeat in order.
     #[arg(long = "leg", required = true)]
-    pub legs: Vec<String>,
+    pub(crate) legs: Vec<String>,
 }
 
 /// Create a shipment (registered shippers).
-pub async fn create(client: &RpcClient, key: &LocalKey, s: NewShipment) -> eyre::Result<B256> {
+pub(crate) async fn create(client: &RpcClient, key: &LocalKey, s: NewShipment) -> eyre::Result<B256> {
     let call = IProvenance::createShipmentCall {
         id: shipment_id(&s.id),
         consignee: s.consignee,
@@ -128,7 +199,7 @@ pub async fn create(client: &RpcClient, key: &LocalKey, s: NewShipment) -> eyre:
 }
 
 /// Propose a hand-off (the current custodian).
-pub async fn hand_over(
+pub(crate) async fn hand_over(
     client: &RpcClient,
     key: &LocalKey,
     id: &str,
@@ -140,7 +211,7 @@ pub async fn hand_over(
 }
 
 /// Accept custody (the proposed receiver).
-pub async fn accept(client: &RpcClient, key: &LocalKey, id: &str) -> eyre::Result<B256> {
+pub(crate) async fn accept(client: &RpcClient, key: &LocalKey, id: &str) -> eyre::Result<B256> {
     Ok(send(client, key, ADDRESS, &IProvenance::acceptCustodyCall { id: shipment_id(id) }).await?.transaction_hash)
 }
 
@@ -164,7 +235,7 @@ fn event_name(topic0: &B256) -> &'static str {
 
 /// The shipment report: record, route with carbon per leg (and the inputs of
 /// each figure), trail, and the events (block, transaction) behind them.
-pub async fn report(client: &RpcClient, id_text: &str) -> eyre::Result<Value> {
+pub(crate) async fn report(client: &RpcClient, id_text: &str) -> eyre::Result<Value> {
     let id = shipment_id(id_text);
     let s = view(client, ADDRESS, &IProvenance::shipmentCall { id })
         .await

@@ -1,72 +1,92 @@
-//! `dsec settle`: operator commands for the cross-border settlement module.
+//! `dsec settle`: operator commands for the cross-border settlement module,
+//! each a transaction (or a view) through the module's typed SDK bindings.
 
-use crate::cli_tx::{send, view};
+use crate::common::{DEFAULT_RPC_URL, client, parse_key};
+use crate::tx::{send, view};
 use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
+use clap::{Args, Subcommand};
 use dsec_sdk::chaincode::settlement::{ADDRESS, ISettlement, currency};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::tx::LocalKey;
 use eyre::eyre;
 
+/// Flags of `dsec settle`.
+#[derive(Args, Debug)]
+pub(crate) struct SettleArgs {
+    /// JSON-RPC URL of a node.
+    #[arg(long, default_value = DEFAULT_RPC_URL, global = true)]
+    rpc: String,
+    /// Private key that signs (default: dev account 0).
+    #[arg(long, global = true)]
+    key: Option<String>,
+    #[command(subcommand)]
+    op: SettleCommand,
+}
+
 /// One settlement operation.
-#[derive(Debug, Clone)]
-pub enum SettleOp {
-    /// Give a party a role (administrators).
+#[derive(Subcommand, Debug)]
+enum SettleCommand {
+    /// Give a party a role: none, compliance or fx (administrators).
     Role {
-        /// The party.
+        #[arg(long)]
         party: Address,
-        /// `none`, `compliance` or `fx`.
+        #[arg(long)]
         role: String,
     },
-    /// Set a party's KYC status (compliance officers).
+    /// Set a party's KYC status: none, approved or frozen (compliance officers).
     Kyc {
-        /// The party.
+        #[arg(long)]
         party: Address,
-        /// `none`, `approved` or `frozen`.
+        #[arg(long)]
         status: String,
     },
     /// Create a currency ledger (administrators).
     Currency {
-        /// ISO 4217 code.
+        #[arg(long)]
         code: String,
-        /// Decimals of the minor unit.
+        #[arg(long)]
         decimals: u8,
-        /// Who mints and burns.
+        #[arg(long)]
         issuer: Address,
-        /// Transfers above this wait for compliance (0: never).
+        /// Transfers above this many minor units wait for a compliance officer (0: never).
+        #[arg(long, default_value = "0")]
         hold_threshold: U256,
     },
-    /// Mint to a party (the issuer).
+    /// Mint minor units to a party (the currency's issuer).
     Mint {
-        /// Currency.
+        #[arg(long)]
         code: String,
-        /// Recipient.
+        #[arg(long)]
         to: Address,
-        /// Minor units.
+        #[arg(long)]
         amount: U256,
     },
     /// Pay a party.
     Transfer {
-        /// Currency.
+        #[arg(long)]
         code: String,
-        /// Recipient.
+        #[arg(long)]
         to: Address,
-        /// Minor units.
+        #[arg(long)]
         amount: U256,
-        /// Free-text reference (its keccak-256 goes on chain).
+        #[arg(long, default_value = "")]
         reference: String,
     },
-    /// Approve or reject a held transfer (compliance officers).
-    Hold {
-        /// Hold id.
+    /// Release a held transfer (compliance officers).
+    ApproveHold {
+        #[arg(long)]
         id: u64,
-        /// Approve (true) or reject (false).
-        approve: bool,
     },
-    /// Show a party's balance.
+    /// Return a held transfer to its sender (compliance officers).
+    RejectHold {
+        #[arg(long)]
+        id: u64,
+    },
+    /// Show a party's balance in a currency.
     Balance {
-        /// The party.
+        #[arg(long)]
         party: Address,
-        /// Currency.
+        #[arg(long)]
         code: String,
     },
 }
@@ -81,29 +101,38 @@ fn pick(value: &str, options: &[(&str, u8)], flag: &str) -> eyre::Result<u8> {
     })
 }
 
+impl SettleArgs {
+    /// Run the operation and print its outcome.
+    pub(crate) async fn run(self) -> eyre::Result<()> {
+        let key = parse_key(self.key.as_deref(), "--key")?;
+        println!("{}", execute(&client(&self.rpc)?, &key, self.op).await?);
+        Ok(())
+    }
+}
+
 /// Run one operation; returns what to print.
-pub async fn run(client: &RpcClient, key: &LocalKey, op: SettleOp) -> eyre::Result<String> {
+async fn execute(client: &RpcClient, key: &LocalKey, op: SettleCommand) -> eyre::Result<String> {
     let done = |r: alloy::rpc::types::TransactionReceipt| {
         format!("ok: transaction {} in block {}", r.transaction_hash, r.block_number.unwrap_or_default())
     };
     Ok(match op {
-        SettleOp::Role { party, role } => {
+        SettleCommand::Role { party, role } => {
             let role = pick(&role, &[("none", 0), ("compliance", 1), ("fx", 2)], "--role")?;
             done(send(client, key, ADDRESS, &ISettlement::setRoleCall { party, role }).await?)
         }
-        SettleOp::Kyc { party, status } => {
+        SettleCommand::Kyc { party, status } => {
             let status = pick(&status, &[("none", 0), ("approved", 1), ("frozen", 2)], "--status")?;
             done(send(client, key, ADDRESS, &ISettlement::setKycCall { party, status }).await?)
         }
-        SettleOp::Currency { code: c, decimals, issuer, hold_threshold } => {
+        SettleCommand::Currency { code: c, decimals, issuer, hold_threshold } => {
             let call =
                 ISettlement::createCurrencyCall { code: code(&c)?, decimals, issuer, holdThreshold: hold_threshold };
             done(send(client, key, ADDRESS, &call).await?)
         }
-        SettleOp::Mint { code: c, to, amount } => {
+        SettleCommand::Mint { code: c, to, amount } => {
             done(send(client, key, ADDRESS, &ISettlement::mintCall { code: code(&c)?, to, amount }).await?)
         }
-        SettleOp::Transfer { code: c, to, amount, reference } => {
+        SettleCommand::Transfer { code: c, to, amount, reference } => {
             let reference = if reference.is_empty() { B256::ZERO } else { keccak256(reference.as_bytes()) };
             let call = ISettlement::transferCall { code: code(&c)?, to, amount, memo: reference };
             let receipt = send(client, key, ADDRESS, &call).await?;
@@ -116,15 +145,13 @@ pub async fn run(client: &RpcClient, key: &LocalKey, op: SettleOp) -> eyre::Resu
                 None => done(receipt),
             }
         }
-        SettleOp::Hold { id, approve } => {
-            let receipt = if approve {
-                send(client, key, ADDRESS, &ISettlement::approveHoldCall { id }).await?
-            } else {
-                send(client, key, ADDRESS, &ISettlement::rejectHoldCall { id }).await?
-            };
-            done(receipt)
+        SettleCommand::ApproveHold { id } => {
+            done(send(client, key, ADDRESS, &ISettlement::approveHoldCall { id }).await?)
         }
-        SettleOp::Balance { party, code: c } => {
+        SettleCommand::RejectHold { id } => {
+            done(send(client, key, ADDRESS, &ISettlement::rejectHoldCall { id }).await?)
+        }
+        SettleCommand::Balance { party, code: c } => {
             let ccy = code(&c)?;
             let balance = view(client, ADDRESS, &ISettlement::balanceOfCall { party, code: ccy }).await?;
             let info = view(client, ADDRESS, &ISettlement::currencyCall { code: ccy }).await?;

@@ -5,11 +5,13 @@
 //! each one is included, checks every receipt, and prints throughput and
 //! submit-to-inclusion latency percentiles.
 
+use crate::common::{DEFAULT_RPC_URL, parse_key};
 use alloy::consensus::TxEip1559;
 use alloy::rpc::types::Block;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolValue};
 use alloy_primitives::{B256, Bytes, TxKind, U256};
+use clap::Args;
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::tx::LocalKey;
 use eyre::{WrapErr, bail, eyre};
@@ -26,9 +28,76 @@ sol! {
 /// The ERC-20 the load generator deploys (the project's test token, compiled by solc-js).
 const TOKEN_ARTIFACT: &str = include_str!("../../tests/contracts/artifacts/Token.json");
 
+/// Flags of `dsec load`.
+#[derive(Args, Debug)]
+pub(crate) struct LoadArgs {
+    /// JSON-RPC URL of the node.
+    #[arg(long, default_value = DEFAULT_RPC_URL)]
+    rpc: String,
+    /// Number of transactions.
+    #[arg(long, default_value_t = 10_000)]
+    txs: usize,
+    /// Number of sending accounts.
+    #[arg(long, default_value_t = 100)]
+    senders: usize,
+    /// Send ERC-20 transfers instead of value transfers.
+    #[arg(long)]
+    erc20: bool,
+    /// Send audit anchors instead: `chaincode` (the native module) or `solidity` (the same logic as a contract).
+    #[arg(long, conflicts_with = "erc20")]
+    audit: Option<String>,
+    /// Concurrent submission requests.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Transactions per batch request.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Offered load in transactions per second (default: as fast as the node takes them).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Private key that funds the senders (default: dev account 0).
+    #[arg(long)]
+    funder_key: Option<String>,
+    /// Seconds to wait for inclusion.
+    #[arg(long, default_value_t = 300)]
+    timeout_secs: u64,
+}
+
+impl LoadArgs {
+    /// Check the flags, run the load and print the report.
+    pub(crate) async fn run(self) -> eyre::Result<()> {
+        let funder = parse_key(self.funder_key.as_deref(), "--funder-key")?;
+        if let Some(rate) = self.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            bail!("--rate {rate}: expected a positive number of transactions per second");
+        }
+        let report = measure(LoadConfig {
+            rpc_url: self.rpc,
+            senders: self.senders,
+            transactions: self.txs,
+            workload: match (self.erc20, self.audit.as_deref()) {
+                (true, _) => Workload::Erc20,
+                (false, None) => Workload::Transfer,
+                (false, Some("chaincode")) => Workload::AuditChaincode,
+                (false, Some("solidity")) => Workload::AuditSolidity,
+                (false, Some(other)) => bail!("--audit {other:?}: expected chaincode or solidity"),
+            },
+            concurrency: self.concurrency,
+            batch: self.batch,
+            rate: self.rate,
+            funder,
+            timeout: Duration::from_secs(self.timeout_secs),
+        })
+        .await?;
+        println!("{report}");
+        Ok(())
+    }
+}
+
 /// What to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Workload {
+pub(crate) enum Workload {
     /// Plain value transfers.
     Transfer,
     /// ERC-20 `transfer` calls.
@@ -51,50 +120,50 @@ sol! {
 
 /// Load settings.
 #[derive(Debug, Clone)]
-pub struct LoadConfig {
+pub(crate) struct LoadConfig {
     /// JSON-RPC URL.
-    pub rpc_url: String,
+    pub(crate) rpc_url: String,
     /// Number of sending accounts.
-    pub senders: usize,
+    pub(crate) senders: usize,
     /// Number of transactions.
-    pub transactions: usize,
+    pub(crate) transactions: usize,
     /// What to send.
-    pub workload: Workload,
+    pub(crate) workload: Workload,
     /// Concurrent submission requests.
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Transactions per batch request.
-    pub batch: usize,
+    pub(crate) batch: usize,
     /// Offered load in transactions per second (`None`: as fast as the node takes them).
-    pub rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
     /// Key that funds the senders (a dev account by default).
-    pub funder: LocalKey,
+    pub(crate) funder: LocalKey,
     /// Give up waiting for inclusion after this long.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// What a load run measured.
 #[derive(Debug, Clone)]
-pub struct LoadReport {
+pub(crate) struct LoadReport {
     /// Transactions sent.
-    pub sent: usize,
+    pub(crate) sent: usize,
     /// Transactions refused at submission.
-    pub rejected: usize,
+    pub(crate) rejected: usize,
     /// Transactions included with a successful receipt.
-    pub succeeded: usize,
+    pub(crate) succeeded: usize,
     /// Transactions included with a failed receipt.
-    pub failed: usize,
+    pub(crate) failed: usize,
     /// Transactions never seen included.
-    pub missing: usize,
+    pub(crate) missing: usize,
     /// Submission rate, tx/s.
-    pub submitted_per_sec: f64,
+    pub(crate) submitted_per_sec: f64,
     /// Confirmation rate (from first submission to last inclusion), tx/s.
-    pub confirmed_per_sec: f64,
+    pub(crate) confirmed_per_sec: f64,
     /// Latency percentiles (p50, p95, p99), submit to inclusion.
-    pub latency: (Duration, Duration, Duration),
+    pub(crate) latency: (Duration, Duration, Duration),
     /// Blocks that carried the load.
-    pub blocks: usize,
+    pub(crate) blocks: usize,
     /// Average gas used per transaction, from the receipts.
-    pub gas_per_tx: u64,
+    pub(crate) gas_per_tx: u64,
 }
 
 impl std::fmt::Display for LoadReport {
@@ -175,7 +244,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Run a load test.
-pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
+pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     if cfg.senders == 0 || cfg.transactions == 0 {
         bail!("--senders and --txs must be at least 1");
     }
@@ -232,7 +301,7 @@ pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
         }
         Workload::AuditChaincode | Workload::AuditSolidity => {
             let target = if cfg.workload == Workload::AuditChaincode {
-                dsec_chaincode::audit::ADDRESS
+                dsec_sdk::chaincode::audit::ADDRESS
             } else {
                 let artifact: serde_json::Value = serde_json::from_str(AUDIT_SOL_ARTIFACT)?;
                 let code: Bytes =
@@ -310,7 +379,7 @@ pub async fn run(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                     prevAnchor: heads[s],
                 }
                 .abi_encode();
-                heads[s] = dsec_chaincode::audit::anchor_hash(&tenant, seq, &root, 100, &heads[s]);
+                heads[s] = dsec_sdk::chaincode::audit::anchor_hash(&tenant, seq, &root, 100, &heads[s]);
                 transfer(&senders[s], &fees, nonces[s], TxKind::Call(target), U256::ZERO, data.into(), gas)
             }
         };

@@ -1,5 +1,6 @@
 //! Sending a signed call to a contract or chaincode module from the CLI, and
-//! reading views, with the module's revert reason in the error.
+//! reading views, with the module's revert reason in the error: what every
+//! operator command that changes or reads a module goes through.
 
 use alloy::consensus::TxEip1559;
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
@@ -11,7 +12,7 @@ use eyre::{bail, eyre};
 use std::time::Duration;
 
 /// Call a view function of `to`.
-pub async fn view<C: SolCall>(client: &RpcClient, to: Address, call: &C) -> eyre::Result<C::Return> {
+pub(crate) async fn view<C: SolCall>(client: &RpcClient, to: Address, call: &C) -> eyre::Result<C::Return> {
     let req = TransactionRequest::default().to(to).input(Bytes::from(call.abi_encode()).into());
     let out = client.call_latest(&req).await.map_err(|e| eyre!("call to {to} failed: {e}"))?;
     C::abi_decode_returns(&out).map_err(|e| eyre!("{to} answered something unexpected: {e}"))
@@ -19,7 +20,7 @@ pub async fn view<C: SolCall>(client: &RpcClient, to: Address, call: &C) -> eyre
 
 /// Sign and send `call` to `to` from `key`, wait for the receipt, and fail
 /// with the revert reason if the transaction failed.
-pub async fn send<C: SolCall>(
+pub(crate) async fn send<C: SolCall>(
     client: &RpcClient,
     key: &LocalKey,
     to: Address,

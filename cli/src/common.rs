@@ -1,0 +1,80 @@
+//! What several commands share: the default node URL, reading a private key
+//! flag, a JSON-RPC client named after its flag, logging set-up, and running
+//! a node in the foreground until Ctrl-C or SIGTERM.
+
+use alloy_primitives::B256;
+use dsec_node::{NodeSettings, RunningNode};
+use dsec_sdk::client::RpcClient;
+use dsec_sdk::tx::LocalKey;
+use eyre::eyre;
+
+/// The JSON-RPC URL operator commands talk to unless `--rpc` says otherwise.
+pub(crate) const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8545";
+
+/// The key of a `--key`-like flag, or dev account 0 when the flag is absent.
+pub(crate) fn parse_key(hex: Option<&str>, flag: &str) -> eyre::Result<LocalKey> {
+    match hex {
+        Some(hex) => {
+            let bytes: B256 = hex.parse().map_err(|e| eyre!("{flag}: not a 32-byte hex key: {e}"))?;
+            LocalKey::from_bytes(&bytes).map_err(|e| eyre!("{flag}: {e}"))
+        }
+        None => Ok(dsec_sdk::dev::dev_accounts().first().ok_or_else(|| eyre!("no dev accounts"))?.key()),
+    }
+}
+
+/// A JSON-RPC client for the `--rpc` URL.
+pub(crate) fn client(url: &str) -> eyre::Result<RpcClient> {
+    RpcClient::new(url).map_err(|e| eyre!("--rpc {url}: {e}"))
+}
+
+/// Log to standard error with `filter` (an `EnvFilter` directive).
+pub(crate) fn init_logging(filter: &str) -> eyre::Result<()> {
+    // Malachite logs every vote at INFO; keep its consensus core at WARN unless the filter names it.
+    let quiet;
+    let filter = if filter.contains("arc_malachitebft") {
+        filter
+    } else {
+        quiet = format!("{filter},arc_malachitebft_core_consensus=warn,arc_malachitebft_engine=warn");
+        quiet.as_str()
+    };
+    let env =
+        tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| eyre!("invalid --log-level {filter:?}: {e}"))?;
+    tracing_subscriber::fmt().with_env_filter(env).with_target(false).init();
+    Ok(())
+}
+
+/// Prints what a newcomer needs to know once the node listens.
+pub(crate) type Banner = fn(&NodeSettings, &str) -> String;
+
+/// Start a node and run it until Ctrl-C or SIGTERM (or until block production fails).
+pub(crate) async fn run_until_signal(settings: NodeSettings, banner: Option<Banner>) -> eyre::Result<()> {
+    let mut node: RunningNode = dsec_node::start(settings.clone()).await?;
+    if let Some(banner) = banner {
+        println!("{}", banner(&settings, &format!("http://{}", node.rpc_addr)));
+    }
+    let result = tokio::select! {
+        r = node.wait() => r,
+        _ = shutdown_signal() => Ok(()),
+    };
+    node.shutdown().await?;
+    Ok(result?)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,71 @@
+//! `dsec node`: run a node from a config file and/or flags. The flags are the
+//! [`Overrides`] of the node's one configuration path ([`dsec_node::resolve`]).
+
+use crate::common::{init_logging, run_until_signal};
+use clap::Args;
+use dsec_node::{FileConfig, Overrides, resolve};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Flags of `dsec node`; each one given replaces the config file's setting.
+#[derive(Args, Debug, Default)]
+pub(crate) struct NodeArgs {
+    /// TOML config file; flags override its settings.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory of the database.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Genesis file.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// This validator's key file.
+    #[arg(long)]
+    validator_key: Option<PathBuf>,
+    /// JSON-RPC listen address (HTTP and WebSocket).
+    #[arg(long)]
+    rpc_addr: Option<SocketAddr>,
+    /// Prometheus metrics listen address.
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
+    /// Log filter, e.g. `info` or `dsec_node=debug,info`.
+    #[arg(long)]
+    log_level: Option<String>,
+    /// Keep the state of every block.
+    #[arg(long)]
+    archive: bool,
+    /// Blocks of state history kept when not an archive.
+    #[arg(long)]
+    state_history_blocks: Option<u64>,
+    /// Seal a block at least every this many milliseconds (0: only when transactions arrive).
+    #[arg(long)]
+    block_time_ms: Option<u64>,
+    /// FAULT INJECTION FOR TESTS: sign two different votes in every round (equivocate).
+    #[arg(long, hide = true)]
+    byzantine_equivocate: bool,
+}
+
+impl NodeArgs {
+    /// Resolve the configuration, set up logging and run until Ctrl-C or SIGTERM.
+    pub(crate) async fn run(self) -> eyre::Result<()> {
+        let file = match &self.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let overrides = Overrides {
+            data_dir: self.data_dir,
+            genesis: self.genesis,
+            validator_key: self.validator_key,
+            rpc_addr: self.rpc_addr,
+            metrics_addr: self.metrics_addr,
+            log_level: self.log_level,
+            archive: self.archive,
+            state_history_blocks: self.state_history_blocks,
+            block_time_ms: self.block_time_ms,
+            byzantine_equivocate: self.byzantine_equivocate,
+        };
+        let resolved = resolve(file, overrides)?;
+        init_logging(&resolved.log_level)?;
+        run_until_signal(resolved.settings, None).await
+    }
+}
