@@ -114,9 +114,11 @@ impl RecoveredTx {
         self.envelope.kind().is_create()
     }
 
-    /// The most the sender can be charged: `gas_limit * max_fee + value`.
+    /// The most the sender can be charged: `gas_limit * max_fee + value`,
+    /// saturating at `U256::MAX` (a value chosen to wrap the sum makes the cost
+    /// unpayable, never small). The product fits: 64 + 128 bits.
     pub fn max_cost(&self) -> U256 {
-        U256::from(self.gas_limit()) * U256::from(self.max_fee_per_gas()) + self.envelope.value()
+        (U256::from(self.gas_limit()) * U256::from(self.max_fee_per_gas())).saturating_add(self.envelope.value())
     }
 }
 
@@ -303,6 +305,15 @@ mod tests {
         let n = U256::from_str_radix("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", 16).unwrap();
         let twin = Signature::new(sig.r(), n - sig.s(), !sig.v());
         assert_eq!(recover_prehash(&tx.signature_hash(), &twin), Err(TxDecodeError::InvalidSignature));
+    }
+
+    #[test]
+    fn a_value_that_would_wrap_the_cost_makes_it_unpayable() {
+        let tx = TxEip1559 { value: U256::MAX, max_fee_per_gas: u128::MAX, gas_limit: u64::MAX, ..eip1559(1, 0) };
+        let tx = RecoveredTx::decode(&LocalKey::random().sign_tx_bytes(tx)).unwrap();
+        assert_eq!(tx.max_cost(), U256::MAX);
+        let ok = RecoveredTx::decode(&LocalKey::random().sign_tx_bytes(eip1559(1, 0))).unwrap();
+        assert_eq!(ok.max_cost(), U256::from(21_000u64 * 2_000_000_000 + 5));
     }
 
     #[test]
