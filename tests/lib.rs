@@ -2,6 +2,9 @@
 //! loopback with free ports, talks to it with real clients, stops it gently or
 //! kills it with SIGKILL.
 
+// The test build of this harness sees the integration tests' dev-dependencies too.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 use alloy::consensus::TxEip1559;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use dsec_sdk::client::RpcClient;
@@ -52,6 +55,29 @@ impl NodeProcess {
             "127.0.0.1:0".into(),
             "--validators".into(),
             "1".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn(&args, "Listening on ", None)
+    }
+
+    /// Start `dsec devnet --validators N` (N processes supervised by one) in
+    /// `data_dir` on free loopback port ranges; `rpc_url` is validator 0's.
+    pub fn devnet_network(data_dir: &Path, validators: u16, extra: &[&str]) -> Self {
+        let base = free_port_range(4 * validators);
+        let mut args = vec![
+            "devnet".to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--validators".into(),
+            validators.to_string(),
+            "--rpc-addr".into(),
+            format!("127.0.0.1:{base}"),
+            "--metrics-addr".into(),
+            format!("127.0.0.1:{}", base + validators),
+            "--p2p-port".into(),
+            (base + 2 * validators).to_string(),
+            "--gossip-port".into(),
+            (base + 3 * validators).to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         Self::spawn(&args, "Listening on ", None)

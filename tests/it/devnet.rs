@@ -7,6 +7,7 @@ use alloy::sol_types::{SolCall, SolEvent, SolValue};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use dsec_sdk::client::RpcClient;
 use dsec_tests::{NodeProcess, Wallet, artifact_bytecode};
+use std::time::{Duration, Instant};
 
 sol! {
     interface IToken {
@@ -102,4 +103,70 @@ async fn bad_transactions_get_clear_errors() {
     assert!(err.contains("insufficient funds for gas * price + value"), "{err}");
     // The node still answers.
     assert!(client.block_number().await.is_ok());
+}
+
+/// The JSON-RPC URL and process id of each validator, from the banner of
+/// `dsec devnet --validators N`: `(i) 0x…  JSON-RPC http://…  pid N  config …`.
+fn devnet_validators(banner: &str) -> Vec<(String, u32)> {
+    banner
+        .lines()
+        .filter(|l| l.starts_with('(') && l.contains("JSON-RPC"))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let after = |w: &str| words[words.iter().position(|x| *x == w).unwrap() + 1];
+            (after("JSON-RPC").to_string(), after("pid").parse().unwrap())
+        })
+        .collect()
+}
+
+async fn height_of(url: &str) -> Option<u64> {
+    RpcClient::new(url).ok()?.block_number().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_devnet_restarts_a_killed_validator_while_the_others_keep_finalising() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut devnet = NodeProcess::devnet_network(dir.path(), 4, &[]);
+    let validators = devnet_validators(&devnet.output());
+    assert_eq!(validators.len(), 4, "{}", devnet.output());
+    let (url0, _) = validators[0].clone();
+    let (url3, pid3) = validators[3].clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while height_of(&url3).await.unwrap_or(0) < 3 {
+        assert!(Instant::now() < deadline, "the devnet made no progress:\n{}", devnet.output());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // kill -9 one validator process, as a user would.
+    let killed = std::process::Command::new("kill").args(["-9", &pid3.to_string()]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !devnet.output().contains("validator exited; restarting it") {
+        assert!(Instant::now() < deadline, "the supervisor reported no death:\n{}", devnet.output());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The other three go on while it is down (BFT tolerates one of four).
+    let before = height_of(&url0).await.expect("validator 0 answers");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while height_of(&url0).await.unwrap_or(0) < before + 3 {
+        assert!(Instant::now() < deadline, "the other validators stopped finalising:\n{}", devnet.output());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(dir.path().join("node3").join("db").exists(), "the dead validator's data directory is kept");
+
+    // It comes back by itself and catches up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ours, theirs) = (height_of(&url3).await, height_of(&url0).await.unwrap_or(0));
+        if ours.is_some_and(|h| h + 1 >= theirs && h > before) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "validator 3 did not come back:\n{}", devnet.output());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(devnet.output().contains("validator restarted"), "{}", devnet.output());
+
+    // Ctrl-C (SIGTERM here) still stops everything.
+    devnet.stop();
+    assert!(height_of(&url0).await.is_none(), "validator 0 still answers after the devnet stopped");
 }
