@@ -4,6 +4,7 @@
 //! processes value sync, and records equivocation evidence.
 
 use super::context::{BlockId, DsecContext, Height, PrivateKey, ProposalPart, ValidatorAddress, ValidatorSet};
+use super::stream::proposal_parts;
 use super::{BftError, BftParams};
 use crate::{Application, EvidenceRecord, Verdict};
 use alloy_primitives::B256;
@@ -25,8 +26,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-/// Largest chunk of a block in one proposal part.
-const PART_SIZE: usize = 256 * 1024;
 /// Largest block accepted from a stream (bytes).
 const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
 /// Most streams reassembled at once (oldest dropped beyond).
@@ -632,7 +631,7 @@ fn raw_decided(block: &Block, cert: &CommitCertificate) -> RawDecidedValue<DsecC
 }
 
 /// Stream `block` as proposal parts for (height, round): Init, data chunks,
-/// Fin signed by the proposer, end of stream.
+/// Fin signed by the proposer, end of stream (see [`proposal_parts`]).
 #[allow(clippy::too_many_arguments)]
 async fn publish(
     network: &mpsc::Sender<NetworkMsg<DsecContext>>,
@@ -644,22 +643,7 @@ async fn publish(
     block: &Block,
     hash: B256,
 ) {
-    let proposer = key.address();
-    let mut id = Vec::with_capacity(12);
-    id.extend_from_slice(&height.0.to_be_bytes());
-    id.extend_from_slice(&round.as_i64().to_be_bytes()[4..]);
-    let stream_id = StreamId::new(Bytes::from(id));
-    let bytes = block_bytes(block);
-    let block_id = BlockId::from(hash);
-    let mut parts = vec![StreamContent::Data(ProposalPart::Init { height, round, proposer, pol_round })];
-    parts.extend(bytes.chunks(PART_SIZE).map(|c| StreamContent::Data(ProposalPart::Data(c.to_vec()))));
-    parts.push(StreamContent::Data(ProposalPart::Fin {
-        block_hash: block_id,
-        signature: key.sign(&ctx.parts_signing_bytes(height, round, &block_id)),
-    }));
-    parts.push(StreamContent::Fin);
-    for (sequence, content) in parts.into_iter().enumerate() {
-        let msg = StreamMessage::new(stream_id.clone(), sequence as u64, content);
+    for msg in proposal_parts(ctx, key, height, round, pol_round, block, hash) {
         if network.send(NetworkMsg::PublishProposalPart(msg)).await.is_err() {
             error!("network channel closed while streaming a proposal");
             return;
