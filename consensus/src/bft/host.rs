@@ -1,9 +1,13 @@
 //! The application side of the Malachite dialogue: answers every [`AppMsg`]
 //! from the node's [`Application`] (build, validate, commit), streams block
-//! proposals as signed parts, reassembles the parts of others, serves and
-//! processes value sync, and records equivocation evidence.
+//! proposals as signed parts, reassembles the parts of others (the pure part
+//! in [`super::stream`]) and checks who signed them, serves and processes value
+//! sync, and records equivocation evidence.
 
 use super::context::{BlockId, DsecContext, Height, PrivateKey, ProposalPart, ValidatorAddress, ValidatorSet};
+use super::stream::{
+    BadBlock, CompletedStream, MAX_STREAM_BYTES, MAX_STREAMS, ProposalStreams, Received, proposal_parts,
+};
 use super::{BftError, BftParams};
 use crate::{Application, EvidenceRecord, Verdict};
 use alloy_primitives::B256;
@@ -13,24 +17,17 @@ use malachitebft_app_channel::app::types::core::{
     CommitCertificate as MalCertificate, ExtendedCommitCertificate, ExtendedCommitSignature, HeightParams, NilOrVal,
     Round, SignedMessage, Validity, Vote as _,
 };
-use malachitebft_app_channel::app::types::streaming::{StreamId, StreamMessage};
+use malachitebft_app_channel::app::types::streaming::StreamMessage;
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, MisbehaviorEvidence, PeerId, ProposedValue};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use malachitebft_engine::host::{Next, SyncedValueOutcome};
-use malachitebft_engine::util::streaming::StreamContent;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-/// Largest chunk of a block in one proposal part.
-const PART_SIZE: usize = 256 * 1024;
-/// Largest block accepted from a stream (bytes).
-const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
-/// Most streams reassembled at once (oldest dropped beyond).
-const MAX_STREAMS: usize = 64;
 /// Proposals for heights further ahead than this are dropped (value sync covers them).
 const MAX_HEIGHTS_AHEAD: u64 = 8;
 /// Most decided values served in one sync response.
@@ -47,17 +44,6 @@ struct Assembled {
     hash: B256,
 }
 
-#[derive(Default)]
-struct PartialStream {
-    init: Option<(Height, Round, ValidatorAddress, Round)>,
-    data: BTreeMap<u64, Vec<u8>>,
-    fin_part: Option<(BlockId, super::context::Signature)>,
-    end: Option<u64>,
-    seen: HashSet<u64>,
-    bytes: usize,
-    started: Option<Instant>,
-}
-
 /// The state of the application side of consensus.
 pub(super) struct Host<A: Application> {
     app: Arc<A>,
@@ -67,7 +53,7 @@ pub(super) struct Host<A: Application> {
     address: ValidatorAddress,
     network: mpsc::Sender<NetworkMsg<DsecContext>>,
     allowed_peers: Arc<dyn Fn(&PeerId) -> bool + Send + Sync>,
-    streams: HashMap<(PeerId, StreamId), PartialStream>,
+    streams: ProposalStreams,
     pending: BTreeMap<(u64, u32), Vec<Assembled>>,
     refused_peers: HashSet<PeerId>,
 }
@@ -95,7 +81,7 @@ impl<A: Application> Host<A> {
             address,
             network,
             allowed_peers,
-            streams: HashMap::new(),
+            streams: ProposalStreams::default(),
             pending: BTreeMap::new(),
             refused_peers: HashSet::new(),
         }
@@ -354,69 +340,35 @@ impl<A: Application> Host<A> {
             }
         }
         let from = publisher;
-        let key = (from, msg.stream_id.clone());
-        if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
-            let oldest = self.streams.iter().min_by_key(|(_, s)| s.started).map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                self.streams.remove(&oldest);
+        let stream = match self.streams.insert(from, msg, Instant::now()) {
+            Received::Duplicate | Received::Incomplete => return Ok(None),
+            Received::TooLarge => {
+                warn!(peer = %from, "dropping a proposal stream larger than {MAX_STREAM_BYTES} bytes");
+                return Ok(None);
             }
-        }
-        let stream = self.streams.entry(key.clone()).or_default();
-        stream.started.get_or_insert_with(Instant::now);
-        if !stream.seen.insert(msg.sequence) {
-            return Ok(None);
-        }
-        match msg.content {
-            StreamContent::Fin => stream.end = Some(msg.sequence),
-            StreamContent::Data(ProposalPart::Init { height, round, proposer, pol_round }) => {
-                stream.init = Some((height, round, proposer, pol_round))
-            }
-            StreamContent::Data(ProposalPart::Data(bytes)) => {
-                stream.bytes += bytes.len();
-                if stream.bytes > MAX_STREAM_BYTES {
-                    warn!(peer = %from, "dropping a proposal stream larger than {MAX_STREAM_BYTES} bytes");
-                    self.streams.remove(&key);
-                    return Ok(None);
-                }
-                stream.data.insert(msg.sequence, bytes);
-            }
-            StreamContent::Data(ProposalPart::Fin { block_hash, signature }) => {
-                stream.fin_part = Some((block_hash, signature))
-            }
-        }
-        let complete = match (stream.end, &stream.init, &stream.fin_part) {
-            (Some(end), Some(_), Some(_)) => stream.seen.len() as u64 == end + 1,
-            _ => false,
+            Received::Complete(stream) => stream,
         };
-        if !complete {
-            return Ok(None);
-        }
-        let Some(stream) = self.streams.remove(&key) else { return Ok(None) };
         debug!(
             peer = %from,
-            parts = stream.seen.len(),
+            parts = stream.parts,
             bytes = stream.bytes,
-            ms = stream.started.map(|s| s.elapsed().as_millis() as u64).unwrap_or(0),
+            ms = stream.elapsed.as_millis() as u64,
             "proposal stream complete"
         );
-        let (Some((height, round, proposer, pol_round)), Some((block_hash, signature))) =
-            (stream.init, stream.fin_part)
-        else {
-            return Ok(None);
-        };
-        let bytes: Vec<u8> = stream.data.into_values().flatten().collect();
-        let block = match <Block as alloy_rlp::Decodable>::decode(&mut bytes.as_slice()) {
+        let CompletedStream { height, round, proposer, pol_round, block_hash, signature, block, .. } = stream;
+        let block = match block {
             Ok(block) => block,
-            Err(e) => {
+            Err(BadBlock::Undecodable(e)) => {
                 warn!(peer = %from, %height, %round, error = %e, "undecodable block in proposal stream");
                 return Ok(None);
             }
+            Err(BadBlock::HashMismatch) => {
+                warn!(peer = %from, %height, "proposal stream's block does not match its signed hash");
+                return Ok(None);
+            }
         };
-        let hash = block.header.hash_slow();
-        if hash != block_hash.to_b256() {
-            warn!(peer = %from, %height, "proposal stream's block does not match its signed hash");
-            return Ok(None);
-        }
+        // The stream checked that the block's header hash is the signed one.
+        let hash = block_hash.to_b256();
         // Authenticate the stream: the Fin must be signed by the proposer of the round.
         let proposer_key = self.app.validator_set(height.0).ok().and_then(|set| {
             let set = ValidatorSet::from_sdk(&set);
@@ -632,7 +584,7 @@ fn raw_decided(block: &Block, cert: &CommitCertificate) -> RawDecidedValue<DsecC
 }
 
 /// Stream `block` as proposal parts for (height, round): Init, data chunks,
-/// Fin signed by the proposer, end of stream.
+/// Fin signed by the proposer, end of stream (see [`proposal_parts`]).
 #[allow(clippy::too_many_arguments)]
 async fn publish(
     network: &mpsc::Sender<NetworkMsg<DsecContext>>,
@@ -644,22 +596,7 @@ async fn publish(
     block: &Block,
     hash: B256,
 ) {
-    let proposer = key.address();
-    let mut id = Vec::with_capacity(12);
-    id.extend_from_slice(&height.0.to_be_bytes());
-    id.extend_from_slice(&round.as_i64().to_be_bytes()[4..]);
-    let stream_id = StreamId::new(Bytes::from(id));
-    let bytes = block_bytes(block);
-    let block_id = BlockId::from(hash);
-    let mut parts = vec![StreamContent::Data(ProposalPart::Init { height, round, proposer, pol_round })];
-    parts.extend(bytes.chunks(PART_SIZE).map(|c| StreamContent::Data(ProposalPart::Data(c.to_vec()))));
-    parts.push(StreamContent::Data(ProposalPart::Fin {
-        block_hash: block_id,
-        signature: key.sign(&ctx.parts_signing_bytes(height, round, &block_id)),
-    }));
-    parts.push(StreamContent::Fin);
-    for (sequence, content) in parts.into_iter().enumerate() {
-        let msg = StreamMessage::new(stream_id.clone(), sequence as u64, content);
+    for msg in proposal_parts(ctx, key, height, round, pol_round, block, hash) {
         if network.send(NetworkMsg::PublishProposalPart(msg)).await.is_err() {
             error!("network channel closed while streaming a proposal");
             return;

@@ -16,6 +16,7 @@ pub mod codec;
 pub mod context;
 mod host;
 pub mod signing;
+mod stream;
 
 use crate::Application;
 use bytesize::ByteSize;
