@@ -1,12 +1,35 @@
 //! The JSON-RPC server: HTTP and WebSocket on one port (jsonrpsee), with
 //! request limits, CORS, a tracing span and metrics per request.
+//!
+//! This file holds what every namespace shares and what runs the server: the
+//! limits ([`RpcConfig`]), the error and parameter helpers that give each
+//! failure its JSON-RPC code (and make `-32602` name the bad parameter), the
+//! middleware, and [`start`], which builds the shared [`RpcContext`] and asks
+//! each namespace to register its methods. The shared state and its helpers
+//! (block resolution, the one log matcher) are in `context.rs`, the polling
+//! filter store in `filter_store.rs`, the conversions to Ethereum's JSON
+//! shapes in `convert.rs`; none of these imports a namespace. Each namespace
+//! file (`eth`, `net`, `web3`, `filters`, `pubsub`, `debug`, `dsec`) has one
+//! `register` function and imports from `super` only, never from another
+//! namespace, so no two files import each other.
 
 pub mod convert;
-pub mod eth;
-pub mod filters;
+
+mod context;
+mod debug;
+mod dsec;
+mod eth;
+mod filter_store;
+mod filters;
+mod net;
+mod pubsub;
+mod web3;
+
+pub use context::RpcContext;
 
 use crate::chain::Chain;
 use crate::metrics::Metrics;
+use alloy::rpc::types::BlockId;
 use alloy_primitives::{Bytes, hex};
 use dsec_evm::call::CallError;
 use jsonrpsee::RpcModule;
@@ -14,7 +37,8 @@ use jsonrpsee::server::middleware::rpc::{
     Batch, MethodResponse, Notification, Request, RpcServiceBuilder, RpcServiceT,
 };
 use jsonrpsee::server::{BatchRequestConfig, HttpBody, HttpRequest, HttpResponse, Server, ServerConfig, ServerHandle};
-use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::types::params::ParamsSequence;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -105,6 +129,30 @@ pub fn execution_error(e: CallError) -> ErrorObjectOwned {
         CallError::Timeout(t) => server_error(format!("execution aborted (timeout = {}s)", t.as_secs_f64())),
         other => server_error(other.to_string()),
     }
+}
+
+/// `-32603` for a failed store read: the node, not the request, is at fault.
+fn store_err(e: impl std::fmt::Display) -> ErrorObjectOwned {
+    internal(e.to_string())
+}
+
+/// `-32602` `invalid <what>: <detail>`, from jsonrpsee's error for a parameter that did not parse.
+fn param_error(what: &str, e: ErrorObjectOwned) -> ErrorObjectOwned {
+    let detail = e.data().map(|d| d.get().trim_matches('"').to_string()).unwrap_or_else(|| e.message().to_string());
+    invalid_params(format!("invalid {what}: {detail}"))
+}
+
+/// The first parameter, named `what` in the error if it does not parse.
+fn one<T: serde::de::DeserializeOwned>(params: &Params<'_>, what: &str) -> RpcResult<T> {
+    let mut seq = params.sequence();
+    seq.next::<T>().map_err(|e| param_error(what, e))
+}
+
+/// The next, optional, block parameter (number, tag or hash object); `-32602 invalid block parameter` if malformed.
+fn parse_block_id(seq: &mut ParamsSequence<'_>) -> RpcResult<Option<BlockId>> {
+    seq.optional_next::<BlockId>().map_err(|e| {
+        invalid_params(format!("invalid block parameter: {}", e.data().map(|d| d.get()).unwrap_or_default()))
+    })
 }
 
 /// Wraps every call in a tracing span and counts it.
@@ -271,17 +319,106 @@ pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> st
         .build(addr)
         .await?;
     let local_addr = server.local_addr()?;
-    let filters = filters::Filters::new(config.max_filters);
-    let api = Arc::new(eth::EthApi {
+    let context = Arc::new(RpcContext {
         chain,
+        filters: filter_store::Filters::new(config.max_filters),
         config,
         client_version: format!("dsec/v{}/rust", env!("CARGO_PKG_VERSION")),
-        filters,
     });
-    let mut module = RpcModule::from_arc(api.clone());
-    eth::register(&mut module).map_err(std::io::Error::other)?;
-    filters::register(&mut module).map_err(std::io::Error::other)?;
-    let maintenance = tokio::spawn(filters::maintain(api));
+    let module = methods(context.clone()).map_err(std::io::Error::other)?;
+    let maintenance = tokio::spawn(filters::maintain(context));
     let handle = server.start(module);
     Ok(RpcServer { local_addr, handle, maintenance })
+}
+
+/// Every namespace's methods on one module over `context`.
+fn methods(context: Arc<RpcContext>) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
+    let mut module = RpcModule::from_arc(context);
+    web3::register(&mut module)?;
+    net::register(&mut module)?;
+    eth::register(&mut module)?;
+    filters::register(&mut module)?;
+    pubsub::register(&mut module)?;
+    debug::register(&mut module)?;
+    dsec::register(&mut module)?;
+    Ok(module)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::ChainOptions;
+    use dsec_genesis::devnet::{DevnetSpec, generate};
+
+    #[test]
+    fn the_namespaces_together_register_every_method_once() {
+        let devnet = generate(&DevnetSpec::default());
+        let dir = tempfile::tempdir().unwrap();
+        let chain = Chain::open(dir.path(), devnet.genesis, ChainOptions::default(), Arc::new(Metrics::default()));
+        let config = RpcConfig::default();
+        let context = RpcContext {
+            chain: Arc::new(chain.unwrap()),
+            filters: filter_store::Filters::new(config.max_filters),
+            config,
+            client_version: String::new(),
+        };
+        let module = methods(Arc::new(context)).unwrap();
+        let mut names: Vec<&str> = module.method_names().collect();
+        names.sort_unstable();
+        let mut expected = vec![
+            "web3_clientVersion",
+            "web3_sha3",
+            "net_version",
+            "net_listening",
+            "net_peerCount",
+            "eth_chainId",
+            "eth_syncing",
+            "eth_blockNumber",
+            "eth_accounts",
+            "eth_coinbase",
+            "eth_mining",
+            "eth_hashrate",
+            "eth_gasPrice",
+            "eth_maxPriorityFeePerGas",
+            "eth_blobBaseFee",
+            "eth_feeHistory",
+            "eth_getBalance",
+            "eth_getTransactionCount",
+            "eth_getCode",
+            "eth_getStorageAt",
+            "eth_call",
+            "eth_createAccessList",
+            "eth_estimateGas",
+            "eth_sendRawTransaction",
+            "eth_getTransactionByHash",
+            "eth_getTransactionReceipt",
+            "eth_getBlockReceipts",
+            "eth_getBlockByNumber",
+            "eth_getBlockByHash",
+            "eth_getBlockTransactionCountByNumber",
+            "eth_getBlockTransactionCountByHash",
+            "eth_getUncleCountByBlockNumber",
+            "eth_getUncleCountByBlockHash",
+            "eth_getTransactionByBlockNumberAndIndex",
+            "eth_getTransactionByBlockHashAndIndex",
+            "eth_getLogs",
+            "eth_newFilter",
+            "eth_newBlockFilter",
+            "eth_newPendingTransactionFilter",
+            "eth_getFilterChanges",
+            "eth_getFilterLogs",
+            "eth_uninstallFilter",
+            "eth_subscribe",
+            "eth_unsubscribe",
+            "debug_traceTransaction",
+            "debug_traceCall",
+            "dsec_getCommit",
+            "dsec_getValidators",
+            "dsec_getEvidence",
+            "dsec_genesisHash",
+            "dsec_mempoolSize",
+        ];
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+    }
 }

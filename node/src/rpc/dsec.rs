@@ -1,0 +1,66 @@
+//! The `dsec_` JSON-RPC methods, for what Ethereum's namespaces have no word
+//! for: a block's commit certificate, the validator set at a height, recorded
+//! misbehaviour evidence, the genesis hash and the mempool size.
+
+use super::{RpcContext, RpcResult, one, param_error, store_err};
+use alloy_primitives::{B256, U64};
+use dsec_consensus::EvidenceRecord;
+use jsonrpsee::core::RegisterMethodError;
+use jsonrpsee::types::Params;
+use jsonrpsee::{Extensions, RpcModule};
+
+/// Register the `dsec_` methods.
+pub(super) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
+    module.register_method("dsec_getCommit", get_commit)?;
+    module.register_method("dsec_getValidators", get_validators)?;
+    module.register_method("dsec_getEvidence", get_evidence)?;
+    module.register_method("dsec_genesisHash", genesis_hash)?;
+    module.register_method("dsec_mempoolSize", mempool_size)?;
+    Ok(())
+}
+
+/// The commit certificate of a block, or `null` if none is stored.
+fn get_commit(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Option<serde_json::Value>> {
+    let number: U64 = one(&params, "block number")?;
+    let number: u64 = number.to();
+    let Some(cert) = ctx.chain.store().certificate(number).map_err(store_err)? else { return Ok(None) };
+    Ok(Some(serde_json::json!({
+        "height": U64::from(cert.height),
+        "round": cert.round,
+        "blockHash": cert.block_hash,
+        "signatures": cert.signatures,
+    })))
+}
+
+/// The validator set that signs height `n` (the next block's if no height is given).
+fn get_validators(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<serde_json::Value> {
+    let mut seq = params.sequence();
+    let height: Option<U64> = seq.optional_next().map_err(|e| param_error("block number", e))?;
+    let height = height.map(|h| h.to::<u64>()).unwrap_or_else(|| ctx.chain.head().header.number + 1);
+    let set = ctx.chain.validators_at(height);
+    Ok(serde_json::json!({
+        "height": U64::from(height),
+        "hash": set.hash(),
+        "totalPower": U64::from(set.total_power()),
+        "validators": set.validators.iter().map(|v| serde_json::json!({
+            "address": v.address,
+            "publicKey": v.public_key,
+            "power": U64::from(v.power),
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// Recorded evidence of misbehaviour, all of it or that of one height.
+fn get_evidence(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Vec<EvidenceRecord>> {
+    let mut seq = params.sequence();
+    let height: Option<U64> = seq.optional_next().map_err(|e| param_error("block number", e))?;
+    ctx.chain.store().evidence(height.map(|h| h.to::<u64>())).map_err(store_err)
+}
+
+fn genesis_hash(_: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<B256> {
+    Ok(ctx.chain.genesis_hash())
+}
+
+fn mempool_size(_: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<U64> {
+    Ok(U64::from(ctx.chain.mempool_len()))
+}

@@ -1,0 +1,138 @@
+//! The store of installed polling filters (`eth_newFilter` and friends): what
+//! each filter watches, where its next poll starts, and when it was last
+//! polled, so that idle filters can be expired.
+//!
+//! It is a file of its own, holding data and no method handlers, so that the
+//! shared context can own it and the `filters` namespace can use it without
+//! either importing the other.
+
+use super::{RpcResult, server_error};
+use alloy::rpc::types::Filter;
+use alloy_primitives::{B256, U256};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Filters idle longer than this are removed.
+const FILTER_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Most pending-transaction hashes a filter keeps between polls.
+const MAX_PENDING_PER_FILTER: usize = 10_000;
+
+/// What a filter watches, and where its next poll starts.
+#[derive(Debug)]
+pub(super) enum FilterKind {
+    /// New blocks; `next` is the first block the next poll reports.
+    Blocks {
+        /// First block of the next poll.
+        next: u64,
+    },
+    /// Transactions entering the pool since the last poll.
+    Pending {
+        /// Their hashes, oldest first.
+        hashes: Vec<B256>,
+    },
+    /// Logs of new blocks matching `filter`.
+    Logs {
+        /// The log filter as installed.
+        filter: Box<Filter>,
+        /// First block of the next poll.
+        next: u64,
+    },
+}
+
+#[derive(Debug)]
+struct Entry {
+    kind: FilterKind,
+    last_poll: Instant,
+}
+
+/// The installed polling filters.
+#[derive(Debug)]
+pub struct Filters {
+    entries: Mutex<HashMap<u64, Entry>>,
+    next_id: Mutex<u64>,
+    max_filters: usize,
+}
+
+impl Filters {
+    /// No filters; at most `max_filters` at once.
+    pub(super) fn new(max_filters: usize) -> Self {
+        Self { entries: Mutex::new(HashMap::new()), next_id: Mutex::new(1), max_filters }
+    }
+
+    /// Install a filter; its id, or an error when the limit is reached.
+    pub(super) fn install(&self, kind: FilterKind) -> RpcResult<U256> {
+        let mut entries = self.entries.lock();
+        if entries.len() >= self.max_filters {
+            return Err(server_error(format!(
+                "too many filters installed (limit {}); uninstall some",
+                self.max_filters
+            )));
+        }
+        let mut next = self.next_id.lock();
+        let id = *next;
+        *next += 1;
+        entries.insert(id, Entry { kind, last_poll: Instant::now() });
+        Ok(U256::from(id))
+    }
+
+    /// Remove filter `id`; whether it was installed.
+    pub(super) fn uninstall(&self, id: u64) -> bool {
+        self.entries.lock().remove(&id).is_some()
+    }
+
+    /// Mark filter `id` as polled now and run `f` on what it watches, under the lock;
+    /// `None` if no such filter is installed.
+    pub(super) fn poll<T>(&self, id: u64, f: impl FnOnce(&mut FilterKind) -> T) -> Option<T> {
+        let mut entries = self.entries.lock();
+        let entry = entries.get_mut(&id)?;
+        entry.last_poll = Instant::now();
+        Some(f(&mut entry.kind))
+    }
+
+    /// Remove filters idle longer than the timeout; returns how many.
+    pub(super) fn expire(&self, now: Instant) -> usize {
+        let mut entries = self.entries.lock();
+        let before = entries.len();
+        entries.retain(|_, e| now.duration_since(e.last_poll) < FILTER_IDLE_TIMEOUT);
+        before - entries.len()
+    }
+
+    /// Record a pending transaction in every pending-transaction filter.
+    pub(super) fn on_pending(&self, hash: B256) {
+        for entry in self.entries.lock().values_mut() {
+            if let FilterKind::Pending { hashes } = &mut entry.kind
+                && hashes.len() < MAX_PENDING_PER_FILTER
+            {
+                hashes.push(hash);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_numbered_limited_polled_and_expired() {
+        let filters = Filters::new(2);
+        assert_eq!(filters.install(FilterKind::Pending { hashes: Vec::new() }).ok(), Some(U256::from(1)));
+        assert_eq!(filters.install(FilterKind::Blocks { next: 3 }).ok(), Some(U256::from(2)));
+        let full = filters.install(FilterKind::Blocks { next: 3 }).err().map(|e| e.message().to_string());
+        assert_eq!(full.as_deref(), Some("too many filters installed (limit 2); uninstall some"));
+
+        filters.on_pending(B256::repeat_byte(1));
+        let taken = filters.poll(1, |kind| match kind {
+            FilterKind::Pending { hashes } => std::mem::take(hashes),
+            _ => Vec::new(),
+        });
+        assert_eq!(taken, Some(vec![B256::repeat_byte(1)]));
+        assert_eq!(filters.poll(9, |_| ()), None);
+
+        assert!(filters.uninstall(2));
+        assert!(!filters.uninstall(2));
+        assert_eq!(filters.expire(Instant::now()), 0);
+        assert_eq!(filters.expire(Instant::now() + FILTER_IDLE_TIMEOUT), 1);
+    }
+}
