@@ -400,7 +400,7 @@ pub fn register(module: &mut RpcModule<EthApi>) -> Result<(), jsonrpsee::core::R
     })?;
     module.register_blocking_method("eth_sendRawTransaction", |params, api, _| -> RpcResult<_> {
         let raw: Bytes = one(&params, "raw transaction")?;
-        api.chain.submit_raw(&raw).map_err(|e| match e {
+        api.chain.submit(&raw, crate::chain::TxOrigin::Local).map_err(|e| match e {
             SubmitError::Decode(e) => invalid_params(e.to_string()),
             SubmitError::Pool(e) => server_error(e.to_string()),
             SubmitError::Node(e) => internal(e),
