@@ -1,8 +1,9 @@
 //! Block production and the rules a block's environment and header follow:
 //! the base fee after a parent, the EVM environment ([`BlockContext`]) of a
 //! block, the sealed header, and the building of a proposal from the mempool.
-//! Validation re-applies the same rules (`seal_header`) so that a block built
-//! here and re-executed elsewhere agree bit for bit.
+//! Validation re-applies the same rules ([`Chain::block_context_of`],
+//! `seal_header`) so that a block built here and re-executed elsewhere agree
+//! bit for bit.
 
 use super::{Chain, ChainError, Executed, Head, now_ms};
 use alloy::eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
@@ -52,7 +53,8 @@ impl Chain {
         }
     }
 
-    /// The environment `eth_call` uses at block `header` (its own environment).
+    /// The EVM environment of block `header`, read from the header itself: what
+    /// validation re-executes a proposed block in, and what `eth_call` uses at a block.
     pub fn block_context_of(&self, header: &Header) -> BlockContext {
         BlockContext {
             number: header.number,

@@ -8,7 +8,7 @@ use super::{Chain, ChainError, CommittedEvent, Executed, Head, now_ms};
 use crate::store::BlockWrite;
 use alloy_primitives::B256;
 use dsec_consensus::Verdict;
-use dsec_evm::executor::{BlockContext, BlockExecutor, TxExecError};
+use dsec_evm::executor::{BlockExecutor, TxExecError};
 use dsec_sdk::block::{Block, CommitCertificate};
 use dsec_sdk::tx::RecoveredTx;
 use std::sync::Arc;
@@ -40,14 +40,10 @@ impl Chain {
         if let Some(verdict) = checks.into_iter().flatten().next() {
             return Ok(verdict);
         }
-        let ctx = BlockContext {
-            number: header.number,
-            timestamp_secs: header.timestamp_secs(),
-            beneficiary: header.beneficiary,
-            gas_limit: header.gas_limit,
-            base_fee: header.base_fee_per_gas,
-            prevrandao: parent.hash,
-        };
+        // The checks above tie the header's environment to the head (its parent
+        // hash is the head's hash), so the header's own context is the one the
+        // block must have been built in.
+        let ctx = self.block_context_of(header);
         let mut exec = BlockExecutor::new(self.store.head_state(), &self.config, &ctx);
         let mut transactions = Vec::with_capacity(block.body.transactions.len());
         // Transactions this node already admitted were decoded and their sender
