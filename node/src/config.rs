@@ -5,6 +5,7 @@
 //! beside the type it configures; `dsec devnet` builds the same [`FileConfig`]
 //! (and writes it out for its validators) instead of settings of its own.
 
+use crate::chain::{DEFAULT_MAX_BLOCK_TRANSACTIONS, DEFAULT_STATE_HISTORY_BLOCKS};
 use crate::mempool::MempoolConfig;
 use crate::rpc::RpcConfig;
 use crate::run::{ConsensusSettings, NodeSettings};
@@ -24,10 +25,6 @@ pub const DEFAULT_RPC_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(st
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// A single validator seals a block at least this often (milliseconds).
 pub const DEFAULT_BLOCK_TIME_MS: u64 = 1000;
-/// Blocks of state history kept when not an archive.
-pub const DEFAULT_STATE_HISTORY_BLOCKS: u64 = 10_000;
-/// Most transactions per block of a single validator.
-pub const DEFAULT_MAX_BLOCK_TRANSACTIONS: usize = 20_000;
 /// Most transactions per block with BFT consensus: a block must also be
 /// streamed to and re-executed by every validator within the propose timeout.
 pub const DEFAULT_BFT_MAX_BLOCK_TRANSACTIONS: usize = 5_000;

@@ -140,7 +140,7 @@ async fn run(
     let spawned = std::thread::Builder::new().name("gossip-admission".into()).spawn(move || {
         for txs in admissions {
             for raw in txs {
-                if let Err(e) = worker_chain.submit_gossiped(&raw) {
+                if let Err(e) = worker_chain.submit(&raw, crate::chain::TxOrigin::Gossip) {
                     debug!(error = %e, "gossiped transaction not admitted");
                 }
             }

@@ -85,7 +85,8 @@ pub enum PoolError {
     /// The sender cannot pay the maximum cost of this transaction together
     /// with the ones it already has pooled.
     #[error(
-        "insufficient funds for gas * price + value: balance {balance}, queued cost {pooled}, tx cost {cost}, overshot {overshot}"
+        "insufficient funds for gas * price + value: balance {balance}, queued cost {pooled}, tx cost {cost}, overshot {}",
+        pooled.saturating_add(*cost).saturating_sub(*balance)
     )]
     InsufficientFunds {
         /// Balance.
@@ -94,8 +95,6 @@ pub enum PoolError {
         pooled: U256,
         /// Maximum cost of this transaction.
         cost: U256,
-        /// Missing amount.
-        overshot: U256,
     },
     /// The gas limit is below the intrinsic cost.
     #[error("intrinsic gas too low: gas {have}, minimum needed {want}")]
@@ -332,12 +331,7 @@ impl Mempool {
         };
         let total = others_cost.saturating_add(cost);
         if account.balance < total {
-            return Err(PoolError::InsufficientFunds {
-                balance: account.balance,
-                pooled: others_cost,
-                cost,
-                overshot: total.saturating_sub(account.balance),
-            });
+            return Err(PoolError::InsufficientFunds { balance: account.balance, pooled: others_cost, cost });
         }
         if let Some(old) = &existing
             && (self.underbids(tx.max_fee_per_gas(), old.tx.max_fee_per_gas())
@@ -894,7 +888,7 @@ mod tests {
         let mut p = pool();
         let key = LocalKey::random();
         let rich = Some(AccountState { nonce: 0, balance: U256::MAX, ..Default::default() });
-        p.add(tx_with(&key, 0, u128::MAX, u128::MAX, |_| {}), rich.clone()).unwrap();
+        p.add(tx_with(&key, 0, u128::MAX, u128::MAX, |_| {}), rich).unwrap();
         assert_eq!(
             p.add(tx_with(&key, 0, u128::MAX, u128::MAX, |t| t.value = U256::from(2)), rich),
             Err(PoolError::ReplacementUnderpriced)

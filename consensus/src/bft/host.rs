@@ -346,7 +346,7 @@ impl<A: Application> Host<A> {
                 warn!(peer = %from, "dropping a proposal stream larger than {MAX_STREAM_BYTES} bytes");
                 return Ok(None);
             }
-            Received::Complete(stream) => stream,
+            Received::Complete(stream) => *stream,
         };
         debug!(
             peer = %from,

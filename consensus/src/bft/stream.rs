@@ -95,7 +95,7 @@ pub(super) enum Received {
     /// The stream's data outgrew [`MAX_STREAM_BYTES`]: the stream is dropped.
     TooLarge,
     /// The last missing part: the stream is complete and forgotten.
-    Complete(CompletedStream),
+    Complete(Box<CompletedStream>),
 }
 
 /// A stream of which every part has arrived.
@@ -188,7 +188,7 @@ impl ProposalStreams {
             Ok(_) => Err(BadBlock::HashMismatch),
             Err(e) => Err(BadBlock::Undecodable(e)),
         };
-        Received::Complete(CompletedStream {
+        Received::Complete(Box::new(CompletedStream {
             height,
             round,
             proposer,
@@ -199,7 +199,7 @@ impl ProposalStreams {
             bytes: stream.bytes,
             elapsed: now.saturating_duration_since(stream.started),
             block,
-        })
+        }))
     }
 }
 

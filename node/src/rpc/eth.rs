@@ -10,7 +10,7 @@
 use super::convert::{rpc_block, rpc_transaction};
 use super::{RpcContext, RpcResult, execution_error, internal, invalid_params, one, param_error, parse_block_id};
 use super::{revert_error, server_error, store_err};
-use crate::chain::SubmitError;
+use crate::chain::{SubmitError, TxOrigin};
 use alloy::rpc::types::state::StateOverride;
 use alloy::rpc::types::{
     AccessListResult, Block, BlockId, BlockNumberOrTag, FeeHistory, Filter, Log, Transaction, TransactionReceipt,
@@ -295,7 +295,7 @@ fn estimate_gas(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -> RpcR
 
 fn send_raw_transaction(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -> RpcResult<B256> {
     let raw: Bytes = one(&params, "raw transaction")?;
-    ctx.chain.submit_raw(&raw).map_err(|e| match e {
+    ctx.chain.submit(&raw, TxOrigin::Local).map_err(|e| match e {
         SubmitError::Decode(e) => invalid_params(e.to_string()),
         SubmitError::Pool(e) => server_error(e.to_string()),
         SubmitError::Node(e) => internal(e),

@@ -48,7 +48,7 @@ struct Entry {
 
 /// The installed polling filters.
 #[derive(Debug)]
-pub struct Filters {
+pub(super) struct Filters {
     entries: Mutex<HashMap<u64, Entry>>,
     next_id: Mutex<u64>,
     max_filters: usize,

@@ -1,0 +1,156 @@
+//! Validation and commit of blocks: a block proposed by another validator (or
+//! synced) is checked against the head and re-executed under the same rules
+//! block production follows, and a decided block — built or validated here —
+//! is written to the store with its commit certificate, which moves the head,
+//! the mempool and the validator-set schedule on.
+
+use super::{Chain, ChainError, CommittedEvent, Executed, Head, now_ms};
+use crate::store::BlockWrite;
+use alloy_primitives::B256;
+use dsec_consensus::Verdict;
+use dsec_evm::executor::{BlockExecutor, TxExecError};
+use dsec_sdk::block::{Block, CommitCertificate};
+use dsec_sdk::tx::RecoveredTx;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::{debug, info, info_span};
+
+impl Chain {
+    /// Check `block` against the head and re-execute it; a valid block's
+    /// execution is kept for the commit.
+    pub(super) fn validate(&self, block: &Block) -> Result<Verdict, ChainError> {
+        let header = &block.header;
+        let span = info_span!("validate", height = header.number);
+        let _enter = span.enter();
+        let started = Instant::now();
+        let hash = header.hash_slow();
+        if self.executed.lock().contains_key(&hash) {
+            return Ok(Verdict::Valid);
+        }
+        let parent = self.head();
+        let expect = |ok: bool, what: &str| if ok { None } else { Some(Verdict::Invalid(what.to_string())) };
+        let checks = [
+            expect(header.number == parent.header.number + 1, "height does not follow the head"),
+            expect(header.parent_hash == parent.hash, "parent hash is not the head"),
+            expect(header.timestamp_ms >= parent.header.timestamp_ms, "timestamp before the parent's"),
+            expect(header.timestamp_ms <= now_ms() + 15_000, "timestamp more than 15 s in the future"),
+            expect(header.gas_limit == parent.header.gas_limit, "gas limit changed"),
+            expect(header.base_fee_per_gas == self.next_base_fee(&parent.header), "wrong base fee"),
+        ];
+        if let Some(verdict) = checks.into_iter().flatten().next() {
+            return Ok(verdict);
+        }
+        // The checks above tie the header's environment to the head (its parent
+        // hash is the head's hash), so the header's own context is the one the
+        // block must have been built in.
+        let ctx = self.block_context_of(header);
+        let mut exec = BlockExecutor::new(self.store.head_state(), &self.config, &ctx);
+        let mut transactions = Vec::with_capacity(block.body.transactions.len());
+        // Transactions this node already admitted were decoded and their sender
+        // recovered then: re-use that work (the hash covers the signed bytes).
+        let pooled: Vec<Option<RecoveredTx>> = {
+            let pool = self.mempool.lock();
+            block
+                .body
+                .transactions
+                .iter()
+                .map(|t| pool.get(&alloy_primitives::keccak256(&t.raw)).map(|p| p.tx.clone()))
+                .collect()
+        };
+        for ((i, body_tx), known) in block.body.transactions.iter().enumerate().zip(pooled) {
+            let decoded = match known {
+                Some(tx) => Ok(tx),
+                None => {
+                    self.metrics.validate_recovered.inc();
+                    RecoveredTx::decode(&body_tx.raw)
+                }
+            };
+            let tx = match decoded {
+                Ok(tx) if tx.sender == body_tx.sender => tx,
+                Ok(_) => return Ok(Verdict::Invalid(format!("transaction {i}: sender does not match the signature"))),
+                Err(e) => return Ok(Verdict::Invalid(format!("transaction {i}: {e}"))),
+            };
+            match exec.execute(&tx) {
+                Ok(_) => transactions.push((tx.hash, body_tx.clone())),
+                Err(TxExecError::Invalid(e)) => return Ok(Verdict::Invalid(format!("transaction {i}: {e}"))),
+                Err(TxExecError::Fatal(e)) => return Err(e.into()),
+            }
+        }
+        let out = exec.finish();
+        let expected = self.seal_header(&parent, &ctx, header.timestamp_ms, header.proposer, &transactions, &out);
+        if &expected != header {
+            return Ok(Verdict::Invalid(format!(
+                "re-execution differs: state root {} (header {}), receipts root {} (header {}), gas {} (header {})",
+                expected.state_root,
+                header.state_root,
+                expected.receipts_root,
+                header.receipts_root,
+                expected.gas_used,
+                header.gas_used
+            )));
+        }
+        self.executed.lock().insert(
+            hash,
+            Executed { header: header.clone(), transactions, receipts: out.receipts, changes: out.changes },
+        );
+        self.metrics.validate_micros.add(started.elapsed().as_micros() as u64);
+        debug!(txs = block.body.transactions.len(), ms = started.elapsed().as_millis() as u64, "validated block");
+        Ok(Verdict::Valid)
+    }
+
+    /// Write the decided block `block_hash`, built or validated here, with its
+    /// `certificate`; then move the head, the schedule and the mempool on and
+    /// announce the block.
+    pub(super) fn commit(&self, block_hash: B256, certificate: CommitCertificate) -> Result<(), ChainError> {
+        let started = Instant::now();
+        let executed = self.executed.lock().remove(&block_hash).ok_or(ChainError::UnknownBlock(block_hash))?;
+        let span = info_span!("commit", height = executed.header.number);
+        let _enter = span.enter();
+        self.validators_at(executed.header.number).verify_certificate(
+            &self.genesis_hash,
+            executed.header.number,
+            &block_hash,
+            &certificate,
+        )?;
+        self.store.commit_block(&BlockWrite {
+            header: &executed.header,
+            hash: block_hash,
+            transactions: &executed.transactions,
+            receipts: &executed.receipts,
+            changes: &executed.changes,
+            certificate: Some(&certificate),
+        })?;
+        *self.head.write() = Head { header: executed.header.clone(), hash: block_hash };
+        self.load_schedule()?;
+        // Other candidates for this height are dead now.
+        self.executed.lock().retain(|_, e| e.header.number > executed.header.number);
+        let nonces = executed
+            .changes
+            .accounts
+            .iter()
+            .map(|(address, change)| (*address, change.info.map(|i| i.nonce).unwrap_or(0)));
+        self.mempool.lock().on_block(nonces);
+        self.recently_committed.lock().insert(executed.transactions.iter().map(|(h, _)| *h));
+        let tx_count = executed.transactions.len();
+        self.metrics.head.set(executed.header.number);
+        self.metrics.blocks.inc();
+        self.metrics.txs_committed.add(tx_count as u64);
+        self.metrics.gas_used.add(executed.header.gas_used);
+        self.metrics.commit_micros.add(started.elapsed().as_micros() as u64);
+        info!(
+            height = executed.header.number,
+            txs = tx_count,
+            gas = executed.header.gas_used,
+            commit_ms = started.elapsed().as_millis() as u64,
+            hash = %block_hash,
+            "committed block"
+        );
+        let event = CommittedEvent {
+            header: executed.header,
+            hash: block_hash,
+            tx_hashes: executed.transactions.iter().map(|(h, _)| *h).collect(),
+        };
+        let _ = self.blocks.send(Arc::new(event));
+        Ok(())
+    }
+}
