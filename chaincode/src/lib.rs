@@ -7,7 +7,9 @@
 //! that the EVM provides over its journal — so a revert, in the module or in
 //! a contract that called it, undoes the module's writes with everything else.
 //! Every storage access is charged gas the way the EVM charges `SLOAD` and
-//! `SSTORE`, so a call costs what its work costs.
+//! `SSTORE`, and computation whose cost grows with the input (calldata,
+//! signature checks, public keys, proof steps) is charged per unit before it
+//! is done, at the prices in [`gas`], so a call costs what its work costs.
 //!
 //! Adding a module means writing one type that implements [`Chaincode`] and
 //! adding one line to [`MODULES`].
@@ -18,6 +20,7 @@
 //! every chain and added by the node with [`Registry::with_module`].
 
 pub mod audit;
+pub mod gas;
 pub mod provenance;
 pub mod settlement;
 pub mod storage;
@@ -91,19 +94,19 @@ pub trait Chaincode: Send + Sync + std::fmt::Debug {
     fn call(&self, host: &mut dyn Host, call: &Call<'_>) -> Result<Bytes, Failure>;
 }
 
-/// Gas charged to every chaincode call for decoding and dispatch.
-pub const DISPATCH_GAS: u64 = 2_000;
+pub use gas::DISPATCH_GAS;
 
-/// The checks every module runs first: charge the dispatch gas, refuse value,
-/// decode the calldata against the module's ABI, and refuse a state-changing
-/// function in a read-only call. Reasons are prefixed with `module`.
+/// The checks every module runs first: charge the dispatch gas and the
+/// calldata's words, refuse value, decode the calldata against the module's
+/// ABI, and refuse a state-changing function in a read-only call. Reasons are
+/// prefixed with `module`.
 pub fn decode_call<C: alloy::sol_types::SolInterface>(
     host: &mut dyn Host,
     call: &Call<'_>,
     module: &str,
     writes: impl Fn(&C) -> bool,
 ) -> Result<C, Failure> {
-    host.charge(DISPATCH_GAS)?;
+    host.charge(DISPATCH_GAS.saturating_add(gas::calldata_gas(call.data.len())))?;
     if !call.value.is_zero() {
         return Err(Failure::reason(format!("{module}: the module does not accept value")));
     }
