@@ -160,13 +160,15 @@ pub enum RegistryError {
     },
 }
 
-type Constructor = fn(&ModuleConfig) -> Result<Arc<dyn Chaincode>, String>;
+/// A module's constructor: the genesis hash of the chain (when the registry
+/// is built for one, see [`Registry::for_chain`]) and the module's configuration.
+type Constructor = fn(Option<B256>, &ModuleConfig) -> Result<Arc<dyn Chaincode>, String>;
 
 /// Every module this build provides: name and constructor. One line per module.
 pub const MODULES: &[(&str, Constructor)] = &[
-    ("audit", audit::AuditAnchoring::from_config),
-    ("provenance", provenance::Provenance::from_config),
-    ("settlement", settlement::Settlement::from_config),
+    ("audit", |_, config| audit::AuditAnchoring::from_config(config)),
+    ("provenance", provenance::Provenance::registry_entry),
+    ("settlement", |_, config| settlement::Settlement::from_config(config)),
 ];
 
 /// The enabled modules, by address.
@@ -181,14 +183,33 @@ impl Registry {
         Self::default()
     }
 
-    /// Build the modules the genesis enables.
+    /// Build the modules the genesis enables on the chain whose genesis hash
+    /// is `chain_hash`. Modules that check signatures bind them to it, so a
+    /// message signed for one chain does not verify on another.
+    pub fn for_chain<'a>(
+        chain_hash: B256,
+        enabled: impl IntoIterator<Item = (&'a str, ModuleConfig)>,
+    ) -> Result<Self, RegistryError> {
+        Self::build(Some(chain_hash), enabled)
+    }
+
+    /// Build the modules the genesis enables without the chain's identity. A
+    /// module that binds signatures to the chain (`provenance`) is refused:
+    /// use [`Registry::for_chain`].
     pub fn new<'a>(enabled: impl IntoIterator<Item = (&'a str, ModuleConfig)>) -> Result<Self, RegistryError> {
+        Self::build(None, enabled)
+    }
+
+    fn build<'a>(
+        chain_hash: Option<B256>,
+        enabled: impl IntoIterator<Item = (&'a str, ModuleConfig)>,
+    ) -> Result<Self, RegistryError> {
         let mut modules = BTreeMap::new();
         for (name, config) in enabled {
             let constructor = MODULES.iter().find(|(n, _)| *n == name).map(|(_, c)| c).ok_or_else(|| {
                 RegistryError::Unknown(name.to_string(), MODULES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
             })?;
-            let module = constructor(&config)
+            let module = constructor(chain_hash, &config)
                 .map_err(|message| RegistryError::BadSettings { module: name.to_string(), message })?;
             modules.insert(module.address(), module);
         }
