@@ -102,8 +102,14 @@ interface IProvenance {
     function registerParty(address party, uint8 role, string calldata name) external;
 
     /// Register a sensor device by its ed25519 public key, bound to `owner`, a
-    /// registered party (module administrators or `owner` itself).
-    function registerDevice(bytes32 deviceKey, address owner) external;
+    /// registered party (module administrators or `owner` itself). The device
+    /// proves it holds the key: `signature` is its 64-byte ed25519 signature
+    /// over the 32-byte message
+    /// `keccak256(abi.encode(keccak256("dsec.provenance.device.v1"), chainHash,
+    /// address(this), deviceKey, owner))`,
+    /// where `chainHash` is the chain's genesis block hash (see
+    /// `registrationDigest`), so nobody can register a key they do not hold.
+    function registerDevice(bytes32 deviceKey, address owner, bytes calldata signature) external;
 
     /// Create a shipment (registered Shippers only); the caller becomes its
     /// first custodian. `consignee` must be a registered Consignee, `id` new,
@@ -143,10 +149,13 @@ interface IProvenance {
     /// involved in the shipment (it appears in `shipmentsOf(owner)`). Anyone
     /// may submit it. `signature` is the 64-byte ed25519 signature by
     /// `deviceKey` over the 32-byte message
-    /// `keccak256(abi.encode(address(this), id, deviceKey, kind, value, observedAt))`
-    /// (see `attestationDigest`). `observedAt` (unix seconds) may not be in
-    /// the future nor, for a delivered shipment, after its delivery. Each
-    /// signed reading is accepted once. Emits `Excursion` (and appends it to
+    /// `keccak256(abi.encode(keccak256("dsec.provenance.attestation.v2"), chainHash,
+    /// address(this), id, deviceKey, kind, value, observedAt))`,
+    /// where `chainHash` is the chain's genesis block hash, so a reading signed
+    /// for one chain is refused by any other (see `attestationDigest`).
+    /// `observedAt` (unix seconds) may not be in the future nor, for a
+    /// delivered shipment, after its delivery. Each signed reading is accepted
+    /// once. Emits `Excursion` (and appends it to
     /// the trail) when the value crosses a threshold, `Attested` otherwise.
     function attest(
         bytes32 id,
@@ -226,9 +235,13 @@ interface IProvenance {
     /// The owner of a registered device (zero when not registered).
     function deviceOwner(bytes32 deviceKey) external view returns (address);
 
-    /// The message a device signs for `attest`.
+    /// The message a device signs for `attest` on this chain.
     function attestationDigest(bytes32 id, bytes32 deviceKey, uint8 kind, int64 value, uint64 observedAt)
         external
         view
         returns (bytes32);
+
+    /// The message a device signs to be registered to `owner` on this chain
+    /// (for `registerDevice`).
+    function registrationDigest(bytes32 deviceKey, address owner) external view returns (bytes32);
 }

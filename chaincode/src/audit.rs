@@ -20,7 +20,8 @@ use IAuditAnchor::IAuditAnchorCalls as Calls;
 pub use dsec_sdk::chaincode::audit::{ADDRESS, IAuditAnchor, tenant_id};
 /// Length of a quota period.
 pub const PERIOD_SECS: u64 = 86_400;
-/// Gas charged per Merkle proof step (a keccak over 65 bytes).
+/// Gas charged per Merkle proof step (a keccak over 65 bytes, under 1 µs:
+/// 30 gas at [`crate::gas::GAS_PER_MICROSECOND`]), before the proof is checked.
 const PROOF_STEP_GAS: u64 = 60;
 
 /// The audit anchoring module.
@@ -104,8 +105,9 @@ impl AuditAnchoring {
         if used >= self.quota(host, &c.tenant)? {
             return Err(Failure::reason("audit: anchoring quota exceeded for this period"));
         }
-        store_u64(host, usage_slot, used + 1)?;
-        let seq = seq + 1;
+        // `used` is below the quota, a u64, so this does not overflow.
+        store_u64(host, usage_slot, used.saturating_add(1))?;
+        let seq = seq.checked_add(1).ok_or_else(|| Failure::reason("audit: the tenant's anchor chain is full"))?;
         let hash = anchor_hash(&c.tenant, seq, &c.root, c.lineCount, &c.prevAnchor);
         let base = |field: &str| slot(field, &[c.tenant.as_slice(), &seq.to_be_bytes()]);
         store_word(host, base("anchor.root"), c.root)?;
@@ -217,7 +219,8 @@ impl Chaincode for AuditAnchoring {
                 ok(IAuditAnchor::anchorOfCall::abi_encode_returns(&anchor))
             }
             Calls::verifyLine(c) => {
-                host.charge(PROOF_STEP_GAS.saturating_mul(c.proof.len() as u64))?;
+                let steps = u64::try_from(c.proof.len()).unwrap_or(u64::MAX);
+                host.charge(PROOF_STEP_GAS.saturating_mul(steps))?;
                 let valid = match self.anchor_of(host, &c.tenant, c.seq)? {
                     Some(a) => dsec_sdk::merkle::verify(&a.root, &c.leaf, c.index, a.lineCount, &c.proof),
                     None => false,

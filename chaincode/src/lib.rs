@@ -7,7 +7,9 @@
 //! that the EVM provides over its journal — so a revert, in the module or in
 //! a contract that called it, undoes the module's writes with everything else.
 //! Every storage access is charged gas the way the EVM charges `SLOAD` and
-//! `SSTORE`, so a call costs what its work costs.
+//! `SSTORE`, and computation whose cost grows with the input (calldata,
+//! signature checks, public keys, proof steps) is charged per unit before it
+//! is done, at the prices in [`gas`], so a call costs what its work costs.
 //!
 //! Adding a module means writing one type that implements [`Chaincode`] and
 //! adding one line to [`MODULES`].
@@ -18,6 +20,7 @@
 //! every chain and added by the node with [`Registry::with_module`].
 
 pub mod audit;
+pub mod gas;
 pub mod provenance;
 pub mod settlement;
 pub mod storage;
@@ -92,19 +95,19 @@ pub trait Chaincode: Send + Sync + std::fmt::Debug {
     fn call(&self, host: &mut dyn Host, call: &Call<'_>) -> Result<Bytes, Failure>;
 }
 
-/// Gas charged to every chaincode call for decoding and dispatch.
-pub const DISPATCH_GAS: u64 = 2_000;
+pub use gas::DISPATCH_GAS;
 
-/// The checks every module runs first: charge the dispatch gas, refuse value,
-/// decode the calldata against the module's ABI, and refuse a state-changing
-/// function in a read-only call. Reasons are prefixed with `module`.
+/// The checks every module runs first: charge the dispatch gas and the
+/// calldata's words, refuse value, decode the calldata against the module's
+/// ABI, and refuse a state-changing function in a read-only call. Reasons are
+/// prefixed with `module`.
 pub fn decode_call<C: alloy::sol_types::SolInterface>(
     host: &mut dyn Host,
     call: &Call<'_>,
     module: &str,
     writes: impl Fn(&C) -> bool,
 ) -> Result<C, Failure> {
-    host.charge(DISPATCH_GAS)?;
+    host.charge(DISPATCH_GAS.saturating_add(gas::calldata_gas(call.data.len())))?;
     if !call.value.is_zero() {
         return Err(Failure::reason(format!("{module}: the module does not accept value")));
     }
@@ -158,13 +161,15 @@ pub enum RegistryError {
     },
 }
 
-type Constructor = fn(&ModuleConfig) -> Result<Arc<dyn Chaincode>, String>;
+/// A module's constructor: the genesis hash of the chain (when the registry
+/// is built for one, see [`Registry::for_chain`]) and the module's configuration.
+type Constructor = fn(Option<B256>, &ModuleConfig) -> Result<Arc<dyn Chaincode>, String>;
 
 /// Every module this build provides: name and constructor. One line per module.
 pub const MODULES: &[(&str, Constructor)] = &[
-    ("audit", audit::AuditAnchoring::from_config),
-    ("provenance", provenance::Provenance::from_config),
-    ("settlement", settlement::Settlement::from_config),
+    ("audit", |_, config| audit::AuditAnchoring::from_config(config)),
+    ("provenance", provenance::Provenance::registry_entry),
+    ("settlement", |_, config| settlement::Settlement::from_config(config)),
 ];
 
 /// The enabled modules, by address.
@@ -179,14 +184,33 @@ impl Registry {
         Self::default()
     }
 
-    /// Build the modules the genesis enables.
+    /// Build the modules the genesis enables on the chain whose genesis hash
+    /// is `chain_hash`. Modules that check signatures bind them to it, so a
+    /// message signed for one chain does not verify on another.
+    pub fn for_chain<'a>(
+        chain_hash: B256,
+        enabled: impl IntoIterator<Item = (&'a str, ModuleConfig)>,
+    ) -> Result<Self, RegistryError> {
+        Self::build(Some(chain_hash), enabled)
+    }
+
+    /// Build the modules the genesis enables without the chain's identity. A
+    /// module that binds signatures to the chain (`provenance`) is refused:
+    /// use [`Registry::for_chain`].
     pub fn new<'a>(enabled: impl IntoIterator<Item = (&'a str, ModuleConfig)>) -> Result<Self, RegistryError> {
+        Self::build(None, enabled)
+    }
+
+    fn build<'a>(
+        chain_hash: Option<B256>,
+        enabled: impl IntoIterator<Item = (&'a str, ModuleConfig)>,
+    ) -> Result<Self, RegistryError> {
         let mut modules = BTreeMap::new();
         for (name, config) in enabled {
             let constructor = MODULES.iter().find(|(n, _)| *n == name).map(|(_, c)| c).ok_or_else(|| {
                 RegistryError::Unknown(name.to_string(), MODULES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
             })?;
-            let module = constructor(&config)
+            let module = constructor(chain_hash, &config)
                 .map_err(|message| RegistryError::BadSettings { module: name.to_string(), message })?;
             modules.insert(module.address(), module);
         }

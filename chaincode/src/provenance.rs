@@ -2,7 +2,8 @@
 //!
 //! Module administrators register parties, each with exactly one role
 //! (shipper, carrier, port operator, customs authority, consignee), and
-//! parties register their sensor devices by ed25519 public key. A shipper
+//! parties register their sensor devices by ed25519 public key, with the
+//! device's signature as proof that it holds the key. A shipper
 //! creates a shipment with its planned route as contiguous legs between
 //! UN/LOCODE locations; the goods then move by two-step custody hand-offs (the
 //! custodian proposes, the receiver accepts), and the shipment is delivered
@@ -11,6 +12,12 @@
 //! decisions, disruptions and reroutes are recorded. Every step is appended to
 //! the shipment's trail, which reads back in order, and the route's carbon
 //! footprint is computed per leg with integer arithmetic.
+//!
+//! Everything a device signs is bound to the chain (its genesis hash), to the
+//! module's address and to a versioned domain tag (see
+//! [`attestation_digest`] and [`device_registration_digest`]), so a message
+//! signed for one chain is refused by every other. Signature checks are
+//! charged [`ED25519_VERIFY_GAS`] each, before the check.
 //!
 //! The Solidity interface is `chaincode/sol/IProvenance.sol`.
 //!
@@ -21,19 +28,20 @@
 //! field's width are lossless; signed integers are stored as their
 //! two's-complement bit pattern.
 
+use crate::gas::ED25519_VERIFY_GAS;
 use crate::storage::{from_short_string, load_u64, load_word, short_string, slot, store_u64, store_word};
 use crate::{Call, Chaincode, Failure, Host, ModuleConfig};
-use alloy::sol_types::{SolCall, SolEvent, SolType, sol_data};
-use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256, keccak256};
+use alloy::sol_types::{SolCall, SolEvent};
+use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256};
 use ed25519_dalek::{Signature, VerifyingKey};
 use std::sync::Arc;
 
 use IProvenance::IProvenanceCalls as Calls;
 use IProvenance::{Leg, TrailEntry};
-pub use dsec_sdk::chaincode::provenance::{ADDRESS, IProvenance};
+pub use dsec_sdk::chaincode::provenance::{
+    ADDRESS, ATTESTATION_DOMAIN, DEVICE_DOMAIN, IProvenance, attestation_digest, device_registration_digest,
+};
 
-/// Gas charged for checking an attestation's ed25519 signature.
-pub const SIGNATURE_GAS: u64 = 3_000;
 /// The most legs a shipment's route may have.
 pub const MAX_LEGS: usize = 32;
 
@@ -142,20 +150,6 @@ pub fn is_locode(code: &FixedBytes<5>) -> bool {
     let country = code[..2].iter().all(u8::is_ascii_uppercase);
     let place = code[2..].iter().all(|b| b.is_ascii_uppercase() || (b'2'..=b'9').contains(b));
     country && place
-}
-
-/// The 32-byte message a device signs for `attest`:
-/// `keccak256(abi.encode(address(module), id, deviceKey, kind, value, observedAt))`.
-pub fn attestation_digest(id: &B256, device_key: &B256, kind: u8, value: i64, observed_at: u64) -> B256 {
-    type Attestation = (
-        sol_data::Address,
-        sol_data::FixedBytes<32>,
-        sol_data::FixedBytes<32>,
-        sol_data::Uint<8>,
-        sol_data::Int<64>,
-        sol_data::Uint<64>,
-    );
-    keccak256(Attestation::abi_encode_params(&(ADDRESS, *id, *device_key, kind, value, observed_at)))
 }
 
 fn ok(output: Vec<u8>) -> Result<Bytes, Failure> {
@@ -520,20 +514,49 @@ fn valid_device_key(key: &B256) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&key.0).ok().filter(|k| !k.is_weak())
 }
 
-/// The shipment provenance module.
+/// Whether `signature` is `key`'s (strict) ed25519 signature of `digest`.
+/// Charges [`ED25519_VERIFY_GAS`] first, which covers decompressing the key.
+fn check_device_signature(host: &mut dyn Host, key: &B256, digest: &B256, signature: &[u8]) -> Result<(), Failure> {
+    host.charge(ED25519_VERIFY_GAS)?;
+    let Some(key) = valid_device_key(key) else {
+        return Err(Failure::reason("provenance: invalid ed25519 public key"));
+    };
+    let signature =
+        Signature::from_slice(signature).map_err(|_| Failure::reason("provenance: signature must be 64 bytes"))?;
+    if key.verify_strict(digest.as_slice(), &signature).is_err() {
+        return Err(Failure::reason("provenance: bad device signature"));
+    }
+    Ok(())
+}
+
+/// The shipment provenance module of one chain.
 #[derive(Debug)]
 pub struct Provenance {
+    chain_hash: B256,
     admins: Vec<Address>,
 }
 
 impl Provenance {
-    /// Build the module from its genesis configuration: its administrators;
-    /// it takes no settings.
-    pub fn from_config(config: &ModuleConfig) -> Result<Arc<dyn Chaincode>, String> {
+    /// Build the module of the chain whose genesis hash is `chain_hash` from
+    /// its genesis configuration: its administrators; it takes no settings.
+    pub fn from_config(chain_hash: B256, config: &ModuleConfig) -> Result<Arc<dyn Chaincode>, String> {
         if !config.settings.is_null() && config.settings.as_object().is_none_or(|o| !o.is_empty()) {
             return Err("the provenance module takes no settings".into());
         }
-        Ok(Arc::new(Self { admins: config.admins.clone() }))
+        Ok(Arc::new(Self { chain_hash, admins: config.admins.clone() }))
+    }
+
+    /// The registry's constructor: the module needs the chain's genesis hash.
+    pub(crate) fn registry_entry(
+        chain_hash: Option<B256>,
+        config: &ModuleConfig,
+    ) -> Result<Arc<dyn Chaincode>, String> {
+        let chain_hash = chain_hash.ok_or_else(|| {
+            "the provenance module binds device signatures to the chain and needs its genesis hash \
+             (build the registry with Registry::for_chain)"
+                .to_string()
+        })?;
+        Self::from_config(chain_hash, config)
     }
 
     fn is_admin(&self, who: &Address) -> bool {
@@ -579,12 +602,12 @@ impl Provenance {
         if role_of(host, &c.owner)? == 0 {
             return Err(Failure::reason("provenance: device owner is not a registered party"));
         }
-        if valid_device_key(&c.deviceKey).is_none() {
-            return Err(Failure::reason("provenance: invalid ed25519 public key"));
-        }
         if !device_owner(host, &c.deviceKey)?.is_zero() {
             return Err(Failure::reason("provenance: device already registered"));
         }
+        // Proof of possession: the device signs its registration to this owner on this chain.
+        let digest = device_registration_digest(&self.chain_hash, &c.deviceKey, &c.owner);
+        check_device_signature(host, &c.deviceKey, &digest, &c.signature)?;
         host.sstore(slot("device.owner", &[c.deviceKey.as_slice()]), address_word(&c.owner))?;
         emit(host, IProvenance::DeviceRegistered { deviceKey: c.deviceKey, owner: c.owner })?;
         ok(Vec::new())
@@ -764,7 +787,8 @@ impl Provenance {
         // A leg is completed when custody changes hands at its end.
         for index in s.legs_done..s.leg_count {
             if word_leg(host.sload(s.leg_slot(index))?).to == location {
-                s.legs_done = index + 1;
+                // index < leg_count, so this does not overflow.
+                s.legs_done = index.saturating_add(1);
                 break;
             }
         }
@@ -814,15 +838,8 @@ impl Provenance {
         if s.delivered() && c.observedAt > s.delivered_at {
             return Err(Failure::reason("provenance: observation after delivery"));
         }
-        let digest = attestation_digest(&c.id, &c.deviceKey, c.kind, c.value, c.observedAt);
-        host.charge(SIGNATURE_GAS)?;
-        let signature = Signature::from_slice(&c.signature)
-            .map_err(|_| Failure::reason("provenance: signature must be 64 bytes"))?;
-        let verified =
-            valid_device_key(&c.deviceKey).is_some_and(|key| key.verify_strict(digest.as_slice(), &signature).is_ok());
-        if !verified {
-            return Err(Failure::reason("provenance: bad device signature"));
-        }
+        let digest = attestation_digest(&self.chain_hash, &c.id, &c.deviceKey, c.kind, c.value, c.observedAt);
+        check_device_signature(host, &c.deviceKey, &digest, &c.signature)?;
         let seen_slot = slot("attest.seen", &[digest.as_slice()]);
         if host.sload(seen_slot)? != U256::ZERO {
             return Err(Failure::reason("provenance: attestation already recorded"));
@@ -1066,8 +1083,12 @@ impl Chaincode for Provenance {
                 ok(IProvenance::deviceOwnerCall::abi_encode_returns(&device_owner(host, &c.deviceKey)?))
             }
             Calls::attestationDigest(c) => {
-                let digest = attestation_digest(&c.id, &c.deviceKey, c.kind, c.value, c.observedAt);
+                let digest = attestation_digest(&self.chain_hash, &c.id, &c.deviceKey, c.kind, c.value, c.observedAt);
                 ok(IProvenance::attestationDigestCall::abi_encode_returns(&digest))
+            }
+            Calls::registrationDigest(c) => {
+                let digest = device_registration_digest(&self.chain_hash, &c.deviceKey, &c.owner);
+                ok(IProvenance::registrationDigestCall::abi_encode_returns(&digest))
             }
         }
     }

@@ -11,10 +11,11 @@
 //!
 //! The Solidity interface is `chaincode/sol/ISettlement.sol`.
 
-use crate::storage::{load_u64, slot, store_u64};
+use crate::storage::{load_u8, load_u64, slot, store_u64};
 use crate::{Call, Chaincode, Failure, Host, ModuleConfig};
 use alloy::sol_types::{SolCall, SolEvent};
-use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256};
+use alloy_primitives::ruint::UintTryFrom;
+use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256, U512};
 use std::sync::Arc;
 
 use ISettlement::ISettlementCalls as Calls;
@@ -77,6 +78,17 @@ fn valid_code(code: &Code) -> bool {
     code.iter().all(|b| b.is_ascii_uppercase())
 }
 
+/// The most a quote's fee may be: 100% in basis points.
+const MAX_FEE_BPS: u16 = 10_000;
+
+/// `⌊a × b / d⌋` computed exactly (with a 512-bit product); `None` when `d` is
+/// zero or the result does not fit in 256 bits.
+fn mul_div(a: U256, b: U256, d: U256) -> Option<U256> {
+    let product: U512 = a.widening_mul(b);
+    let quotient = product.checked_div(U512::from(d))?;
+    U256::uint_try_from(quotient).ok()
+}
+
 impl Settlement {
     /// Build the module from its genesis configuration.
     pub fn from_config(config: &ModuleConfig) -> Result<Arc<dyn Chaincode>, String> {
@@ -87,11 +99,11 @@ impl Settlement {
     }
 
     fn kyc(&self, host: &mut dyn Host, party: &Address) -> Result<u8, Failure> {
-        Ok(load_u64(host, slot("kyc", &[party.as_slice()]))? as u8)
+        load_u8(host, slot("kyc", &[party.as_slice()]))
     }
 
     fn role(&self, host: &mut dyn Host, party: &Address) -> Result<u8, Failure> {
-        Ok(load_u64(host, slot("role", &[party.as_slice()]))? as u8)
+        load_u8(host, slot("role", &[party.as_slice()]))
     }
 
     fn require_approved(&self, host: &mut dyn Host, party: &Address, who: &str) -> Result<(), Failure> {
@@ -147,7 +159,7 @@ impl Settlement {
 
     fn next_id(&self, host: &mut dyn Host, counter: &str) -> Result<u64, Failure> {
         let key = slot(counter, &[]);
-        let id = load_u64(host, key)? + 1;
+        let Some(id) = load_u64(host, key)?.checked_add(1) else { return revert("no more ids") };
         store_u64(host, key, id)?;
         Ok(id)
     }
@@ -169,7 +181,7 @@ impl Settlement {
             host.sstore(k("hold.from"), addr_word(from))?;
             host.sstore(k("hold.to"), addr_word(&c.to))?;
             host.sstore(k("hold.amount"), c.amount)?;
-            store_u64(host, k("hold.status"), HOLD_PENDING as u64)?;
+            store_u64(host, k("hold.status"), u64::from(HOLD_PENDING))?;
             emit(
                 host,
                 &ISettlement::HoldCreated { id, code: c.code, from: *from, to: c.to, amount: c.amount, memo: c.memo },
@@ -184,7 +196,7 @@ impl Settlement {
     fn resolve_hold(&self, host: &mut dyn Host, officer: &Address, id: u64, approve: bool) -> Result<(), Failure> {
         self.require_role(host, officer, ROLE_COMPLIANCE, "a compliance officer")?;
         let k = |f: &str| slot(f, &[&id.to_be_bytes()]);
-        if load_u64(host, k("hold.status"))? != HOLD_PENDING as u64 {
+        if load_u8(host, k("hold.status"))? != HOLD_PENDING {
             return revert("no pending hold with this id");
         }
         let code = Code::from_slice(&host.sload(k("hold.code"))?.to_be_bytes::<32>()[29..]);
@@ -198,7 +210,7 @@ impl Settlement {
             self.require_approved(host, &to, "recipient")?;
         }
         self.credit(host, &code, &recipient, amount)?;
-        store_u64(host, k("hold.status"), status as u64)?;
+        store_u64(host, k("hold.status"), u64::from(status))?;
         emit(host, &ISettlement::HoldResolved { id, approved: approve, officer: *officer })?;
         if approve {
             emit(host, &ISettlement::Transferred { code, from, to, amount, memo: B256::ZERO })?;
@@ -226,9 +238,13 @@ impl Settlement {
         if c.baseAmount.is_zero() {
             return revert("amount must be positive");
         }
-        let Some(gross) = c.baseAmount.checked_mul(num).map(|v| v / den) else { return revert("amount overflows") };
-        let fee = gross * fee_bps / U256::from(10_000u64);
-        let net = gross - fee;
+        if fee_bps > U256::from(MAX_FEE_BPS) {
+            return revert("fee above 100%");
+        }
+        let Some(gross) = mul_div(c.baseAmount, num, den) else { return revert("amount overflows") };
+        // fee ≤ gross since fee_bps ≤ 10,000: neither the fee nor the net amount overflows.
+        let Some(fee) = mul_div(gross, fee_bps, U256::from(MAX_FEE_BPS)) else { return revert("amount overflows") };
+        let Some(net) = gross.checked_sub(fee) else { return revert("fee above the amount") };
         if net.is_zero() {
             return revert("amount too small at this rate");
         }
@@ -306,7 +322,7 @@ impl Chaincode for Settlement {
                 if c.status > KYC_FROZEN {
                     return revert("unknown KYC status");
                 }
-                store_u64(host, slot("kyc", &[c.party.as_slice()]), c.status as u64)?;
+                store_u64(host, slot("kyc", &[c.party.as_slice()]), u64::from(c.status))?;
                 emit(host, &ISettlement::KycSet { party: c.party, status: c.status })?;
                 Vec::new()
             }
@@ -317,7 +333,7 @@ impl Chaincode for Settlement {
                 if c.role > ROLE_FX_PROVIDER {
                     return revert("unknown role");
                 }
-                store_u64(host, slot("role", &[c.party.as_slice()]), c.role as u64)?;
+                store_u64(host, slot("role", &[c.party.as_slice()]), u64::from(c.role))?;
                 emit(host, &ISettlement::RoleSet { party: c.party, role: c.role })?;
                 Vec::new()
             }
@@ -336,7 +352,7 @@ impl Chaincode for Settlement {
                     return revert("currency exists");
                 }
                 host.sstore(k("ccy.exists"), U256::from(1))?;
-                store_u64(host, k("ccy.decimals"), c.decimals as u64)?;
+                store_u64(host, k("ccy.decimals"), u64::from(c.decimals))?;
                 host.sstore(k("ccy.issuer"), addr_word(&c.issuer))?;
                 host.sstore(k("ccy.threshold"), c.holdThreshold)?;
                 emit(
@@ -393,7 +409,7 @@ impl Chaincode for Settlement {
                 if c.rateNum == 0 || c.rateDen == 0 {
                     return revert("rate must be a positive ratio");
                 }
-                if c.feeBps > 10_000 {
+                if c.feeBps > MAX_FEE_BPS {
                     return revert("fee above 100%");
                 }
                 if c.expiresAt <= host.timestamp() {
@@ -529,7 +545,7 @@ impl Chaincode for Settlement {
                 let k = |f: &str| slot(f, &[c.code.as_slice()]);
                 let out = ISettlement::currencyReturn {
                     exists: !host.sload(k("ccy.exists"))?.is_zero(),
-                    decimals: load_u64(host, k("ccy.decimals"))? as u8,
+                    decimals: load_u8(host, k("ccy.decimals"))?,
                     issuer: word_addr(host.sload(k("ccy.issuer"))?),
                     holdThreshold: host.sload(k("ccy.threshold"))?,
                 };
@@ -542,7 +558,7 @@ impl Chaincode for Settlement {
                     from: word_addr(host.sload(k("hold.from"))?),
                     to: word_addr(host.sload(k("hold.to"))?),
                     amount: host.sload(k("hold.amount"))?,
-                    status: load_u64(host, k("hold.status"))? as u8,
+                    status: load_u8(host, k("hold.status"))?,
                 };
                 ISettlement::holdCall::abi_encode_returns(&out)
             }

@@ -32,6 +32,11 @@ pub fn load_u64(host: &mut dyn Host, slot: U256) -> Result<u64, Failure> {
     Ok(host.sload(slot)?.saturating_to())
 }
 
+/// Read a `u8` (a larger stored value reads as `u8::MAX`).
+pub fn load_u8(host: &mut dyn Host, slot: U256) -> Result<u8, Failure> {
+    Ok(host.sload(slot)?.saturating_to())
+}
+
 /// Write a `u64`.
 pub fn store_u64(host: &mut dyn Host, slot: U256, value: u64) -> Result<(), Failure> {
     host.sstore(slot, U256::from(value))
@@ -45,14 +50,14 @@ pub fn short_string(s: &str) -> Option<U256> {
     }
     let mut word = [0u8; 32];
     word[..bytes.len()].copy_from_slice(bytes);
-    word[31] = bytes.len() as u8;
+    word[31] = u8::try_from(bytes.len()).ok()?;
     Some(U256::from_be_bytes(word))
 }
 
 /// Decode a word written by [`short_string`].
 pub fn from_short_string(word: U256) -> String {
     let bytes = word.to_be_bytes::<32>();
-    let len = (bytes[31] as usize).min(31);
+    let len = usize::from(bytes[31]).min(31);
     String::from_utf8_lossy(&bytes[..len]).into_owned()
 }
 

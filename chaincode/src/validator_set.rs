@@ -10,12 +10,17 @@
 //! [`change_digest`], or — when the genesis declares one — by a transaction
 //! from the validator admin.
 //!
+//! Every public key of a proposed set is checked (charged
+//! [`ED25519_KEY_GAS`] each) and every approval signature too (charged
+//! [`ED25519_VERIFY_GAS`] each), before the check.
+//!
 //! Every change stays in storage, so the set of any past height can be
 //! recomputed and its commit certificates verified. The node reads the
 //! schedule with [`scheduled_changes`] after each block.
 //!
 //! The Solidity interface is `chaincode/sol/IValidatorSet.sol`.
 
+use crate::gas::{ED25519_KEY_GAS, ED25519_VERIFY_GAS};
 use crate::storage::{load_u64, load_word, slot, store_u64, store_word};
 use crate::{Call, Chaincode, Failure, Host};
 use alloy::sol_types::{SolCall, SolEvent};
@@ -30,8 +35,6 @@ pub use dsec_sdk::chaincode::validator_set::{ADDRESS, IValidatorSet, change_dige
 
 /// A change takes effect this many heights after the block that includes it, or later.
 pub const MIN_ACTIVATION_DELAY: u64 = 2;
-/// Gas charged per approval signature checked (what `ecrecover` costs).
-pub const SIGNATURE_GAS: u64 = 3_000;
 
 /// The governance module of one chain.
 #[derive(Debug, Clone)]
@@ -92,16 +95,15 @@ impl ValidatorGovernance {
     /// The set signing `height` as scheduled now.
     fn set_at(&self, host: &mut dyn Host, height: u64) -> Result<Vec<ValidatorInfo>, Failure> {
         let mut number = Self::count(host)?;
-        loop {
-            let activation = if number == 0 { 0 } else { load_u64(host, field("change.activation", number))? };
-            if activation <= height {
-                return Ok(self.load_change(host, number)?.1);
-            }
+        // Change 0 (the genesis set) is active from height 0, so the walk ends there.
+        while number > 0 && load_u64(host, field("change.activation", number))? > height {
             number -= 1;
         }
+        Ok(self.load_change(host, number)?.1)
     }
 
-    fn check_set(infos: &[ValidatorInfo]) -> Result<(), Failure> {
+    /// Check a proposed set; each public key is charged [`ED25519_KEY_GAS`] before it is decompressed.
+    fn check_set(host: &mut dyn Host, infos: &[ValidatorInfo]) -> Result<(), Failure> {
         if infos.is_empty() {
             return Err(reason("the new set is empty"));
         }
@@ -114,6 +116,7 @@ impl ValidatorGovernance {
             if v.power == 0 {
                 return Err(reason(format!("validator {i}: power must be at least 1")));
             }
+            host.charge(ED25519_KEY_GAS)?;
             match ed25519_dalek::VerifyingKey::from_bytes(&v.publicKey.0) {
                 Ok(key) if !key.is_weak() => {}
                 _ => return Err(reason(format!("validator {i}: {} is not a valid ed25519 public key", v.publicKey))),
@@ -137,7 +140,7 @@ impl ValidatorGovernance {
         activation: u64,
         approve: impl FnOnce(&mut dyn Host, &[ValidatorInfo], B256) -> Result<(), Failure>,
     ) -> Result<u64, Failure> {
-        Self::check_set(infos)?;
+        Self::check_set(host, infos)?;
         let block = host.block_number();
         let earliest = block.saturating_add(MIN_ACTIVATION_DELAY);
         if activation < earliest {
@@ -152,14 +155,15 @@ impl ValidatorGovernance {
                 return Err(reason(format!("change {count} is still pending (activation at height {pending})")));
             }
         }
-        let number = count + 1;
+        let number = count.checked_add(1).ok_or_else(|| reason("no more changes can be numbered"))?;
         let current = self.set_at(host, block)?;
         approve(host, &current, change_digest(&self.chain_hash, number, activation, infos))?;
         store_u64(host, field("change.activation", number), activation)?;
-        store_u64(host, field("change.len", number), infos.len() as u64)?;
-        for (i, v) in infos.iter().enumerate() {
-            store_word(host, member("change.key", number, i as u64), v.publicKey)?;
-            store_u64(host, member("change.power", number, i as u64), v.power)?;
+        // At most MAX_VALIDATORS members (checked above).
+        store_u64(host, field("change.len", number), u64::try_from(infos.len()).unwrap_or(u64::MAX))?;
+        for (i, v) in (0u64..).zip(infos) {
+            store_word(host, member("change.key", number, i), v.publicKey)?;
+            store_u64(host, member("change.power", number, i), v.power)?;
         }
         store_u64(host, count_slot(), number)?;
         let log = IValidatorSet::ValidatorSetScheduled {
@@ -172,7 +176,8 @@ impl ValidatorGovernance {
         Ok(number)
     }
 
-    /// Verify approvals of `digest` by `current` members holding a two-thirds majority.
+    /// Verify approvals of `digest` by `current` members holding a two-thirds
+    /// majority; each approval is charged [`ED25519_VERIFY_GAS`] before it is checked.
     fn check_approvals(
         host: &mut dyn Host,
         current: &[ValidatorInfo],
@@ -183,7 +188,7 @@ impl ValidatorGovernance {
         let mut seen = HashSet::with_capacity(approvals.len());
         let mut approved: u64 = 0;
         for (i, a) in approvals.iter().enumerate() {
-            host.charge(SIGNATURE_GAS)?;
+            host.charge(ED25519_VERIFY_GAS)?;
             let Some(validator) = current.iter().find(|v| v.publicKey == a.publicKey) else {
                 return Err(reason(format!("approval {i}: {} is not a current validator", a.publicKey)));
             };
@@ -199,7 +204,7 @@ impl ValidatorGovernance {
             }
             approved = approved.saturating_add(validator.power);
         }
-        if (approved as u128) * 3 <= (total as u128) * 2 {
+        if u128::from(approved) * 3 <= u128::from(total) * 2 {
             return Err(reason(format!(
                 "approvals hold {approved} of {total} voting power; more than two thirds is needed"
             )));
@@ -242,8 +247,9 @@ impl Chaincode for ValidatorGovernance {
                 IValidatorSet::scheduleByAdminCall::abi_encode_returns(&number)
             }
             Calls::changeDigest(c) => {
-                Self::check_set(&c.validators)?;
-                let number = Self::count(host)? + 1;
+                Self::check_set(host, &c.validators)?;
+                let number =
+                    Self::count(host)?.checked_add(1).ok_or_else(|| reason("no more changes can be numbered"))?;
                 IValidatorSet::changeDigestCall::abi_encode_returns(&change_digest(
                     &self.chain_hash,
                     number,
@@ -276,8 +282,8 @@ impl Chaincode for ValidatorGovernance {
 /// Stored change `number` (1-based): its activation height and set.
 fn load_stored_change(host: &mut dyn Host, number: u64) -> Result<(u64, Vec<ValidatorInfo>), Failure> {
     let activation = load_u64(host, field("change.activation", number))?;
-    let len = load_u64(host, field("change.len", number))?.min(MAX_VALIDATORS as u64);
-    let mut infos = Vec::with_capacity(len as usize);
+    let len = load_u64(host, field("change.len", number))?.min(u64::try_from(MAX_VALIDATORS).unwrap_or(u64::MAX));
+    let mut infos = Vec::new();
     for i in 0..len {
         let public_key = load_word(host, member("change.key", number, i))?;
         let power = load_u64(host, member("change.power", number, i))?;

@@ -90,7 +90,9 @@ impl<J: JournalTr> Host for JournalHost<'_, J> {
     }
 
     fn emit(&mut self, topics: Vec<B256>, data: Bytes) -> Result<(), Failure> {
-        self.charge(375 + 375 * topics.len() as u64 + 8 * data.len() as u64)?;
+        let topics_gas = 375u64.saturating_mul(u64::try_from(topics.len()).unwrap_or(u64::MAX));
+        let data_gas = 8u64.saturating_mul(u64::try_from(data.len()).unwrap_or(u64::MAX));
+        self.charge(375u64.saturating_add(topics_gas).saturating_add(data_gas))?;
         self.journal.log(Log::new_unchecked(self.address, topics, data));
         Ok(())
     }

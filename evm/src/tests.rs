@@ -448,3 +448,190 @@ mod chaincode {
         assert_eq!(a.w.state.storage.get(&(caller, U256::ZERO)), Some(&U256::from(1)));
     }
 }
+
+/// The worst case of chaincode work per gas, measured through revm: a
+/// contract that calls a module in a loop until a 30 M gas transaction runs
+/// out of gas, for each kind of priced cryptographic work. Run with
+/// `cargo test -p dsec-evm --lib -- --ignored --nocapture worst_case`.
+mod worst_case {
+    use super::*;
+    use alloy_primitives::B256;
+    use dsec_chaincode::provenance::{self, IProvenance};
+    use dsec_chaincode::validator_set::{self, IValidatorSet, ValidatorGovernance};
+    use dsec_chaincode::{ModuleConfig, Registry};
+    use dsec_sdk::validators::{MAX_VALIDATORS, Validator, ValidatorKey, ValidatorSet};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    const GENESIS_HASH: B256 = B256::repeat_byte(0xc4);
+    const TX_GAS: u64 = 30_000_000;
+
+    /// Init code of a contract that, whatever its calldata, calls `target`
+    /// with that calldata and all its gas, ignores the outcome, and loops:
+    /// `CALLDATACOPY(0, 0, size); loop: CALL(gas, target, 0, 0, size, 0, 0); POP; JUMP loop`.
+    fn looper(target: Address) -> Bytes {
+        let mut runtime = vec![0x36, 0x5f, 0x5f, 0x37, 0x5b, 0x5f, 0x5f, 0x36, 0x5f, 0x5f, 0x73];
+        runtime.extend_from_slice(target.as_slice());
+        runtime.extend_from_slice(&[0x5a, 0xf1, 0x50, 0x60, 0x04, 0x56]);
+        let len = u8::try_from(runtime.len()).unwrap();
+        let mut init = vec![0x60, len, 0x80, 0x60, 9, 0x5f, 0x39, 0x5f, 0xf3];
+        init.extend_from_slice(&runtime);
+        init.into()
+    }
+
+    struct Bench {
+        w: World,
+        chain: ChainConfig,
+        validator: ValidatorKey,
+    }
+
+    impl Bench {
+        fn new() -> Self {
+            let w = World::new();
+            let validator = ValidatorKey::generate();
+            let set = ValidatorSet::new(vec![Validator {
+                address: validator.address(),
+                public_key: validator.public_key(),
+                power: 1,
+            }]);
+            let provenance = ("provenance", ModuleConfig { admins: vec![w.key.address()], ..Default::default() });
+            let registry = Registry::for_chain(GENESIS_HASH, [provenance])
+                .unwrap()
+                .with_module(ValidatorGovernance::new(GENESIS_HASH, &set, None).into_module());
+            Self { w, chain: ChainConfig { chain_id: CHAIN.chain_id, chaincode: Arc::new(registry) }, validator }
+        }
+
+        /// Execute one transaction in a block of its own; its receipt and how long it took.
+        fn execute(&mut self, to: TxKind, data: Vec<u8>, gas: u64) -> (dsec_sdk::block::StoredReceipt, Duration) {
+            let tx = self.w.tx(to, data.into(), gas, U256::ZERO);
+            let mut exec = BlockExecutor::new(&self.w.state, &self.chain, &block(self.w.number));
+            let start = Instant::now();
+            let receipt = exec.execute(&tx).unwrap().clone();
+            let took = start.elapsed();
+            self.w.state.apply(&exec.finish().changes);
+            self.w.number += 1;
+            (receipt, took)
+        }
+
+        fn ok<C: SolCall>(&mut self, to: Address, call: C) {
+            let (receipt, _) = self.execute(TxKind::Call(to), call.abi_encode(), 3_000_000);
+            assert!(receipt.success, "{}", C::SIGNATURE);
+        }
+
+        fn deploy_looper(&mut self, target: Address) -> Address {
+            let (receipt, _) = self.execute(TxKind::Create, looper(target).to_vec(), 1_000_000);
+            receipt.contract_address.unwrap()
+        }
+
+        /// Run `data` against `target` in a loop for a whole 30 M gas transaction.
+        fn measure(&mut self, what: &str, target: Address, data: Vec<u8>) -> Duration {
+            let looper = self.deploy_looper(target);
+            // Warm-up run, then the measured one.
+            self.execute(TxKind::Call(looper), data.clone(), TX_GAS);
+            let (receipt, took) = self.execute(TxKind::Call(looper), data, TX_GAS);
+            assert_eq!(receipt.gas_used, TX_GAS, "the loop runs until the gas is gone");
+            println!("{what:60} 30 M gas in {:>7.1} ms", took.as_secs_f64() * 1e3);
+            took
+        }
+    }
+
+    /// A well-formed signature (R a curve point, s canonical) by another key
+    /// over another message: rejected only at the end of the check.
+    fn forged() -> Bytes {
+        ValidatorKey::from_seed(&[5; 32]).sign(b"something else").to_vec().into()
+    }
+
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn worst_case() {
+        let mut b = Bench::new();
+        let me = b.w.key.address();
+        let consignee = Address::repeat_byte(0xc0);
+        let p = provenance::ADDRESS;
+        for (party, role) in [(me, 1u8), (consignee, 5u8)] {
+            b.ok(p, IProvenance::registerPartyCall { party, role, name: "party".into() });
+        }
+        let device = ValidatorKey::from_seed(&[7; 32]);
+        let digest = provenance::device_registration_digest(&GENESIS_HASH, &device.public_key(), &me);
+        b.ok(
+            p,
+            IProvenance::registerDeviceCall {
+                deviceKey: device.public_key(),
+                owner: me,
+                signature: device.sign(digest.as_slice()).to_vec().into(),
+            },
+        );
+        let locode = |s: &str| alloy_primitives::FixedBytes::<5>::from_slice(s.as_bytes());
+        let id = B256::repeat_byte(0x11);
+        b.ok(
+            p,
+            IProvenance::createShipmentCall {
+                id,
+                consignee,
+                origin: locode("NLRTM"),
+                destination: locode("SGSIN"),
+                goodsHash: B256::ZERO,
+                hsCode: 1,
+                declaredValue: U256::ZERO,
+                weightKg: 1,
+                legs: vec![IProvenance::Leg { from: locode("NLRTM"), to: locode("SGSIN"), mode: 3, distanceKm: 1 }],
+            },
+        );
+        let mut timings = Vec::new();
+
+        let attest = IProvenance::attestCall {
+            id,
+            deviceKey: device.public_key(),
+            kind: 1,
+            value: 500,
+            observedAt: 1_700_000_000,
+            signature: forged(),
+        };
+        timings.push(b.measure("provenance.attest, forged signature", p, attest.abi_encode()));
+
+        // registerDevice needs the caller to be the owner: register the loop contract as a party.
+        let looper = b.deploy_looper(p);
+        b.ok(p, IProvenance::registerPartyCall { party: looper, role: 2, name: "looper".into() });
+        let other = ValidatorKey::from_seed(&[8; 32]);
+        let register =
+            IProvenance::registerDeviceCall { deviceKey: other.public_key(), owner: looper, signature: forged() };
+        let (receipt, took) = b.execute(TxKind::Call(looper), register.abi_encode(), TX_GAS);
+        assert_eq!(receipt.gas_used, TX_GAS);
+        let (receipt, took2) = b.execute(TxKind::Call(looper), register.abi_encode(), TX_GAS);
+        assert_eq!(receipt.gas_used, TX_GAS);
+        let took = took.min(took2);
+        println!(
+            "{:60} 30 M gas in {:>7.1} ms",
+            "provenance.registerDevice, forged signature",
+            took.as_secs_f64() * 1e3
+        );
+        timings.push(took);
+
+        let v = validator_set::ADDRESS;
+        let one = vec![IValidatorSet::ValidatorInfo { publicKey: other.public_key(), power: 1 }];
+        let approval = IValidatorSet::Approval { publicKey: b.validator.public_key(), signature: forged() };
+        let schedule = IValidatorSet::scheduleByValidatorsCall {
+            validators: one,
+            activationHeight: 1_000,
+            approvals: vec![approval],
+        };
+        timings.push(b.measure("validators.scheduleByValidators, 1 member, forged approval", v, schedule.abi_encode()));
+
+        let keys: Vec<IValidatorSet::ValidatorInfo> = (0..MAX_VALIDATORS)
+            .map(|_| IValidatorSet::ValidatorInfo { publicKey: ValidatorKey::generate().public_key(), power: 1 })
+            .collect();
+        let digest = IValidatorSet::changeDigestCall { validators: keys, activationHeight: 1_000 };
+        timings.push(b.measure("validators.changeDigest, 150 keys to decompress", v, digest.abi_encode()));
+
+        // Calldata: a large argument decoded (and copied) on every call, refused right after.
+        let bulky = IProvenance::registerDeviceCall {
+            deviceKey: other.public_key(),
+            owner: consignee,
+            signature: vec![0u8; 256 * 1024].into(),
+        };
+        timings.push(b.measure("provenance.registerDevice, 256 KiB argument, refused", p, bulky.abi_encode()));
+
+        let worst = timings.into_iter().max().unwrap();
+        println!("worst case: 30 M gas of chaincode work in {:.1} ms", worst.as_secs_f64() * 1e3);
+    }
+}

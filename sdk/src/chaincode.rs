@@ -61,7 +61,8 @@ pub mod settlement {
 
 /// Shipment provenance.
 pub mod provenance {
-    use alloy_primitives::{Address, address};
+    use alloy::sol_types::{SolType, SolValue, sol_data};
+    use alloy_primitives::{Address, B256, address, keccak256};
 
     #[allow(clippy::too_many_arguments)]
     mod bindings {
@@ -74,6 +75,45 @@ pub mod provenance {
 
     /// Where the module lives.
     pub const ADDRESS: Address = address!("0x00000000000000000000000000000000da5ec002");
+
+    /// Domain tag of attestation digests (keccak-256 of this text is the first word).
+    pub const ATTESTATION_DOMAIN: &str = "dsec.provenance.attestation.v2";
+
+    /// Domain tag of device registration digests (keccak-256 of this text is the first word).
+    pub const DEVICE_DOMAIN: &str = "dsec.provenance.device.v1";
+
+    /// The 32-byte message a device signs for `attest` on the chain whose
+    /// genesis hash is `chain_hash`:
+    /// `keccak256(abi.encode(keccak256(ATTESTATION_DOMAIN), chainHash, address(module), id, deviceKey, kind,
+    /// value, observedAt))`.
+    pub fn attestation_digest(
+        chain_hash: &B256,
+        id: &B256,
+        device_key: &B256,
+        kind: u8,
+        value: i64,
+        observed_at: u64,
+    ) -> B256 {
+        type Attestation = (
+            sol_data::FixedBytes<32>,
+            sol_data::FixedBytes<32>,
+            sol_data::Address,
+            sol_data::FixedBytes<32>,
+            sol_data::FixedBytes<32>,
+            sol_data::Uint<8>,
+            sol_data::Int<64>,
+            sol_data::Uint<64>,
+        );
+        let fields = (keccak256(ATTESTATION_DOMAIN), *chain_hash, ADDRESS, *id, *device_key, kind, value, observed_at);
+        keccak256(Attestation::abi_encode_params(&fields))
+    }
+
+    /// The 32-byte message a device signs to be registered to `owner` on the
+    /// chain whose genesis hash is `chain_hash` (its proof of possession of the
+    /// key): `keccak256(abi.encode(keccak256(DEVICE_DOMAIN), chainHash, address(module), deviceKey, owner))`.
+    pub fn device_registration_digest(chain_hash: &B256, device_key: &B256, owner: &Address) -> B256 {
+        keccak256((keccak256(DEVICE_DOMAIN), *chain_hash, ADDRESS, *device_key, *owner).abi_encode_params())
+    }
 }
 
 /// Validator-set governance (a system module, present on every chain).

@@ -179,3 +179,34 @@ fn failed_calls_leave_no_writes_and_gas_is_charged() {
     host.call(m.as_ref(), MEMBER, &call).unwrap();
     assert!(host.gas_used > 100_000, "an anchor writes several slots: {}", host.gas_used);
 }
+
+#[test]
+fn anchor_sequence_numbers_do_not_overflow() {
+    let (m, mut host, tenant) = setup();
+    // A tenant whose chain is at the last sequence number.
+    host.storage.insert(slot("head.seq", &[tenant.as_slice()]), U256::from(u64::MAX));
+    let root = B256::repeat_byte(3);
+    assert_eq!(
+        anchor(&mut host, m.as_ref(), tenant, root, 1, B256::ZERO).unwrap_err(),
+        "audit: the tenant's anchor chain is full"
+    );
+}
+
+#[test]
+fn calldata_is_charged_per_word_before_it_is_decoded() {
+    let (m, mut host, tenant) = setup();
+    // A megabyte that decodes to no function: refused, after paying for every word.
+    let garbage = vec![0xffu8; 1 << 20];
+    let words = (1u64 << 20) / 32;
+    assert_eq!(
+        reason(host.call(m.as_ref(), STRANGER, &garbage).unwrap_err()),
+        "audit: unknown function or bad arguments"
+    );
+    assert_eq!(host.gas_used, crate::DISPATCH_GAS + crate::gas::CALLDATA_WORD_GAS * words);
+    // Proof steps are charged before the proof is walked, even for a proof that fails early.
+    let verify =
+        IAuditAnchor::verifyLineCall { tenant, seq: 1, leaf: B256::ZERO, index: 0, proof: vec![B256::ZERO; 1_000] };
+    let data = verify.abi_encode();
+    host.call(m.as_ref(), STRANGER, &data).unwrap();
+    assert!(host.gas_used >= crate::DISPATCH_GAS + crate::gas::calldata_gas(data.len()) + 60 * 1_000);
+}

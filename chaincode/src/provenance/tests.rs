@@ -1,6 +1,7 @@
 use super::*;
 use crate::testing::MemoryHost;
 use alloy::sol_types::SolError;
+use alloy_primitives::keccak256;
 use ed25519_dalek::{Signer, SigningKey};
 
 const ADMIN: Address = Address::repeat_byte(0xad);
@@ -11,6 +12,8 @@ const CUSTOMS: Address = Address::repeat_byte(0xc5);
 const CONSIGNEE: Address = Address::repeat_byte(0xc0);
 const STRANGER: Address = Address::repeat_byte(0x02);
 
+/// The genesis hash of the test chain.
+const CHAIN: B256 = B256::repeat_byte(0xc4);
 const ID: B256 = B256::repeat_byte(0x11);
 const GOODS: B256 = B256::repeat_byte(0x60);
 const WEIGHT_KG: u32 = 12_000;
@@ -58,6 +61,22 @@ fn device_key(key: &SigningKey) -> B256 {
     B256::from(key.verifying_key().to_bytes())
 }
 
+/// `key`'s registration to `owner` on `chain`, signed by the device.
+fn registration_on(chain: &B256, key: &SigningKey, owner: Address) -> IProvenance::registerDeviceCall {
+    let device_key = device_key(key);
+    let digest = device_registration_digest(chain, &device_key, &owner);
+    IProvenance::registerDeviceCall {
+        deviceKey: device_key,
+        owner,
+        signature: key.sign(digest.as_slice()).to_vec().into(),
+    }
+}
+
+/// `key`'s registration to `owner` on the test chain.
+fn registration(key: &SigningKey, owner: Address) -> IProvenance::registerDeviceCall {
+    registration_on(&CHAIN, key, owner)
+}
+
 /// A module with every kind of party registered, and a host.
 struct World {
     m: Arc<dyn Chaincode>,
@@ -66,7 +85,7 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let m = Provenance::from_config(&ModuleConfig { admins: vec![ADMIN], ..Default::default() }).unwrap();
+        let m = Provenance::from_config(CHAIN, &ModuleConfig { admins: vec![ADMIN], ..Default::default() }).unwrap();
         let mut world = Self { m, host: MemoryHost::new() };
         for (party, role, name) in [
             (SHIPPER, ROLE_SHIPPER, "Shanghai Exports Ltd"),
@@ -150,8 +169,19 @@ impl World {
 
     /// Sign and build an attestation by `key`.
     fn attestation(key: &SigningKey, kind: u8, value: i64, observed_at: u64) -> IProvenance::attestCall {
+        Self::attestation_on(&CHAIN, key, kind, value, observed_at)
+    }
+
+    /// Sign and build an attestation by `key` for the chain `chain`.
+    fn attestation_on(
+        chain: &B256,
+        key: &SigningKey,
+        kind: u8,
+        value: i64,
+        observed_at: u64,
+    ) -> IProvenance::attestCall {
         let device_key = device_key(key);
-        let digest = attestation_digest(&ID, &device_key, kind, value, observed_at);
+        let digest = attestation_digest(chain, &ID, &device_key, kind, value, observed_at);
         let signature = key.sign(digest.as_slice()).to_bytes().to_vec().into();
         IProvenance::attestCall { id: ID, deviceKey: device_key, kind, value, observedAt: observed_at, signature }
     }
@@ -160,15 +190,32 @@ impl World {
 #[test]
 fn settings_must_be_empty() {
     let null = ModuleConfig { admins: vec![ADMIN], ..Default::default() };
-    let m = Provenance::from_config(&null).unwrap();
+    let m = Provenance::from_config(CHAIN, &null).unwrap();
     assert_eq!((m.name(), m.address()), ("provenance", ADDRESS));
     assert!(m.interface().contains("interface IProvenance"));
     let empty = ModuleConfig { settings: serde_json::json!({}), ..Default::default() };
-    assert!(Provenance::from_config(&empty).is_ok());
+    assert!(Provenance::from_config(CHAIN, &empty).is_ok());
     for settings in [serde_json::json!({ "factor": 1 }), serde_json::json!([]), serde_json::json!("x")] {
         let config = ModuleConfig { settings, ..Default::default() };
-        assert_eq!(Provenance::from_config(&config).unwrap_err(), "the provenance module takes no settings");
+        assert_eq!(Provenance::from_config(CHAIN, &config).unwrap_err(), "the provenance module takes no settings");
     }
+}
+
+#[test]
+fn the_registry_builds_the_module_only_for_a_chain() {
+    let config = || [("provenance", ModuleConfig { admins: vec![ADMIN], ..Default::default() })];
+    let err = crate::Registry::new(config()).unwrap_err().to_string();
+    assert!(err.contains("provenance") && err.contains("genesis hash"), "{err}");
+    let registry = crate::Registry::for_chain(CHAIN, config()).unwrap();
+    let m = registry.get(&ADDRESS).unwrap().clone();
+    // The registry's module signs over the chain it was built for.
+    let mut host = MemoryHost::new();
+    let view = IProvenance::registrationDigestCall { deviceKey: B256::repeat_byte(1), owner: SHIPPER };
+    let out = host.call(m.as_ref(), STRANGER, &view.abi_encode()).unwrap();
+    assert_eq!(
+        IProvenance::registrationDigestCall::abi_decode_returns(&out).unwrap(),
+        device_registration_digest(&CHAIN, &B256::repeat_byte(1), &SHIPPER)
+    );
 }
 
 #[test]
@@ -219,13 +266,20 @@ fn parties_are_registered_once_with_one_role_by_admins() {
 fn devices_are_valid_keys_bound_to_registered_parties() {
     let mut w = World::new();
     let key = device_key(&device());
-    let register = |key: B256, owner: Address| IProvenance::registerDeviceCall { deviceKey: key, owner };
+    let register = |key: B256, owner: Address| IProvenance::registerDeviceCall {
+        deviceKey: key,
+        owner,
+        signature: vec![0u8; 64].into(),
+    };
     assert_eq!(
-        w.err(STRANGER, &register(key, SHIPPER)),
+        w.err(STRANGER, &registration(&device(), SHIPPER)),
         "provenance: only an administrator or the owner may register a device"
     );
-    assert_eq!(w.err(STRANGER, &register(key, STRANGER)), "provenance: device owner is not a registered party");
-    assert_eq!(w.err(ADMIN, &register(key, STRANGER)), "provenance: device owner is not a registered party");
+    assert_eq!(
+        w.err(STRANGER, &registration(&device(), STRANGER)),
+        "provenance: device owner is not a registered party"
+    );
+    assert_eq!(w.err(ADMIN, &registration(&device(), STRANGER)), "provenance: device owner is not a registered party");
     // A y coordinate that is not on the curve, and the identity (a small-order point).
     let off_curve = (2u8..)
         .map(|b| {
@@ -240,14 +294,66 @@ fn devices_are_valid_keys_bound_to_registered_parties() {
     for bad in [off_curve, identity] {
         assert_eq!(w.err(SHIPPER, &register(B256::from(bad), SHIPPER)), "provenance: invalid ed25519 public key");
     }
-    w.ok(SHIPPER, &register(key, SHIPPER));
+    w.ok(SHIPPER, &registration(&device(), SHIPPER));
     let (topics, _) = w.host.logs.last().unwrap();
     assert_eq!((topics[0], topics[1]), (IProvenance::DeviceRegistered::SIGNATURE_HASH, key));
-    assert_eq!(w.err(ADMIN, &register(key, CARRIER)), "provenance: device already registered");
-    let other = device_key(&SigningKey::from_bytes(&[8u8; 32]));
-    w.ok(ADMIN, &register(other, CARRIER));
-    let out = w.ok(STRANGER, &IProvenance::deviceOwnerCall { deviceKey: other });
+    assert_eq!(w.err(ADMIN, &registration(&device(), CARRIER)), "provenance: device already registered");
+    let other = SigningKey::from_bytes(&[8u8; 32]);
+    w.ok(ADMIN, &registration(&other, CARRIER));
+    let out = w.ok(STRANGER, &IProvenance::deviceOwnerCall { deviceKey: device_key(&other) });
     assert_eq!(IProvenance::deviceOwnerCall::abi_decode_returns(&out).unwrap(), CARRIER);
+}
+
+#[test]
+fn a_device_proves_it_holds_its_key_to_be_registered() {
+    let mut w = World::new();
+    let victim = device();
+    let thief = SigningKey::from_bytes(&[9u8; 32]);
+    // The carrier tries to register the shipper's device key as its own: it
+    // can't sign for the key, so whatever it signs with is refused.
+    let mut stolen = registration(&thief, CARRIER);
+    stolen.deviceKey = device_key(&victim);
+    assert_eq!(w.err(CARRIER, &stolen), "provenance: bad device signature");
+    // A signature by the device for another owner, another chain or over
+    // nothing proves nothing either.
+    let mut for_shipper = registration(&victim, SHIPPER);
+    for_shipper.owner = CARRIER;
+    assert_eq!(w.err(CARRIER, &for_shipper), "provenance: bad device signature");
+    let other_chain = registration_on(&B256::repeat_byte(0x0c), &victim, CARRIER);
+    assert_eq!(w.err(CARRIER, &other_chain), "provenance: bad device signature");
+    let zeros = IProvenance::registerDeviceCall { signature: vec![0u8; 64].into(), ..registration(&victim, CARRIER) };
+    assert_eq!(w.err(CARRIER, &zeros), "provenance: bad device signature");
+    let short = IProvenance::registerDeviceCall { signature: vec![1u8; 63].into(), ..registration(&victim, CARRIER) };
+    assert_eq!(w.err(CARRIER, &short), "provenance: signature must be 64 bytes");
+    assert!(w.host.gas_used > crate::DISPATCH_GAS + ED25519_VERIFY_GAS, "the check is charged: {}", w.host.gas_used);
+    let out = w.ok(STRANGER, &IProvenance::deviceOwnerCall { deviceKey: device_key(&victim) });
+    assert_eq!(IProvenance::deviceOwnerCall::abi_decode_returns(&out).unwrap(), Address::ZERO);
+
+    // The device's own signature registers it, and the digest is the one the module publishes.
+    let view = IProvenance::registrationDigestCall { deviceKey: device_key(&victim), owner: SHIPPER };
+    let out = w.ok(STRANGER, &view);
+    assert_eq!(
+        IProvenance::registrationDigestCall::abi_decode_returns(&out).unwrap(),
+        device_registration_digest(&CHAIN, &device_key(&victim), &SHIPPER)
+    );
+    w.ok(SHIPPER, &registration(&victim, SHIPPER));
+    let out = w.ok(STRANGER, &IProvenance::deviceOwnerCall { deviceKey: device_key(&victim) });
+    assert_eq!(IProvenance::deviceOwnerCall::abi_decode_returns(&out).unwrap(), SHIPPER);
+}
+
+#[test]
+fn a_registration_signature_is_charged_before_it_is_checked() {
+    let mut w = World::new();
+    let forged =
+        IProvenance::registerDeviceCall { signature: vec![0u8; 64].into(), ..registration(&device(), SHIPPER) };
+    let call = forged.abi_encode();
+    // Dispatch, calldata, and two reads (the owner's role, the device's owner) come first.
+    let before_check = crate::DISPATCH_GAS + crate::gas::calldata_gas(call.len()) + 2 * 2_100;
+    w.host.gas_limit = before_check + ED25519_VERIFY_GAS - 1;
+    assert_eq!(w.host.call(w.m.as_ref(), SHIPPER, &call).unwrap_err(), Failure::OutOfGas, "not checked unpaid");
+    w.host.gas_limit = before_check + ED25519_VERIFY_GAS;
+    assert_eq!(reason(w.host.call(w.m.as_ref(), SHIPPER, &call).unwrap_err()), "provenance: bad device signature");
+    assert_eq!(w.host.gas_used, before_check + ED25519_VERIFY_GAS);
 }
 
 #[test]
@@ -459,17 +565,17 @@ fn attestations_are_signed_by_registered_devices_and_excursions_recorded() {
     assert_eq!(w.err(STRANGER, &unsigned), "provenance: unregistered device");
     // A carrier's device may not report on a shipment the carrier never held.
     let carrier_key = SigningKey::from_bytes(&[8u8; 32]);
-    w.ok(CARRIER, &IProvenance::registerDeviceCall { deviceKey: device_key(&carrier_key), owner: CARRIER });
+    w.ok(CARRIER, &registration(&carrier_key, CARRIER));
     assert_eq!(
         w.err(STRANGER, &World::attestation(&carrier_key, SENSOR_TEMPERATURE, 500, now)),
         "provenance: device owner is not involved in the shipment"
     );
-    w.ok(SHIPPER, &IProvenance::registerDeviceCall { deviceKey: device_key(&key), owner: SHIPPER });
+    w.ok(SHIPPER, &registration(&key, SHIPPER));
 
     // Until thresholds are set, no reading is an excursion.
     let out = w.ok(STRANGER, &World::attestation(&key, SENSOR_TEMPERATURE, 3_000, now));
     assert!(!IProvenance::attestCall::abi_decode_returns(&out).unwrap());
-    assert!(w.host.gas_used > crate::DISPATCH_GAS + SIGNATURE_GAS);
+    assert!(w.host.gas_used > crate::DISPATCH_GAS + ED25519_VERIFY_GAS);
     let attested = w.last_log::<IProvenance::Attested>(ID);
     assert_eq!((attested.kind, attested.value, attested.observedAt), (SENSOR_TEMPERATURE, 3_000, now));
 
@@ -555,7 +661,7 @@ fn attestations_are_signed_by_registered_devices_and_excursions_recorded() {
 fn readings_of_a_delivered_shipment_must_predate_delivery() {
     let mut w = World::with_shipment();
     let key = device();
-    w.ok(SHIPPER, &IProvenance::registerDeviceCall { deviceKey: device_key(&key), owner: SHIPPER });
+    w.ok(SHIPPER, &registration(&key, SHIPPER));
     w.hand(SHIPPER, CARRIER, "CNSHA");
     w.hand(CARRIER, CONSIGNEE, "DEDUS");
     let delivered_at = w.host.timestamp;
@@ -569,8 +675,11 @@ fn readings_of_a_delivered_shipment_must_predate_delivery() {
 fn the_signed_message_is_the_abi_encoded_attestation() {
     let mut w = World::new();
     let key = B256::repeat_byte(0x4b);
-    // abi.encode(address(module), id, deviceKey, uint8 kind, int64 value, uint64 observedAt), by hand.
+    // abi.encode(keccak256("dsec.provenance.attestation.v2"), chainHash, address(module), id, deviceKey,
+    // uint8 kind, int64 value, uint64 observedAt), by hand.
     let mut encoded = Vec::new();
+    encoded.extend_from_slice(keccak256("dsec.provenance.attestation.v2").as_slice());
+    encoded.extend_from_slice(CHAIN.as_slice());
     encoded.extend_from_slice(&[0u8; 12]);
     encoded.extend_from_slice(ADDRESS.as_slice());
     encoded.extend_from_slice(ID.as_slice());
@@ -580,7 +689,7 @@ fn the_signed_message_is_the_abi_encoded_attestation() {
     encoded.push(0x83); // -125, sign-extended
     encoded.extend_from_slice(&U256::from(1_700_000_000u64).to_be_bytes::<32>());
     let expected = keccak256(&encoded);
-    assert_eq!(attestation_digest(&ID, &key, SENSOR_TEMPERATURE, -125, 1_700_000_000), expected);
+    assert_eq!(attestation_digest(&CHAIN, &ID, &key, SENSOR_TEMPERATURE, -125, 1_700_000_000), expected);
     let view = IProvenance::attestationDigestCall {
         id: ID,
         deviceKey: key,
@@ -590,6 +699,55 @@ fn the_signed_message_is_the_abi_encoded_attestation() {
     };
     let out = w.ok(STRANGER, &view);
     assert_eq!(IProvenance::attestationDigestCall::abi_decode_returns(&out).unwrap(), expected);
+
+    // abi.encode(keccak256("dsec.provenance.device.v1"), chainHash, address(module), deviceKey, owner), by hand.
+    let mut encoded = Vec::new();
+    encoded.extend_from_slice(keccak256("dsec.provenance.device.v1").as_slice());
+    encoded.extend_from_slice(CHAIN.as_slice());
+    encoded.extend_from_slice(&[0u8; 12]);
+    encoded.extend_from_slice(ADDRESS.as_slice());
+    encoded.extend_from_slice(key.as_slice());
+    encoded.extend_from_slice(&[0u8; 12]);
+    encoded.extend_from_slice(SHIPPER.as_slice());
+    assert_eq!(device_registration_digest(&CHAIN, &key, &SHIPPER), keccak256(&encoded));
+}
+
+#[test]
+fn an_attestation_signature_is_charged_before_it_is_checked() {
+    let mut w = World::with_shipment();
+    w.ok(SHIPPER, &registration(&device(), SHIPPER));
+    let mut forged = World::attestation(&device(), SENSOR_TEMPERATURE, 500, w.host.timestamp);
+    forged.value = 501;
+    let call = forged.abi_encode();
+    // Dispatch, calldata, and eight reads (the shipment's six words, the device's owner, the owner's involvement).
+    let before_check = crate::DISPATCH_GAS + crate::gas::calldata_gas(call.len()) + 8 * 2_100;
+    w.host.gas_limit = before_check + ED25519_VERIFY_GAS - 1;
+    assert_eq!(w.host.call(w.m.as_ref(), STRANGER, &call).unwrap_err(), Failure::OutOfGas, "not checked unpaid");
+    w.host.gas_limit = before_check + ED25519_VERIFY_GAS;
+    assert_eq!(reason(w.host.call(w.m.as_ref(), STRANGER, &call).unwrap_err()), "provenance: bad device signature");
+    assert_eq!(w.host.gas_used, before_check + ED25519_VERIFY_GAS);
+}
+
+#[test]
+fn an_attestation_signed_for_another_chain_is_refused() {
+    // The same device is registered, by its owner, on two chains with the same parties and shipment.
+    let other_chain = B256::repeat_byte(0x0c);
+    let mut here = World::with_shipment();
+    let key = device();
+    here.ok(SHIPPER, &registration(&key, SHIPPER));
+    let now = here.host.timestamp;
+    let signed_elsewhere = World::attestation_on(&other_chain, &key, SENSOR_TEMPERATURE, 500, now);
+    assert_eq!(here.err(STRANGER, &signed_elsewhere), "provenance: bad device signature");
+    here.ok(STRANGER, &World::attestation(&key, SENSOR_TEMPERATURE, 500, now));
+
+    let config = ModuleConfig { admins: vec![ADMIN], ..Default::default() };
+    let mut there = World { m: Provenance::from_config(other_chain, &config).unwrap(), host: here.host.clone() };
+    // Same state (a fork of this chain's storage), another chain: this chain's reading does not verify there.
+    assert_eq!(
+        there.err(STRANGER, &World::attestation(&key, SENSOR_TEMPERATURE, 600, now)),
+        "provenance: bad device signature"
+    );
+    there.ok(STRANGER, &World::attestation_on(&other_chain, &key, SENSOR_TEMPERATURE, 600, now));
 }
 
 #[test]
@@ -815,4 +973,6 @@ fn selectors_match_solc() {
     assert_eq!(IProvenance::attestCall::SELECTOR, [0x48, 0xce, 0x2e, 0xd5]);
     assert_eq!(IProvenance::rerouteCall::SELECTOR, [0x0a, 0x38, 0x98, 0x25]);
     assert_eq!(IProvenance::isDeliveredCall::SELECTOR, [0xe1, 0x52, 0x6b, 0x46]);
+    assert_eq!(IProvenance::registerDeviceCall::SELECTOR, [0x33, 0x20, 0xf9, 0xb6]);
+    assert_eq!(IProvenance::registrationDigestCall::SELECTOR, [0x90, 0x1a, 0xb2, 0x2f]);
 }

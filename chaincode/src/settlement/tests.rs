@@ -373,3 +373,100 @@ fn invariants_hold_over_random_operation_sequences() {
         }
     }
 }
+
+/// A quote from FX: one `base` unit buys `num / den` `quote` units, at `fee_bps`.
+fn quote(b: &mut Bank, num: u128, den: u128, fee_bps: u16) -> u64 {
+    let expires = b.host.timestamp + 60;
+    let q = ISettlement::postQuoteCall {
+        base: code("EUR"),
+        quote: code("USD"),
+        rateNum: num,
+        rateDen: den,
+        feeBps: fee_bps,
+        expiresAt: expires,
+    };
+    b.ok(FX, q)
+}
+
+#[test]
+fn fx_fees_on_huge_amounts_are_exact_not_wrapped() {
+    let mut b = Bank::new();
+    let half = U256::from(1) << 255usize;
+    let quarter = half >> 1usize;
+    b.ok(EUR_ISSUER, ISettlement::mintCall { code: code("EUR"), to: ALICE, amount: half + quarter });
+    b.ok(USD_ISSUER, ISettlement::mintCall { code: code("USD"), to: FX, amount: half });
+    // 1:1 at a 50% fee: 2^255 EUR buys 2^255 USD gross, fee 2^254, net 2^254.
+    // (2^255 × 5,000 wraps to 0 in 256 bits: a wrapped fee would be 0 and the net 2^255.)
+    let id = quote(&mut b, 1, 1, 5_000);
+    let pay = ISettlement::payFxCall { quoteId: id, to: CAROL, baseAmount: half, memo: B256::ZERO };
+    assert_eq!(b.ok(ALICE, pay), half >> 1usize);
+    let (topics, data) = b.host.logs.last().unwrap();
+    let paid = ISettlement::FxPaid::decode_raw_log(topics.iter().copied(), data).unwrap();
+    assert_eq!((paid.quoteAmount, paid.fee), (half >> 1usize, half >> 1usize));
+    b.check_invariants();
+
+    // The rate is applied with a 512-bit product: 2^254 × 2 / 4 does not overflow on the way.
+    let id = quote(&mut b, 2, 4, 0);
+    let pay = ISettlement::payFxCall { quoteId: id, to: CAROL, baseAmount: quarter, memo: B256::ZERO };
+    assert_eq!(b.ok(ALICE, pay), quarter >> 1usize);
+    b.check_invariants();
+    // A result beyond 256 bits is refused.
+    let id = quote(&mut b, 4, 1, 0);
+    let pay = ISettlement::payFxCall { quoteId: id, to: CAROL, baseAmount: quarter, memo: B256::ZERO };
+    assert_eq!(b.call(ALICE, pay).err().unwrap(), "settlement: amount overflows");
+    // A full fee leaves nothing to pay.
+    let id = quote(&mut b, 1, 1, 10_000);
+    let pay = ISettlement::payFxCall { quoteId: id, to: CAROL, baseAmount: U256::from(100), memo: B256::ZERO };
+    assert_eq!(b.call(ALICE, pay).err().unwrap(), "settlement: amount too small at this rate");
+}
+
+#[test]
+fn fees_are_bounded_when_quoted_and_when_paid() {
+    let mut b = Bank::new();
+    let expires = b.host.timestamp + 60;
+    let q = ISettlement::postQuoteCall {
+        base: code("EUR"),
+        quote: code("USD"),
+        rateNum: 1,
+        rateDen: 1,
+        feeBps: 10_001,
+        expiresAt: expires,
+    };
+    assert_eq!(b.call(FX, q).err().unwrap(), "settlement: fee above 100%");
+    // A stored fee above 100% (not writable through the module) is refused rather than underflowing.
+    let id = quote(&mut b, 1, 1, 50);
+    b.host.storage.insert(slot("quote.fee", &[&id.to_be_bytes()]), U256::from(20_000));
+    let pay = ISettlement::payFxCall { quoteId: id, to: CAROL, baseAmount: U256::from(100), memo: B256::ZERO };
+    assert_eq!(b.call(ALICE, pay).err().unwrap(), "settlement: fee above 100%");
+}
+
+#[test]
+fn id_counters_do_not_overflow() {
+    let mut b = Bank::new();
+    b.host.storage.insert(slot("quote.next", &[]), U256::from(u64::MAX));
+    let expires = b.host.timestamp + 60;
+    let q = ISettlement::postQuoteCall {
+        base: code("EUR"),
+        quote: code("USD"),
+        rateNum: 1,
+        rateDen: 1,
+        feeBps: 0,
+        expiresAt: expires,
+    };
+    assert_eq!(b.call(FX, q).err().unwrap(), "settlement: no more ids");
+    b.host.storage.insert(slot("hold.next", &[]), U256::from(u64::MAX));
+    assert_eq!(b.call(ALICE, pay(BOB, "EUR", 2_000_000)).err().unwrap(), "settlement: no more ids");
+}
+
+#[test]
+fn stored_statuses_are_read_without_truncation() {
+    let mut b = Bank::new();
+    // 257 truncated to a u8 is 1, KYC_APPROVED: a status out of range must not read as approved.
+    let dave = Address::repeat_byte(0x0d);
+    b.host.storage.insert(slot("kyc", &[dave.as_slice()]), U256::from(257));
+    assert_eq!(b.call(ALICE, pay(dave, "USD", 1)).err().unwrap(), "settlement: recipient is not KYC-approved");
+    assert_eq!(b.ok(ALICE, ISettlement::kycOfCall { party: dave }), u8::MAX);
+    b.host.storage.insert(slot("role", &[dave.as_slice()]), U256::from(256 + u64::from(ROLE_COMPLIANCE)));
+    let approve = ISettlement::setKycCall { party: dave, status: KYC_APPROVED };
+    assert_eq!(b.call(dave, approve).err().unwrap(), "settlement: caller is not a compliance officer");
+}

@@ -169,3 +169,46 @@ fn malformed_sets_are_refused_with_the_offending_member() {
     let garbage = host.call(&module, admin, &[1, 2, 3]);
     assert!(revert_text(garbage).contains("unknown function"));
 }
+
+#[test]
+fn every_key_of_a_proposed_set_is_charged_before_it_is_checked() {
+    let keys: Vec<ValidatorKey> = (0..MAX_VALIDATORS).map(|_| ValidatorKey::generate()).collect();
+    let module = ValidatorGovernance::new(CHAIN, &set_of(&keys[..1]), None);
+    let mut host = MemoryHost::new();
+    let view = IValidatorSet::changeDigestCall { validators: infos(&keys), activationHeight: 10 }.abi_encode();
+    host.call(&module, Address::ZERO, &view).unwrap();
+    let keys_gas = ED25519_KEY_GAS * MAX_VALIDATORS as u64;
+    assert!(host.gas_used >= crate::DISPATCH_GAS + keys_gas, "{} gas for {MAX_VALIDATORS} keys", host.gas_used);
+    // With gas for all but the last key, the call runs out of gas instead of checking it unpaid.
+    let before_keys = crate::DISPATCH_GAS + crate::gas::calldata_gas(view.len());
+    host.gas_limit = before_keys + keys_gas - 1;
+    assert_eq!(host.call(&module, Address::ZERO, &view).unwrap_err(), Failure::OutOfGas);
+}
+
+#[test]
+fn every_approval_is_charged_before_its_signature_is_checked() {
+    let keys: Vec<ValidatorKey> = (0..4).map(|_| ValidatorKey::generate()).collect();
+    let module = ValidatorGovernance::new(CHAIN, &set_of(&keys), None);
+    let mut host = MemoryHost::new();
+    host.block_number = 10;
+    let new = infos(&keys[..3]);
+    // Three approvals, the last one forged: three checks, all paid for.
+    let mut forged = approvals(&[&keys[0], &keys[1], &keys[2]], change_digest(&CHAIN, 1, 12, &new));
+    forged[2].signature = vec![0u8; 64].into();
+    assert!(revert_text(by_validators(&mut host, &module, &new, 12, forged)).contains("approval 2"));
+    assert!(host.gas_used >= crate::DISPATCH_GAS + 3 * ED25519_KEY_GAS + 3 * ED25519_VERIFY_GAS);
+}
+
+#[test]
+fn change_numbers_do_not_overflow() {
+    let keys: Vec<ValidatorKey> = (0..2).map(|_| ValidatorKey::generate()).collect();
+    let admin = Address::repeat_byte(0xad);
+    let module = ValidatorGovernance::new(CHAIN, &set_of(&keys[..1]), Some(admin));
+    let mut host = MemoryHost::new();
+    // A store whose change counter is at its limit (change u64::MAX active since height 0).
+    host.storage.insert(count_slot(), U256::from(u64::MAX));
+    let call = IValidatorSet::scheduleByAdminCall { validators: infos(&keys), activationHeight: 10 }.abi_encode();
+    assert!(revert_text(host.call(&module, admin, &call)).contains("no more changes"));
+    let view = IValidatorSet::changeDigestCall { validators: infos(&keys), activationHeight: 10 }.abi_encode();
+    assert!(revert_text(host.call(&module, admin, &view)).contains("no more changes"));
+}
