@@ -178,16 +178,19 @@ pub fn chaincode_registry(genesis: &Genesis) -> Result<dsec_chaincode::Registry,
             anchors_per_day: t.anchors_per_day,
         })
         .collect();
-    dsec_chaincode::Registry::new(genesis.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, m)| {
-        (
-            name.as_str(),
-            dsec_chaincode::ModuleConfig {
-                admins: m.admins.clone(),
-                settings: m.settings.clone(),
-                tenants: tenants.clone(),
-            },
-        )
-    }))
+    dsec_chaincode::Registry::for_chain(
+        genesis.hash(),
+        genesis.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, m)| {
+            (
+                name.as_str(),
+                dsec_chaincode::ModuleConfig {
+                    admins: m.admins.clone(),
+                    settings: m.settings.clone(),
+                    tenants: tenants.clone(),
+                },
+            )
+        }),
+    )
 }
 
 /// Wall-clock time in milliseconds since the Unix epoch (0 if the clock is set before it).
