@@ -222,21 +222,32 @@ pub struct MempoolSection {
     pub max_per_sender: Option<usize>,
     /// Largest transaction, bytes.
     pub max_tx_bytes: Option<usize>,
+    /// Most memory all pooled transactions may take, bytes.
+    pub max_pool_bytes: Option<usize>,
+    /// Most memory one sender's pooled transactions may take, bytes.
+    pub max_bytes_per_sender: Option<usize>,
+    /// Most future-nonce (not yet executable) transactions per sender.
+    pub max_queued_per_sender: Option<usize>,
+    /// Most future-nonce transactions in total.
+    pub max_queued: Option<usize>,
 }
 
 impl MempoolSection {
     /// The mempool limits these settings ask for.
     pub fn mempool(&self) -> MempoolConfig {
         let mut mempool = MempoolConfig::default();
-        if let Some(n) = self.max_transactions {
-            mempool.max_transactions = n;
-        }
-        if let Some(n) = self.max_per_sender {
-            mempool.max_per_sender = n;
-        }
-        if let Some(n) = self.max_tx_bytes {
-            mempool.max_tx_bytes = n;
-        }
+        let set = |field: &mut usize, value: Option<usize>| {
+            if let Some(n) = value {
+                *field = n;
+            }
+        };
+        set(&mut mempool.max_transactions, self.max_transactions);
+        set(&mut mempool.max_per_sender, self.max_per_sender);
+        set(&mut mempool.max_tx_bytes, self.max_tx_bytes);
+        set(&mut mempool.max_pool_bytes, self.max_pool_bytes);
+        set(&mut mempool.max_bytes_per_sender, self.max_bytes_per_sender);
+        set(&mut mempool.max_queued_per_sender, self.max_queued_per_sender);
+        set(&mut mempool.max_queued, self.max_queued);
         mempool
     }
 }
@@ -472,6 +483,24 @@ mod tests {
         assert_eq!(cfg.rpc.rpc_config().max_batch_size, 10);
         assert_eq!(cfg.sealer.block_time_ms, Some(500));
         assert_eq!(cfg.mempool.mempool().max_per_sender, 5);
+    }
+
+    #[test]
+    fn the_documented_example_config_parses_and_means_the_defaults() {
+        let example: FileConfig = toml::from_str(include_str!("../../devnet/node.toml")).unwrap();
+        let mempool = example.mempool.mempool();
+        let defaults = MempoolConfig::default();
+        assert_eq!(
+            (mempool.max_pool_bytes, mempool.max_bytes_per_sender, mempool.max_queued_per_sender, mempool.max_queued),
+            (
+                defaults.max_pool_bytes,
+                defaults.max_bytes_per_sender,
+                defaults.max_queued_per_sender,
+                defaults.max_queued
+            )
+        );
+        assert_eq!(example.retention(), Retention::Blocks(DEFAULT_STATE_HISTORY_BLOCKS));
+        assert_eq!(example.sealer.max_block_transactions, Some(DEFAULT_MAX_BLOCK_TRANSACTIONS));
     }
 
     #[test]
