@@ -789,12 +789,14 @@ mod tests {
             max_per_sender: 12,
             max_pool_bytes: 40 * 1024,
             max_bytes_per_sender: 12 * 1024,
-            max_queued_per_sender: 4,
-            max_queued: 24,
+            max_queued_per_sender: 3,
+            max_queued: 40,
             ..Default::default()
         };
         let mut p = Mempool::new(config, CHAIN, 30_000_000);
-        let keys: Vec<LocalKey> = (0..8).map(|_| LocalKey::random()).collect();
+        // Fixed keys: the walk (and which senders an eviction picks) is the same every run.
+        let keys: Vec<LocalKey> =
+            (1..=8u8).map(|i| LocalKey::from_bytes(&B256::repeat_byte(i)).expect("a valid key")).collect();
         let balances: HashMap<Address, U256> =
             keys.iter().enumerate().map(|(i, k)| (k.address(), U256::from(3_000_000u64 * (i as u64 + 1)))).collect();
         let mut nonces: HashMap<Address, u64> = HashMap::new();

@@ -346,6 +346,10 @@ impl<A: Application> Host<A> {
                 warn!(peer = %from, "dropping a proposal stream larger than {MAX_STREAM_BYTES} bytes");
                 return Ok(None);
             }
+            Received::Malformed(reason) => {
+                warn!(peer = %from, reason, "dropping a malformed proposal stream");
+                return Ok(None);
+            }
             Received::Complete(stream) => *stream,
         };
         debug!(

@@ -29,8 +29,14 @@ use std::time::{Duration, Instant};
 pub(super) const PART_SIZE: usize = 256 * 1024;
 /// Largest block accepted from a stream (bytes).
 pub(super) const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
-/// Most streams reassembled at once (oldest dropped beyond).
+/// Most streams reassembled at once. Beyond it, the publisher holding the
+/// most streams loses its oldest: a peer churning stream ids evicts only its own.
 pub(super) const MAX_STREAMS: usize = 64;
+/// Most parts in one stream: a block of [`MAX_STREAM_BYTES`] in [`PART_SIZE`]
+/// chunks, Init, Fin and the end marker, with room to spare. A part with a
+/// higher sequence number (`u64::MAX` included) is refused, so every count and
+/// sequence stays small; empty parts count like any other.
+pub(super) const MAX_PARTS: u64 = (MAX_STREAM_BYTES / PART_SIZE) as u64 + 8;
 
 /// The parts that stream `block` (whose header hash is `hash`) for (height,
 /// round): Init, the RLP-encoded block in chunks of [`PART_SIZE`], Fin signed
@@ -92,8 +98,13 @@ pub(super) enum Received {
     Duplicate,
     /// Recorded; the stream still misses parts.
     Incomplete,
-    /// The stream's data outgrew [`MAX_STREAM_BYTES`]: the stream is dropped.
+    /// The stream's data outgrew [`MAX_STREAM_BYTES`], or its publisher's
+    /// streams together did: the stream is dropped.
     TooLarge,
+    /// The part cannot belong to a well-formed stream (a sequence number at or
+    /// beyond [`MAX_PARTS`] or after the end marker, a second Init or Fin
+    /// part): the stream is dropped.
+    Malformed(&'static str),
     /// The last missing part: the stream is complete and forgotten.
     Complete(Box<CompletedStream>),
 }
@@ -138,40 +149,67 @@ impl ProposalStreams {
     /// stream is complete when its Init part, Fin part and end-of-stream marker
     /// have arrived and as many distinct parts as the marker's sequence number
     /// says (sequences start at 0).
+    ///
+    /// Bounds, whatever a publisher sends: [`MAX_STREAMS`] streams in all,
+    /// [`MAX_PARTS`] parts per stream, and [`MAX_STREAM_BYTES`] of data per
+    /// stream and per publisher across its streams; so at most about 64 MiB
+    /// plus bookkeeping per publisher, and `MAX_STREAMS × MAX_STREAM_BYTES` in
+    /// all only if that many publishers each stream a full-size block.
     pub(super) fn insert(&mut self, publisher: PeerId, msg: StreamMessage<ProposalPart>, now: Instant) -> Received {
         let StreamMessage { stream_id, sequence, content } = msg;
         let key = (publisher, stream_id);
+        if sequence >= MAX_PARTS {
+            self.streams.remove(&key);
+            return Received::Malformed("part sequence number beyond the most parts a stream may have");
+        }
         if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
-            let oldest = self.streams.iter().min_by_key(|(_, s)| s.started).map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                self.streams.remove(&oldest);
-            }
+            self.evict_from_largest_holder();
         }
         let stream = self.streams.entry(key.clone()).or_insert_with(|| PartialStream::new(now));
         if !stream.seen.insert(sequence) {
             return Received::Duplicate;
         }
-        match content {
-            StreamContent::Fin => stream.end = Some(sequence),
+        let malformed = match content {
+            StreamContent::Fin if stream.seen.iter().any(|s| *s > sequence) => Some("part after the end of the stream"),
+            StreamContent::Fin => {
+                stream.end = Some(sequence);
+                None
+            }
+            _ if stream.end.is_some_and(|end| sequence > end) => Some("part after the end of the stream"),
+            StreamContent::Data(ProposalPart::Init { .. }) if stream.init.is_some() => Some("a second Init part"),
             StreamContent::Data(ProposalPart::Init { height, round, proposer, pol_round }) => {
-                stream.init = Some((height, round, proposer, pol_round))
+                stream.init = Some((height, round, proposer, pol_round));
+                None
             }
             StreamContent::Data(ProposalPart::Data(bytes)) => {
-                stream.bytes += bytes.len();
-                if stream.bytes > MAX_STREAM_BYTES {
-                    self.streams.remove(&key);
-                    return Received::TooLarge;
-                }
+                stream.bytes = stream.bytes.saturating_add(bytes.len());
                 stream.data.insert(sequence, bytes);
+                None
             }
+            StreamContent::Data(ProposalPart::Fin { .. }) if stream.fin_part.is_some() => Some("a second Fin part"),
             StreamContent::Data(ProposalPart::Fin { block_hash, signature }) => {
-                stream.fin_part = Some((block_hash, signature))
+                stream.fin_part = Some((block_hash, signature));
+                None
             }
+        };
+        if let Some(reason) = malformed {
+            self.streams.remove(&key);
+            return Received::Malformed(reason);
         }
+        let stream_bytes = stream.bytes;
         let complete = match (stream.end, &stream.init, &stream.fin_part) {
-            (Some(end), Some(_), Some(_)) => stream.seen.len() as u64 == end + 1,
+            (Some(end), Some(_), Some(_)) => stream.seen.len() as u64 == end.saturating_add(1),
             _ => false,
         };
+        let publisher_bytes = self
+            .streams
+            .iter()
+            .filter(|((p, _), _)| *p == publisher)
+            .fold(0usize, |sum, (_, s)| sum.saturating_add(s.bytes));
+        if stream_bytes > MAX_STREAM_BYTES || publisher_bytes > MAX_STREAM_BYTES {
+            self.streams.remove(&key);
+            return Received::TooLarge;
+        }
         if !complete {
             return Received::Incomplete;
         }
@@ -200,6 +238,25 @@ impl ProposalStreams {
             elapsed: now.saturating_duration_since(stream.started),
             block,
         }))
+    }
+}
+
+impl ProposalStreams {
+    /// Make room for one stream: the publisher holding the most streams loses
+    /// the one it started first (ties: the stream started first overall).
+    fn evict_from_largest_holder(&mut self) {
+        let mut held: HashMap<PeerId, usize> = HashMap::new();
+        for (publisher, _) in self.streams.keys() {
+            *held.entry(*publisher).or_default() += 1;
+        }
+        let victim = self
+            .streams
+            .iter()
+            .max_by_key(|((publisher, _), s)| (held.get(publisher).copied().unwrap_or(0), std::cmp::Reverse(s.started)))
+            .map(|(k, _)| k.clone());
+        if let Some(victim) = victim {
+            self.streams.remove(&victim);
+        }
     }
 }
 
@@ -369,6 +426,101 @@ mod tests {
         assert!(matches!(streams.insert(publisher, end(1), start + ms(300)), Received::Complete(_)));
         assert!(matches!(streams.insert(publisher, end(0), start + ms(300)), Received::Incomplete));
         assert!(matches!(streams.insert(publisher, end(2), start + ms(300)), Received::Complete(_)));
+    }
+
+    /// A bare part of stream `id`.
+    fn raw_part(id: &StreamId, sequence: u64, part: ProposalPart) -> StreamMessage<ProposalPart> {
+        StreamMessage::new(id.clone(), sequence, StreamContent::Data(part))
+    }
+
+    #[test]
+    fn out_of_range_sequences_are_refused_not_a_panic() {
+        let key = key(3);
+        let block = block(&key, 100);
+        let parts = parts(&key, &block, 0);
+        let (mut streams, publisher, now) = (ProposalStreams::default(), peer(), Instant::now());
+        for part in &parts[..parts.len() - 1] {
+            assert!(matches!(streams.insert(publisher, part.clone(), now), Received::Incomplete));
+        }
+        // An end marker at u64::MAX would make `end + 1` overflow.
+        let mut last = parts[parts.len() - 1].clone();
+        last.sequence = u64::MAX;
+        assert!(matches!(streams.insert(publisher, last.clone(), now), Received::Malformed(_)));
+        last.sequence = MAX_PARTS;
+        assert!(matches!(streams.insert(publisher, last, now), Received::Malformed(_)));
+        // A data part after the end marker, or an end marker before parts already seen, drops the stream.
+        let id = parts[0].stream_id.clone();
+        let end = |sequence| StreamMessage::new(id.clone(), sequence, StreamContent::Fin);
+        assert!(matches!(streams.insert(publisher, end(2), now), Received::Incomplete));
+        let after = raw_part(&id, 3, ProposalPart::Data(vec![1]));
+        assert!(matches!(streams.insert(publisher, after, now), Received::Malformed(_)));
+        assert!(matches!(
+            streams.insert(publisher, raw_part(&id, 5, ProposalPart::Data(vec![])), now),
+            Received::Incomplete
+        ));
+        assert!(matches!(streams.insert(publisher, end(4), now), Received::Malformed(_)));
+    }
+
+    #[test]
+    fn empty_parts_and_repeated_headers_are_bounded() {
+        let id = StreamId::new(Bytes::from_static(b"empty"));
+        let init = ProposalPart::Init {
+            height: Height(1),
+            round: Round::new(0),
+            proposer: key(3).address(),
+            pol_round: Round::Nil,
+        };
+        let (mut streams, publisher, now) = (ProposalStreams::default(), peer(), Instant::now());
+        assert!(matches!(streams.insert(publisher, raw_part(&id, 0, init.clone()), now), Received::Incomplete));
+        assert!(matches!(streams.insert(publisher, raw_part(&id, 1, init), now), Received::Malformed(_)));
+        // Empty data parts take sequence numbers, which run out at MAX_PARTS.
+        for sequence in 0..MAX_PARTS {
+            let received = streams.insert(publisher, raw_part(&id, sequence, ProposalPart::Data(Vec::new())), now);
+            assert!(matches!(received, Received::Incomplete), "{sequence}: {received:?}");
+        }
+        let received = streams.insert(publisher, raw_part(&id, MAX_PARTS, ProposalPart::Data(Vec::new())), now);
+        assert!(matches!(received, Received::Malformed(_)));
+        assert!(streams.streams.is_empty());
+    }
+
+    #[test]
+    fn a_publisher_churning_stream_ids_evicts_only_its_own_streams() {
+        let (honest_key, honest, churner, start) = (key(3), peer(), peer(), Instant::now());
+        let block = block(&honest_key, 100);
+        let honest_parts = parts(&honest_key, &block, 0);
+        let (last, rest) = honest_parts.split_last().expect("parts");
+        let mut streams = ProposalStreams::default();
+        for part in rest {
+            assert!(matches!(streams.insert(honest, part.clone(), start), Received::Incomplete));
+        }
+        // The honest stream is the oldest; a thousand fresh stream ids from another publisher come later.
+        for n in 0..1_000u64 {
+            let id = StreamId::new(Bytes::from(n.to_be_bytes().to_vec()));
+            let part = raw_part(&id, 0, ProposalPart::Data(vec![0; 10]));
+            assert!(matches!(streams.insert(churner, part, start + ms(1 + n)), Received::Incomplete));
+            assert!(streams.streams.len() <= MAX_STREAMS);
+        }
+        let Received::Complete(done) = streams.insert(honest, last.clone(), start + ms(2_000)) else {
+            panic!("the honest stream was evicted")
+        };
+        assert_eq!(done.block.expect("the block"), block);
+    }
+
+    #[test]
+    fn a_publisher_cannot_hold_more_than_one_streams_worth_of_data() {
+        let (mut streams, publisher, now) = (ProposalStreams::default(), peer(), Instant::now());
+        let chunk = MAX_STREAM_BYTES / 4;
+        for n in 0..4u64 {
+            let id = StreamId::new(Bytes::from(n.to_be_bytes().to_vec()));
+            let received = streams.insert(publisher, raw_part(&id, 1, ProposalPart::Data(vec![0; chunk])), now);
+            assert!(matches!(received, Received::Incomplete), "stream {n}: {received:?}");
+        }
+        let id = StreamId::new(Bytes::from_static(b"one too many"));
+        let received = streams.insert(publisher, raw_part(&id, 1, ProposalPart::Data(vec![0; 1])), now);
+        assert!(matches!(received, Received::TooLarge));
+        // Another publisher is not held to the first one's budget.
+        let received = streams.insert(peer(), raw_part(&id, 1, ProposalPart::Data(vec![0; chunk])), now);
+        assert!(matches!(received, Received::Incomplete));
     }
 
     #[test]
