@@ -39,7 +39,9 @@ pub(crate) fn init_logging(filter: &str) -> eyre::Result<()> {
     };
     let env =
         tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| eyre!("invalid --log-level {filter:?}: {e}"))?;
-    tracing_subscriber::fmt().with_env_filter(env).with_target(false).init();
+    // Colours only on a terminal: a devnet's validators log to files.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    tracing_subscriber::fmt().with_env_filter(env).with_target(false).with_ansi(ansi).init();
     Ok(())
 }
 

@@ -167,6 +167,8 @@ const MAX_QUICK_DEATHS: u32 = 5;
 /// One validator process of a devnet.
 struct Process {
     child: Option<tokio::process::Child>,
+    /// Its process id (kept: a reaped child no longer reports it).
+    pid: u32,
     started: tokio::time::Instant,
     restart_at: Option<tokio::time::Instant>,
     quick_deaths: u32,
@@ -193,6 +195,7 @@ impl Supervisor {
         for i in 0..supervisor.network.nodes.len() {
             let child = supervisor.spawn(i, false)?;
             supervisor.processes.push(Process {
+                pid: child.id().unwrap_or_default(),
                 child: Some(child),
                 started: tokio::time::Instant::now(),
                 restart_at: None,
@@ -267,7 +270,7 @@ impl Supervisor {
     fn on_death(&mut self, i: usize, status: std::io::Result<std::process::ExitStatus>, restart: bool) {
         let log = self.network.nodes[i].log.display().to_string();
         let process = &mut self.processes[i];
-        let pid = process.child.as_ref().and_then(|c| c.id()).map(|p| p.to_string()).unwrap_or_default();
+        let pid = process.pid;
         process.child = None;
         let status = match status {
             Ok(s) => s.to_string(),
@@ -310,8 +313,10 @@ impl Supervisor {
         for i in 0..self.processes.len() {
             if self.processes[i].restart_at.is_some_and(|at| at <= now) {
                 let child = self.spawn(i, true)?;
-                tracing::info!(validator = i, pid = child.id().unwrap_or_default(), "validator restarted");
+                let pid = child.id().unwrap_or_default();
+                tracing::info!(validator = i, pid, "validator restarted");
                 let process = &mut self.processes[i];
+                process.pid = pid;
                 process.restart_at = None;
                 process.started = now;
                 process.child = Some(child);
