@@ -8,7 +8,8 @@ use crate::common::{init_logging, run_until_signal, shutdown_signal};
 use clap::Args;
 use dsec_genesis::Genesis;
 use dsec_genesis::devnet::{DEV_ACCOUNT_BALANCE_WEI, DEVNET_CHAIN_ID, DevnetSpec, generate};
-use dsec_node::config::{P2pSection, SealerSection};
+use dsec_node::config::{P2pSection, RpcSection, SealerSection};
+use dsec_node::rpc::Namespace;
 use dsec_node::{FileConfig, NodeSettings, Overrides, resolve};
 use dsec_sdk::keyfile::{read_key, write_key};
 use eyre::{WrapErr, bail, eyre};
@@ -115,6 +116,7 @@ impl DevnetArgs {
             metrics_addr: Some(self.metrics_addr),
             archive: Some(self.archive),
             sealer: SealerSection { block_time_ms: Some(self.block_time_ms), ..SealerSection::default() },
+            rpc: devnet_rpc(),
             ..FileConfig::default()
         };
         let resolved = resolve(config, Overrides::default())?;
@@ -424,6 +426,17 @@ fn port(base: u16, i: usize, what: &str) -> eyre::Result<u16> {
     u16::try_from(base as usize + i).map_err(|_| eyre!("{what} port {base} + {i} is out of range"))
 }
 
+/// What a devnet's JSON-RPC serves beyond a production node's defaults: every
+/// namespace (traces included) and CORS for any origin, so browser dApps on
+/// localhost can reach it. Its listeners are on loopback.
+fn devnet_rpc() -> RpcSection {
+    RpcSection {
+        api: Some(Namespace::ALL.iter().map(|n| n.name().to_string()).collect()),
+        cors_origins: Some(vec!["*".to_string()]),
+        ..RpcSection::default()
+    }
+}
+
 /// The consensus tunables a devnet config shows, commented out, with their defaults.
 const CONSENSUS_HINTS: &str = "\n[consensus]\n# timeout_propose_ms = 1200\n# timeout_prevote_ms = 250\n# timeout_precommit_ms = 250\n# empty_block_wait_ms = 500\n";
 
@@ -483,6 +496,7 @@ fn write_network(dir: &Path, spec: &DevnetSpec, ports: &NetworkPorts, archive: b
             rpc_addr: Some(rpc),
             metrics_addr: Some(SocketAddr::new(host, port(ports.metrics, i, "metrics")?)),
             archive: Some(archive),
+            rpc: devnet_rpc(),
             p2p: Some(P2pSection {
                 listen: listen(ports.p2p)?,
                 peers: peers(ports.p2p)?,

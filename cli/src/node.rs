@@ -40,6 +40,9 @@ pub(crate) struct NodeArgs {
     /// Seal a block at least every this many milliseconds (0: only when transactions arrive).
     #[arg(long)]
     block_time_ms: Option<u64>,
+    /// JSON-RPC namespaces to serve, e.g. `eth,net,web3,dsec,debug` (default: all but debug).
+    #[arg(long, value_delimiter = ',')]
+    rpc_api: Option<Vec<String>>,
     /// FAULT INJECTION FOR TESTS: sign two different votes in every round (equivocate).
     #[arg(long, hide = true)]
     byzantine_equivocate: bool,
@@ -62,6 +65,7 @@ impl NodeArgs {
             archive: self.archive,
             state_history_blocks: self.state_history_blocks,
             block_time_ms: self.block_time_ms,
+            rpc_api: self.rpc_api,
             byzantine_equivocate: self.byzantine_equivocate,
         };
         let resolved = resolve(file, overrides)?;

@@ -7,7 +7,7 @@
 
 use crate::chain::{DEFAULT_MAX_BLOCK_TRANSACTIONS, DEFAULT_STATE_HISTORY_BLOCKS};
 use crate::mempool::MempoolConfig;
-use crate::rpc::RpcConfig;
+use crate::rpc::{Namespace, RpcConfig};
 use crate::run::{ConsensusSettings, NodeSettings};
 use crate::store::Retention;
 use dsec_consensus::DevSealerConfig;
@@ -188,15 +188,21 @@ pub struct RpcSection {
     pub max_logs_block_range: Option<u64>,
     /// Most `eth_getLogs` results.
     pub max_logs_results: Option<usize>,
-    /// CORS origins.
+    /// CORS origins (none by default; `["*"]` for any).
     pub cors_origins: Option<Vec<String>>,
+    /// Namespaces served: any of `eth`, `net`, `web3`, `debug`, `dsec` (default: all but `debug`).
+    pub api: Option<Vec<String>>,
 }
 
 impl RpcSection {
-    /// The JSON-RPC limits these settings ask for.
-    pub fn rpc_config(&self) -> RpcConfig {
+    /// The JSON-RPC limits and namespaces these settings ask for.
+    pub fn rpc_config(&self) -> Result<RpcConfig, ConfigError> {
         let d = RpcConfig::default();
-        RpcConfig {
+        let apis = match &self.api {
+            Some(names) => parse_namespaces("[rpc] api", names)?,
+            None => d.apis.clone(),
+        };
+        Ok(RpcConfig {
             max_request_body_bytes: self.max_request_body_bytes.unwrap_or(d.max_request_body_bytes),
             max_response_body_bytes: d.max_response_body_bytes,
             max_batch_size: self.max_batch_size.unwrap_or(d.max_batch_size),
@@ -208,8 +214,14 @@ impl RpcSection {
             max_logs_results: self.max_logs_results.unwrap_or(d.max_logs_results),
             cors_origins: self.cors_origins.clone().unwrap_or(d.cors_origins),
             max_filters: d.max_filters,
-        }
+            apis,
+        })
     }
+}
+
+/// Parse namespace names (`eth`, `debug`, …), naming `field` in the error.
+fn parse_namespaces(field: &'static str, names: &[String]) -> Result<Vec<Namespace>, ConfigError> {
+    names.iter().map(|n| n.parse().map_err(|message| ConfigError::Invalid { field, message })).collect()
 }
 
 /// `[mempool]` section.
@@ -273,6 +285,8 @@ pub struct Overrides {
     pub state_history_blocks: Option<u64>,
     /// Seal a block at least every this many milliseconds.
     pub block_time_ms: Option<u64>,
+    /// JSON-RPC namespaces served (replaces `[rpc] api`).
+    pub rpc_api: Option<Vec<String>>,
     /// FAULT INJECTION FOR TESTS: sign two different votes in every round.
     pub byzantine_equivocate: bool,
 }
@@ -374,6 +388,10 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
         file.state_history_blocks = flags.state_history_blocks;
     }
     file.sealer.block_time_ms = flags.block_time_ms.or(file.sealer.block_time_ms);
+    if let Some(names) = flags.rpc_api {
+        parse_namespaces("--rpc-api", &names)?;
+        file.rpc.api = Some(names);
+    }
 
     let data_dir = file.data_dir.clone().ok_or(ConfigError::Missing { field: "data_dir", flag: "--data-dir" })?;
     let genesis_path = file.genesis.clone().ok_or(ConfigError::Missing { field: "genesis", flag: "--genesis" })?;
@@ -398,7 +416,7 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
         if consensus.is_some() { DEFAULT_BFT_MAX_BLOCK_TRANSACTIONS } else { DEFAULT_MAX_BLOCK_TRANSACTIONS };
     let settings = NodeSettings {
         retention: file.retention(),
-        rpc: file.rpc.rpc_config(),
+        rpc: file.rpc.rpc_config()?,
         mempool: file.mempool.mempool(),
         sealer: file.sealer.sealer(),
         max_block_transactions: file.sealer.max_block_transactions.unwrap_or(default_block_transactions),
@@ -480,7 +498,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.retention(), Retention::Archive);
-        assert_eq!(cfg.rpc.rpc_config().max_batch_size, 10);
+        assert_eq!(cfg.rpc.rpc_config().unwrap().max_batch_size, 10);
         assert_eq!(cfg.sealer.block_time_ms, Some(500));
         assert_eq!(cfg.mempool.mempool().max_per_sender, 5);
     }
@@ -501,6 +519,19 @@ mod tests {
         );
         assert_eq!(example.retention(), Retention::Blocks(DEFAULT_STATE_HISTORY_BLOCKS));
         assert_eq!(example.sealer.max_block_transactions, Some(DEFAULT_MAX_BLOCK_TRANSACTIONS));
+    }
+
+    #[test]
+    fn namespaces_are_chosen_by_file_or_flag_and_a_bad_one_is_named() {
+        let file: FileConfig = toml::from_str("[rpc]\napi = [\"eth\", \"debug\"]").unwrap();
+        assert_eq!(file.rpc.rpc_config().unwrap().apis, vec![Namespace::Eth, Namespace::Debug]);
+        assert_eq!(RpcSection::default().rpc_config().unwrap().apis, Namespace::DEFAULT.to_vec());
+        let bad: FileConfig = toml::from_str("[rpc]\napi = [\"eth\", \"admin\"]").unwrap();
+        let err = bad.rpc.rpc_config().unwrap_err().to_string();
+        assert!(err.starts_with("[rpc] api: unknown namespace \"admin\""), "{err}");
+        let flags = Overrides { rpc_api: Some(vec!["nope".into()]), ..Default::default() };
+        let err = resolve(FileConfig::default(), flags).unwrap_err().to_string();
+        assert!(err.starts_with("--rpc-api: unknown namespace"), "{err}");
     }
 
     #[test]

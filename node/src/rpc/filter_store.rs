@@ -50,14 +50,13 @@ struct Entry {
 #[derive(Debug)]
 pub(super) struct Filters {
     entries: Mutex<HashMap<u64, Entry>>,
-    next_id: Mutex<u64>,
     max_filters: usize,
 }
 
 impl Filters {
     /// No filters; at most `max_filters` at once.
     pub(super) fn new(max_filters: usize) -> Self {
-        Self { entries: Mutex::new(HashMap::new()), next_id: Mutex::new(1), max_filters }
+        Self { entries: Mutex::new(HashMap::new()), max_filters }
     }
 
     /// Install a filter; its id, or an error when the limit is reached.
@@ -69,9 +68,13 @@ impl Filters {
                 self.max_filters
             )));
         }
-        let mut next = self.next_id.lock();
-        let id = *next;
-        *next += 1;
+        // Random, so that one client cannot guess (and poll or uninstall) another's filter.
+        let id = loop {
+            let id: u64 = rand::random();
+            if id != 0 && !entries.contains_key(&id) {
+                break id;
+            }
+        };
         entries.insert(id, Entry { kind, last_poll: Instant::now() });
         Ok(U256::from(id))
     }
@@ -117,21 +120,24 @@ mod tests {
     #[test]
     fn filters_are_numbered_limited_polled_and_expired() {
         let filters = Filters::new(2);
-        assert_eq!(filters.install(FilterKind::Pending { hashes: Vec::new() }).ok(), Some(U256::from(1)));
-        assert_eq!(filters.install(FilterKind::Blocks { next: 3 }).ok(), Some(U256::from(2)));
+        let id = |installed: RpcResult<U256>| u64::try_from(installed.expect("installed")).expect("a u64 id");
+        let pending = id(filters.install(FilterKind::Pending { hashes: Vec::new() }));
+        let blocks = id(filters.install(FilterKind::Blocks { next: 3 }));
+        // Ids are random, not a sequence a client could walk to reach others' filters.
+        assert!(pending != blocks && ![0, 1, 2].contains(&pending) && ![0, 1, 2].contains(&blocks));
         let full = filters.install(FilterKind::Blocks { next: 3 }).err().map(|e| e.message().to_string());
         assert_eq!(full.as_deref(), Some("too many filters installed (limit 2); uninstall some"));
 
         filters.on_pending(B256::repeat_byte(1));
-        let taken = filters.poll(1, |kind| match kind {
+        let taken = filters.poll(pending, |kind| match kind {
             FilterKind::Pending { hashes } => std::mem::take(hashes),
             _ => Vec::new(),
         });
         assert_eq!(taken, Some(vec![B256::repeat_byte(1)]));
         assert_eq!(filters.poll(9, |_| ()), None);
 
-        assert!(filters.uninstall(2));
-        assert!(!filters.uninstall(2));
+        assert!(filters.uninstall(blocks));
+        assert!(!filters.uninstall(blocks));
         assert_eq!(filters.expire(Instant::now()), 0);
         assert_eq!(filters.expire(Instant::now() + FILTER_IDLE_TIMEOUT), 1);
     }

@@ -70,10 +70,56 @@ pub struct RpcConfig {
     pub max_logs_block_range: u64,
     /// Most logs one `eth_getLogs` returns.
     pub max_logs_results: usize,
-    /// Origins allowed by CORS (`*` for any); empty disables CORS headers.
+    /// Origins allowed by CORS (`*` for any); empty (the default) disables CORS
+    /// headers, so a web page cannot reach a node on the user's machine.
     pub cors_origins: Vec<String>,
     /// Most polling filters installed at once.
     pub max_filters: usize,
+    /// The namespaces served (`debug` is off by default: its traces re-execute blocks).
+    pub apis: Vec<Namespace>,
+}
+
+/// A JSON-RPC namespace, selected per node as geth's `--http.api` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Namespace {
+    /// `eth_*`: state, blocks, transactions, calls, logs, filters and subscriptions.
+    Eth,
+    /// `net_*`.
+    Net,
+    /// `web3_*`.
+    Web3,
+    /// `debug_*`: transaction and call traces.
+    Debug,
+    /// `dsec_*`: commit certificates, validator sets, evidence, mempool size.
+    Dsec,
+}
+
+impl Namespace {
+    /// Every namespace, in the order they are registered.
+    pub const ALL: [Namespace; 5] = [Self::Eth, Self::Net, Self::Web3, Self::Debug, Self::Dsec];
+    /// What a node serves when not told otherwise: everything but `debug`.
+    pub const DEFAULT: [Namespace; 4] = [Self::Eth, Self::Net, Self::Web3, Self::Dsec];
+
+    /// Its name, as in method names and `--rpc-api`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Eth => "eth",
+            Self::Net => "net",
+            Self::Web3 => "web3",
+            Self::Debug => "debug",
+            Self::Dsec => "dsec",
+        }
+    }
+}
+
+impl std::str::FromStr for Namespace {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|n| n.name() == name.trim()).ok_or_else(|| {
+            format!("unknown namespace {name:?}: expected one of {}", Self::ALL.map(Namespace::name).join(", "))
+        })
+    }
 }
 
 impl Default for RpcConfig {
@@ -88,8 +134,9 @@ impl Default for RpcConfig {
             call_timeout: std::time::Duration::from_secs(5),
             max_logs_block_range: 10_000,
             max_logs_results: 10_000,
-            cors_origins: vec!["*".to_string()],
+            cors_origins: Vec::new(),
             max_filters: 10_000,
+            apis: Namespace::DEFAULT.to_vec(),
         }
     }
 }
@@ -333,14 +380,21 @@ pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> st
 
 /// Every namespace's methods on one module over `context`.
 fn methods(context: Arc<RpcContext>) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
+    let apis = context.config.apis.clone();
     let mut module = RpcModule::from_arc(context);
-    web3::register(&mut module)?;
-    net::register(&mut module)?;
-    eth::register(&mut module)?;
-    filters::register(&mut module)?;
-    pubsub::register(&mut module)?;
-    debug::register(&mut module)?;
-    dsec::register(&mut module)?;
+    for namespace in Namespace::ALL.into_iter().filter(|n| apis.contains(n)) {
+        match namespace {
+            Namespace::Web3 => web3::register(&mut module)?,
+            Namespace::Net => net::register(&mut module)?,
+            Namespace::Eth => {
+                eth::register(&mut module)?;
+                filters::register(&mut module)?;
+                pubsub::register(&mut module)?;
+            }
+            Namespace::Debug => debug::register(&mut module)?,
+            Namespace::Dsec => dsec::register(&mut module)?,
+        }
+    }
     Ok(module)
 }
 
@@ -355,7 +409,7 @@ mod tests {
         let devnet = generate(&DevnetSpec::default());
         let dir = tempfile::tempdir().unwrap();
         let chain = Chain::open(dir.path(), devnet.genesis, ChainOptions::default(), Arc::new(Metrics::default()));
-        let config = RpcConfig::default();
+        let config = RpcConfig { apis: Namespace::ALL.to_vec(), ..RpcConfig::default() };
         let context = RpcContext {
             chain: Arc::new(chain.unwrap()),
             filters: filter_store::Filters::new(config.max_filters),
@@ -420,5 +474,27 @@ mod tests {
         ];
         expected.sort_unstable();
         assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn only_the_selected_namespaces_are_served() {
+        let devnet = generate(&DevnetSpec::default());
+        let dir = tempfile::tempdir().unwrap();
+        let chain = Chain::open(dir.path(), devnet.genesis, ChainOptions::default(), Arc::new(Metrics::default()));
+        let config = RpcConfig::default();
+        assert!(config.cors_origins.is_empty(), "CORS is off unless configured");
+        let context = RpcContext {
+            chain: Arc::new(chain.unwrap()),
+            filters: filter_store::Filters::new(config.max_filters),
+            config,
+            client_version: String::new(),
+        };
+        let module = methods(Arc::new(context)).unwrap();
+        let names: Vec<&str> = module.method_names().collect();
+        assert!(names.contains(&"eth_call") && names.contains(&"dsec_getCommit") && names.contains(&"eth_subscribe"));
+        assert!(!names.iter().any(|n| n.starts_with("debug_")), "debug is off by default: {names:?}");
+        assert_eq!("debug".parse::<Namespace>(), Ok(Namespace::Debug));
+        let err = "admin".parse::<Namespace>().unwrap_err();
+        assert!(err.contains("admin") && err.contains("eth, net, web3, debug, dsec"), "{err}");
     }
 }
