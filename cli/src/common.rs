@@ -48,8 +48,13 @@ pub(crate) fn init_logging(filter: &str) -> eyre::Result<()> {
 /// Prints what a newcomer needs to know once the node listens.
 pub(crate) type Banner = fn(&NodeSettings, &str) -> String;
 
-/// Start a node and run it until Ctrl-C or SIGTERM (or until block production fails).
-pub(crate) async fn run_until_signal(settings: NodeSettings, banner: Option<Banner>) -> eyre::Result<()> {
+/// Start a node and run it until Ctrl-C or SIGTERM (or until block production
+/// fails, or until process `parent` is gone when one is given).
+pub(crate) async fn run_until_signal(
+    settings: NodeSettings,
+    banner: Option<Banner>,
+    parent: Option<u32>,
+) -> eyre::Result<()> {
     let mut node: RunningNode = dsec_node::start(settings.clone()).await?;
     if let Some(banner) = banner {
         println!("{}", banner(&settings, &format!("http://{}", node.rpc_addr)));
@@ -57,9 +62,31 @@ pub(crate) async fn run_until_signal(settings: NodeSettings, banner: Option<Bann
     let result = tokio::select! {
         r = node.wait() => r,
         _ = shutdown_signal() => Ok(()),
+        _ = parent_gone(parent) => {
+            tracing::warn!("the process that started this node is gone: stopping");
+            Ok(())
+        }
     };
     node.shutdown().await?;
     Ok(result?)
+}
+
+/// Resolves once process `parent` is no longer this process's parent (it died,
+/// even by SIGKILL, and the process was re-parented); never without a parent.
+async fn parent_gone(parent: Option<u32>) {
+    let Some(parent) = parent else { return std::future::pending().await };
+    #[cfg(unix)]
+    loop {
+        if std::os::unix::process::parent_id() != parent {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = parent;
+        std::future::pending().await
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

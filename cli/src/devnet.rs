@@ -120,7 +120,7 @@ impl DevnetArgs {
             ..FileConfig::default()
         };
         let resolved = resolve(config, Overrides::default())?;
-        run_until_signal(resolved.settings, Some(banner)).await
+        run_until_signal(resolved.settings, Some(banner), None).await
     }
 
     /// `--validators N` (N > 1): write the network's files, start one `dsec
@@ -224,6 +224,9 @@ impl Supervisor {
             .arg(&node.config)
             .arg("--log-level")
             .arg(&self.log_level)
+            // A supervisor killed by SIGKILL leaves no validator behind.
+            .arg("--parent-pid")
+            .arg(std::process::id().to_string())
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true)

@@ -46,6 +46,9 @@ pub(crate) struct NodeArgs {
     /// FAULT INJECTION FOR TESTS: sign two different votes in every round (equivocate).
     #[arg(long, hide = true)]
     byzantine_equivocate: bool,
+    /// Stop when this process (the devnet supervisor that started the node) is gone.
+    #[arg(long, hide = true)]
+    parent_pid: Option<u32>,
 }
 
 impl NodeArgs {
@@ -70,6 +73,6 @@ impl NodeArgs {
         };
         let resolved = resolve(file, overrides)?;
         init_logging(&resolved.log_level)?;
-        run_until_signal(resolved.settings, None).await
+        run_until_signal(resolved.settings, None, self.parent_pid).await
     }
 }

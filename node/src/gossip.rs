@@ -4,24 +4,30 @@
 //! Transactions admitted from this node's clients are batched (up to
 //! [`BATCH_MAX`] or every [`BATCH_INTERVAL`]) and published on one topic; a
 //! batch received from a peer goes through the same admission checks as a
-//! local submission (decode, signature, nonce, balance, permissions) and is not
-//! forwarded again by the node (gossipsub relays it within the mesh).
+//! local submission (decode, signature, nonce, balance, permissions) before
+//! gossipsub may relay it (manual validation): a batch that does not decode,
+//! exceeds [`BATCH_MAX`], or carries a transaction whose signature or encoding
+//! is bad is rejected, and a peer that sends [`MAX_INVALID_BATCHES`] of them is
+//! disconnected and refused for [`PEER_BAN`]. Batches wait for admission in a
+//! queue bounded in count and bytes; the admission thread survives a panic in
+//! admission (counted, the batch dropped).
 //!
 //! Only allowed peers may connect: the validators (whose peer id is derived
 //! from their consensus key) and the operator's allowlist. Any other peer's
 //! connection is denied when it is established, before a message is read.
 
-use crate::chain::Chain;
+use crate::chain::{Chain, SubmitError};
 use crate::metrics::Metrics;
 use alloy_primitives::{Bytes, keccak256};
 use futures::StreamExt;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, gossipsub, identity::Keypair};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// Most transactions in one gossip message.
 pub const BATCH_MAX: usize = 2_000;
@@ -31,6 +37,14 @@ pub const BATCH_INTERVAL: Duration = Duration::from_millis(20);
 pub const QUEUE: usize = 100_000;
 /// Gossiped batches waiting for admission before new ones are dropped.
 const ADMISSION_QUEUE: usize = 1_000;
+/// Bytes of gossiped batches waiting for admission before new ones are dropped.
+const ADMISSION_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest gossip message, bytes.
+const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Invalid batches a peer may send before it is disconnected.
+pub const MAX_INVALID_BATCHES: u32 = 3;
+/// How long a peer that sent invalid batches stays refused.
+pub const PEER_BAN: Duration = Duration::from_secs(60);
 const TOPIC: &str = "dsec/transactions/1";
 
 #[derive(NetworkBehaviour)]
@@ -86,8 +100,9 @@ pub async fn start(
         .map_err(|e| setup(&e))?
         .with_behaviour(|key| {
             let config = gossipsub::ConfigBuilder::default()
-                .max_transmit_size(16 * 1024 * 1024)
+                .max_transmit_size(MAX_MESSAGE_BYTES)
                 .validation_mode(gossipsub::ValidationMode::Strict)
+                .validate_messages()
                 .message_id_fn(|m: &gossipsub::Message| gossipsub::MessageId::from(keccak256(&m.data).to_vec()))
                 .heartbeat_interval(Duration::from_millis(500))
                 .build()
@@ -125,6 +140,78 @@ pub async fn start(
     Ok((listen, task))
 }
 
+/// What a batch received from a peer is, before admission: its transactions,
+/// or why it is refused outright.
+fn screen(data: &[u8]) -> Result<Vec<Bytes>, &'static str> {
+    let txs = <Vec<Bytes> as alloy_rlp::Decodable>::decode(&mut &data[..]).map_err(|_| "undecodable batch")?;
+    if txs.is_empty() {
+        return Err("empty batch");
+    }
+    if txs.len() > BATCH_MAX {
+        return Err("more transactions than a batch may carry");
+    }
+    Ok(txs)
+}
+
+/// What admission made of a batch: whether gossipsub may relay it.
+fn verdict(outcomes: impl IntoIterator<Item = Result<(), SubmitError>>) -> gossipsub::MessageAcceptance {
+    let mut useful = false;
+    for outcome in outcomes {
+        match outcome {
+            Ok(()) => useful = true,
+            // Bad encoding or signature: no honest node gossips that.
+            Err(SubmitError::Decode(_)) => return gossipsub::MessageAcceptance::Reject,
+            // Stale or refused by this pool's state (races between nodes): not relayed, not punished.
+            Err(_) => {}
+        }
+    }
+    if useful { gossipsub::MessageAcceptance::Accept } else { gossipsub::MessageAcceptance::Ignore }
+}
+
+/// A batch waiting for admission.
+struct Pending {
+    id: gossipsub::MessageId,
+    source: PeerId,
+    txs: Vec<Bytes>,
+    bytes: usize,
+}
+
+/// Start the admission thread: it admits each batch (catching a panic, which
+/// drops that batch and is counted) and reports a verdict per batch.
+fn spawn_admission(
+    chain: Arc<Chain>,
+    metrics: Arc<Metrics>,
+    queued_bytes: Arc<AtomicUsize>,
+    verdicts: mpsc::Sender<(gossipsub::MessageId, PeerId, gossipsub::MessageAcceptance)>,
+) -> std::io::Result<std::sync::mpsc::SyncSender<Pending>> {
+    let (admit, admissions) = std::sync::mpsc::sync_channel::<Pending>(ADMISSION_QUEUE);
+    std::thread::Builder::new().name("gossip-admission".into()).spawn(move || {
+        for batch in admissions {
+            let Pending { id, source, txs, bytes } = batch;
+            let count = txs.len() as u64;
+            let admitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                verdict(txs.iter().map(|raw| {
+                    let outcome = chain.submit(raw, crate::chain::TxOrigin::Gossip).map(|_| ());
+                    if let Err(e) = &outcome {
+                        debug!(error = %e, "gossiped transaction not admitted");
+                    }
+                    outcome
+                }))
+            }));
+            queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+            let acceptance = admitted.unwrap_or_else(|_| {
+                metrics.gossip_dropped.add(count);
+                error!(peer = %source, txs = count, "gossip admission panicked: batch dropped, admission goes on");
+                gossipsub::MessageAcceptance::Ignore
+            });
+            if verdicts.blocking_send((id, source, acceptance)).is_err() {
+                return;
+            }
+        }
+    })?;
+    Ok(admit)
+}
+
 async fn run(
     mut swarm: Swarm<Behaviour>,
     topic: gossipsub::IdentTopic,
@@ -135,28 +222,36 @@ async fn run(
 ) {
     // Admission recovers signatures: one worker thread does it off the swarm's
     // task, so gossip never takes more than one core from block validation.
-    let (admit, admissions) = std::sync::mpsc::sync_channel::<Vec<Bytes>>(ADMISSION_QUEUE);
-    let worker_chain = chain.clone();
-    let spawned = std::thread::Builder::new().name("gossip-admission".into()).spawn(move || {
-        for txs in admissions {
-            for raw in txs {
-                if let Err(e) = worker_chain.submit(&raw, crate::chain::TxOrigin::Gossip) {
-                    debug!(error = %e, "gossiped transaction not admitted");
-                }
-            }
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    let (verdict_tx, mut verdicts) = mpsc::channel(ADMISSION_QUEUE);
+    let admit = match spawn_admission(chain.clone(), metrics.clone(), queued_bytes.clone(), verdict_tx) {
+        Ok(admit) => Some(admit),
+        Err(e) => {
+            warn!(error = %e, "cannot start the gossip admission thread: transactions from peers are ignored");
+            None
         }
-    });
-    if let Err(e) = spawned {
-        warn!(error = %e, "cannot start the gossip admission thread: transactions from peers are ignored");
-    }
+    };
+    let mut invalid: HashMap<PeerId, u32> = HashMap::new();
+    let mut banned: Vec<(PeerId, tokio::time::Instant)> = Vec::new();
     let mut redial = tokio::time::interval(Duration::from_secs(1));
     let mut flush = tokio::time::interval(BATCH_INTERVAL);
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
         tokio::select! {
             _ = redial.tick() => {
+                let now = tokio::time::Instant::now();
+                banned.retain(|(peer, until)| {
+                    if *until > now {
+                        return true;
+                    }
+                    info!(%peer, "gossip peer allowed again after its ban");
+                    swarm.behaviour_mut().allowed.allow_peer(*peer);
+                    invalid.remove(peer);
+                    false
+                });
                 for (peer, addr) in &dial {
                     if !swarm.is_connected(peer)
+                        && !banned.iter().any(|(b, _)| b == peer)
                         && let Err(e) = swarm.dial(addr.clone())
                     {
                         debug!(%peer, error = %e, "gossip dial failed");
@@ -174,17 +269,49 @@ async fn run(
                     publish(&mut swarm, &topic, &mut batch, &metrics);
                 }
             }
+            Some((id, source, acceptance)) = verdicts.recv() => {
+                let rejected = matches!(acceptance, gossipsub::MessageAcceptance::Reject);
+                swarm.behaviour_mut().gossipsub.report_message_validation_result(&id, &source, acceptance);
+                if rejected {
+                    penalise(&mut swarm, &mut invalid, &mut banned, source, "a batch with an invalid transaction", &metrics);
+                }
+            }
             event = swarm.select_next_some() => match event {
-                SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message, .. })) => {
-                    let Ok(txs) = <Vec<Bytes> as alloy_rlp::Decodable>::decode(&mut message.data.as_ref()) else {
-                        warn!(peer = %propagation_source, "undecodable transaction batch from peer");
-                        continue;
+                SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message })) => {
+                    let txs = match screen(&message.data) {
+                        Ok(txs) => txs,
+                        Err(reason) => {
+                            swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                                &message_id,
+                                &propagation_source,
+                                gossipsub::MessageAcceptance::Reject,
+                            );
+                            penalise(&mut swarm, &mut invalid, &mut banned, propagation_source, reason, &metrics);
+                            continue;
+                        }
                     };
                     let count = txs.len() as u64;
+                    let bytes = message.data.len();
                     metrics.gossip_received.add(count);
-                    if admit.try_send(txs).is_err() {
+                    let room = queued_bytes.load(Ordering::SeqCst).saturating_add(bytes) <= ADMISSION_QUEUE_BYTES;
+                    let pending = Pending { id: message_id.clone(), source: propagation_source, txs, bytes };
+                    let queued = room
+                        && admit.as_ref().is_some_and(|admit| {
+                            queued_bytes.fetch_add(bytes, Ordering::SeqCst);
+                            let sent = admit.try_send(pending).is_ok();
+                            if !sent {
+                                queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+                            }
+                            sent
+                        });
+                    if !queued {
                         metrics.gossip_dropped.add(count);
                         warn!(peer = %propagation_source, "admission queue full: dropping a gossiped batch");
+                        swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            gossipsub::MessageAcceptance::Ignore,
+                        );
                     }
                 }
                 SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
@@ -199,11 +326,60 @@ async fn run(
     }
 }
 
+/// Count an invalid batch from `peer`; at [`MAX_INVALID_BATCHES`], disconnect
+/// it and refuse it for [`PEER_BAN`].
+fn penalise(
+    swarm: &mut Swarm<Behaviour>,
+    invalid: &mut HashMap<PeerId, u32>,
+    banned: &mut Vec<(PeerId, tokio::time::Instant)>,
+    peer: PeerId,
+    reason: &str,
+    metrics: &Metrics,
+) {
+    let count = invalid.entry(peer).or_insert(0);
+    *count = count.saturating_add(1);
+    warn!(%peer, reason, invalid = *count, "invalid gossip batch from peer");
+    if *count >= MAX_INVALID_BATCHES && !banned.iter().any(|(b, _)| *b == peer) {
+        warn!(%peer, ban = ?PEER_BAN, "disconnecting a gossip peer that sent invalid batches");
+        metrics.peers_refused.inc();
+        swarm.behaviour_mut().allowed.disallow_peer(peer);
+        banned.push((peer, tokio::time::Instant::now() + PEER_BAN));
+    }
+}
+
 fn publish(swarm: &mut Swarm<Behaviour>, topic: &gossipsub::IdentTopic, batch: &mut Vec<Bytes>, metrics: &Metrics) {
     let txs = std::mem::take(batch);
     let count = txs.len() as u64;
     match swarm.behaviour_mut().gossipsub.publish(topic.clone(), alloy_rlp::encode(&txs)) {
         Ok(_) => metrics.gossip_sent.add(count),
         Err(e) => debug!(error = %e, txs = count, "transactions not gossiped (no peer yet)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mempool::PoolError;
+    use dsec_sdk::tx::TxDecodeError;
+
+    #[test]
+    fn batches_are_screened_before_admission() {
+        let txs: Vec<Bytes> = vec![Bytes::from_static(&[1, 2, 3])];
+        assert_eq!(screen(&alloy_rlp::encode(&txs)), Ok(txs));
+        assert_eq!(screen(b"\xff\x00garbage"), Err("undecodable batch"));
+        assert_eq!(screen(&alloy_rlp::encode(Vec::<Bytes>::new())), Err("empty batch"));
+        let too_many: Vec<Bytes> = (0..=BATCH_MAX).map(|_| Bytes::from_static(&[0])).collect();
+        assert_eq!(screen(&alloy_rlp::encode(&too_many)), Err("more transactions than a batch may carry"));
+    }
+
+    #[test]
+    fn a_batch_is_relayed_only_if_admission_found_it_sound() {
+        use gossipsub::MessageAcceptance::{Accept, Ignore, Reject};
+        let admitted = || Ok(());
+        let stale = || Err(SubmitError::Pool(PoolError::AlreadyKnown));
+        let forged = || Err(SubmitError::Decode(TxDecodeError::InvalidSignature));
+        assert!(matches!(verdict([admitted(), stale()]), Accept));
+        assert!(matches!(verdict([stale(), stale()]), Ignore), "nothing new: not relayed, not punished");
+        assert!(matches!(verdict([admitted(), forged()]), Reject), "one forged transaction taints the batch");
     }
 }

@@ -170,3 +170,20 @@ async fn a_devnet_restarts_a_killed_validator_while_the_others_keep_finalising()
     devnet.stop();
     assert!(height_of(&url0).await.is_none(), "validator 0 still answers after the devnet stopped");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_devnet_killed_with_sigkill_leaves_no_validator_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut devnet = NodeProcess::devnet_network(dir.path(), 4, &[]);
+    let validators = devnet_validators(&devnet.output());
+    assert_eq!(validators.len(), 4, "{}", devnet.output());
+    let alive = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(validators.iter().all(|(_, pid)| alive(*pid)));
+    // No shutdown code runs in the supervisor: its validators notice on their own.
+    devnet.kill9();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while validators.iter().any(|(_, pid)| alive(*pid)) {
+        assert!(Instant::now() < deadline, "validators outlived their killed supervisor");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
