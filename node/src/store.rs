@@ -533,11 +533,15 @@ impl Store {
         let existing = self.evidence(Some(height))?.len();
         for (i, record) in records.iter().enumerate() {
             let mut key = be(height).to_vec();
-            key.extend_from_slice(&((existing + i) as u32).to_be_bytes());
+            let index = u32::try_from(existing.saturating_add(i)).unwrap_or(u32::MAX);
+            key.extend_from_slice(&index.to_be_bytes());
             let json = serde_json::to_vec(record).map_err(|e| corrupt(CF_EVIDENCE, e))?;
             batch.put_cf(self.cf(CF_EVIDENCE), key, json);
         }
-        self.db.write(batch)?;
+        // Evidence is what an operator acts on after a fault: synced like a block.
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(self.sync_writes);
+        self.db.write_opt(batch, &opts)?;
         Ok(())
     }
 
