@@ -404,19 +404,23 @@ mod tests {
     use crate::chain::ChainOptions;
     use dsec_genesis::devnet::{DevnetSpec, generate};
 
-    #[test]
-    fn the_namespaces_together_register_every_method_once() {
+    /// The methods a node with `config` serves (on a fresh devnet chain).
+    fn module_with(config: RpcConfig) -> (RpcModule<RpcContext>, tempfile::TempDir) {
         let devnet = generate(&DevnetSpec::default());
         let dir = tempfile::tempdir().unwrap();
         let chain = Chain::open(dir.path(), devnet.genesis, ChainOptions::default(), Arc::new(Metrics::default()));
-        let config = RpcConfig { apis: Namespace::ALL.to_vec(), ..RpcConfig::default() };
         let context = RpcContext {
             chain: Arc::new(chain.unwrap()),
             filters: filter_store::Filters::new(config.max_filters),
             config,
             client_version: String::new(),
         };
-        let module = methods(Arc::new(context)).unwrap();
+        (methods(Arc::new(context)).unwrap(), dir)
+    }
+
+    #[test]
+    fn the_namespaces_together_register_every_method_once() {
+        let (module, _dir) = module_with(RpcConfig { apis: Namespace::ALL.to_vec(), ..RpcConfig::default() });
         let mut names: Vec<&str> = module.method_names().collect();
         names.sort_unstable();
         let mut expected = vec![
@@ -478,18 +482,8 @@ mod tests {
 
     #[test]
     fn only_the_selected_namespaces_are_served() {
-        let devnet = generate(&DevnetSpec::default());
-        let dir = tempfile::tempdir().unwrap();
-        let chain = Chain::open(dir.path(), devnet.genesis, ChainOptions::default(), Arc::new(Metrics::default()));
-        let config = RpcConfig::default();
-        assert!(config.cors_origins.is_empty(), "CORS is off unless configured");
-        let context = RpcContext {
-            chain: Arc::new(chain.unwrap()),
-            filters: filter_store::Filters::new(config.max_filters),
-            config,
-            client_version: String::new(),
-        };
-        let module = methods(Arc::new(context)).unwrap();
+        assert!(RpcConfig::default().cors_origins.is_empty(), "CORS is off unless configured");
+        let (module, _dir) = module_with(RpcConfig::default());
         let names: Vec<&str> = module.method_names().collect();
         assert!(names.contains(&"eth_call") && names.contains(&"dsec_getCommit") && names.contains(&"eth_subscribe"));
         assert!(!names.iter().any(|n| n.starts_with("debug_")), "debug is off by default: {names:?}");
