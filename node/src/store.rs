@@ -517,12 +517,22 @@ impl Store {
             if !key.starts_with(&prefix) {
                 break;
             }
-            if key.len() != 44 {
-                return Err(corrupt(CF_PROPOSALS, "key length"));
+            // A proposal is only a cache of what consensus may re-propose: a
+            // corrupt one is dropped with an error, so the node does not crash at
+            // every restart on it.
+            let decoded = match key.get(8..12).filter(|_| key.len() == 44) {
+                Some(round) => alloy_rlp::Decodable::decode(&mut value.as_ref())
+                    .map(|block| (u32::from_be_bytes([round[0], round[1], round[2], round[3]]), block))
+                    .map_err(|e| e.to_string()),
+                None => Err(format!("key of {} bytes, not 44", key.len())),
+            };
+            match decoded {
+                Ok(entry) => out.push(entry),
+                Err(error) => {
+                    tracing::error!(height, %error, "dropping a corrupt stored proposal");
+                    self.db.delete_cf(self.cf(CF_PROPOSALS), &key)?;
+                }
             }
-            let round = u32::from_be_bytes([key[8], key[9], key[10], key[11]]);
-            let block = alloy_rlp::Decodable::decode(&mut value.as_ref()).map_err(|e| corrupt(CF_PROPOSALS, e))?;
-            out.push((round, block));
         }
         Ok(out)
     }
@@ -856,6 +866,23 @@ mod tests {
         let store = Store::open(dir.path(), Retention::Archive).unwrap();
         assert!(store.proposals(2).unwrap().is_empty());
         assert_eq!(store.proposals(3).unwrap()[0].0, 0);
+    }
+
+    #[test]
+    fn a_corrupt_stored_proposal_is_dropped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = open(dir.path(), Retention::Archive);
+        let block = Block { header: Header { number: 5, ..Default::default() }, body: Body::default() };
+        store.save_proposal(5, 0, &block.header.hash_slow(), &block).unwrap();
+        let mut garbage_key = be(5).to_vec();
+        garbage_key.extend_from_slice(&1u32.to_be_bytes());
+        garbage_key.extend_from_slice(&[7; 32]);
+        store.db.put_cf(store.cf(CF_PROPOSALS), &garbage_key, b"not rlp").unwrap();
+        store.db.put_cf(store.cf(CF_PROPOSALS), [be(5).as_slice(), b"short"].concat(), b"x").unwrap();
+        let proposals = store.proposals(5).unwrap();
+        assert_eq!(proposals, vec![(0, block)]);
+        assert!(store.db.get_cf(store.cf(CF_PROPOSALS), &garbage_key).unwrap().is_none(), "the corrupt entry is gone");
+        assert_eq!(store.proposals(5).unwrap().len(), 1);
     }
 
     #[test]
