@@ -120,12 +120,22 @@ impl NodeProcess {
                 }
             });
         }
-        let rpc_url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => known_url.unwrap_or(url),
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("dsec did not start within 60 s; output:\n{}", output.lock().unwrap());
+        // Wait for the ready line; stop waiting as soon as the process exits.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let rpc_url = loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(url) => break known_url.unwrap_or(url),
+                Err(_) => {
+                    let exited = matches!(child.try_wait(), Ok(Some(_)));
+                    if exited || std::time::Instant::now() >= deadline {
+                        let _ = child.kill();
+                        let status = child.wait();
+                        // Let the reader threads drain what the process printed last.
+                        std::thread::sleep(Duration::from_millis(200));
+                        let why = if exited { format!("exited ({status:?})") } else { "did not start within 60 s".into() };
+                        panic!("dsec {why}; output:\n{}", output.lock().unwrap());
+                    }
+                }
             }
         };
         Self { child, rpc_url, output }
@@ -258,13 +268,34 @@ fn ports_free(base: u16, count: u16) -> bool {
     (0..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
 }
 
-/// A base port such that `count` consecutive ports are free now.
+/// The first port of the kernel's ephemeral range (ports it hands to `bind(0)`
+/// and outgoing connections), read from Linux's `ip_local_port_range`.
+fn ephemeral_range_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
+        .unwrap_or(32_768)
+}
+
+/// Ranges already handed out in this test process: tests run in parallel and a
+/// restarted node must find its ports again, so no two tests share a port.
+static HANDED_OUT: Mutex<Vec<(u16, u16)>> = Mutex::new(Vec::new());
+
+/// A base port such that `count` consecutive ports are free now, below the
+/// kernel's ephemeral range (so no `bind(0)` or outgoing connection of a
+/// parallel test can take one while a node is down for a restart) and
+/// overlapping no range handed out earlier in this process.
 pub fn free_port_range(count: u16) -> u16 {
     use rand::Rng;
+    let low = 10_000u16;
+    let high = ephemeral_range_start().max(low + 2 * count);
     let mut rng = rand::thread_rng();
-    for _ in 0..200 {
-        let base = rng.gen_range(20_000..(60_000 - count));
-        if ports_free(base, count) {
+    let mut handed = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..500 {
+        let base = rng.gen_range(low..(high - count));
+        let overlaps = handed.iter().any(|&(b, n)| base < b + n && b < base + count);
+        if !overlaps && ports_free(base, count) {
+            handed.push((base, count));
             return base;
         }
     }
