@@ -32,6 +32,12 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 const MAX_HEIGHTS_AHEAD: u64 = 8;
 /// Most decided values served in one sync response.
 const MAX_SYNC_BATCH: u64 = 50;
+/// Most different blocks accepted for validation per (height, round). An
+/// honest proposer sends one; a Byzantine one may sign any number of variants,
+/// and each would cost a re-execution and a stored proposal. The second is
+/// still taken so a node that saw a variant first can validate the one the
+/// others vote on; further variants are dropped unvalidated.
+pub(super) const MAX_VARIANTS_PER_ROUND: usize = 2;
 
 /// A proposal reassembled from its parts, authenticated against the round's proposer.
 #[derive(Clone)]
@@ -56,6 +62,33 @@ pub(super) struct Host<A: Application> {
     streams: ProposalStreams,
     pending: BTreeMap<(u64, u32), Vec<Assembled>>,
     refused_peers: HashSet<PeerId>,
+    /// Hashes of the authenticated blocks taken per (height, round), at most
+    /// [`MAX_VARIANTS_PER_ROUND`] each; pruned when a height is finalized.
+    variants: BTreeMap<(u64, u32), Vec<B256>>,
+}
+
+/// What [`take_variant`] decided about an authenticated block.
+#[derive(Debug, PartialEq, Eq)]
+enum Variant {
+    /// A block not seen for this (height, round): validate it.
+    New,
+    /// The same block again: already handled.
+    Seen,
+    /// A further variant beyond [`MAX_VARIANTS_PER_ROUND`]: drop it.
+    OverLimit,
+}
+
+/// Record `hash` among the blocks taken for (height, round), within the bound.
+fn take_variant(variants: &mut BTreeMap<(u64, u32), Vec<B256>>, height: u64, round: u32, hash: B256) -> Variant {
+    let seen = variants.entry((height, round)).or_default();
+    if seen.contains(&hash) {
+        Variant::Seen
+    } else if seen.len() >= MAX_VARIANTS_PER_ROUND {
+        Variant::OverLimit
+    } else {
+        seen.push(hash);
+        Variant::New
+    }
 }
 
 fn block_bytes(block: &Block) -> Vec<u8> {
@@ -84,6 +117,7 @@ impl<A: Application> Host<A> {
             streams: ProposalStreams::default(),
             pending: BTreeMap::new(),
             refused_peers: HashSet::new(),
+            variants: BTreeMap::new(),
         }
     }
 
@@ -158,6 +192,7 @@ impl<A: Application> Host<A> {
                 let height = certificate.height.0;
                 self.record_evidence(height, &evidence)?;
                 self.pending = self.pending.split_off(&(height + 1, 0));
+                self.variants = self.variants.split_off(&(height + 1, 0));
                 let _ = reply.send(Next::Start(Height(height + 1), self.height_params(height + 1)?));
             }
             AppMsg::GetDecidedValues { range, reply } => {
@@ -394,6 +429,17 @@ impl<A: Application> Host<A> {
         if height.0 > head + MAX_HEIGHTS_AHEAD || self.pending.len() >= MAX_STREAMS {
             debug!(peer = %from, %height, "dropping a proposal too far ahead of this node");
             return Ok(None);
+        }
+        match take_variant(&mut self.variants, height.0, round.as_u32().unwrap_or(0), hash) {
+            Variant::New => {}
+            Variant::Seen => return Ok(None),
+            Variant::OverLimit => {
+                warn!(
+                    peer = %from, %height, %round, %proposer,
+                    "proposer signed more than {MAX_VARIANTS_PER_ROUND} different blocks for one round; dropping this one unvalidated"
+                );
+                return Ok(None);
+            }
         }
         if height.0 > head + 1 {
             // Validate when the height starts (StartedRound hands it to consensus).
@@ -726,5 +772,46 @@ mod tests {
             assert!(host.received_part(relays[0], Some(stranger), part).await.unwrap().is_none());
         }
         assert_eq!(*app.validated.lock(), 1, "only the allowed publisher's block was validated");
+    }
+
+    #[tokio::test]
+    async fn a_proposer_signing_many_variants_of_a_round_gets_two_validated() {
+        let key = PrivateKey(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+        let public_key = B256::from(key.0.verifying_key().to_bytes());
+        let set = SdkSet::new(vec![SdkValidator { address: key.address().to_eth(), public_key, power: 1 }]);
+        let app = Arc::new(OneValidator { set, validated: parking_lot::Mutex::new(0) });
+        let ctx = DsecContext::new(app.chain_hash());
+        let publisher = peer();
+        let (network, _unused) = mpsc::channel(16);
+        let mut host = Host::new(
+            app.clone(),
+            ctx.clone(),
+            BftParams::default(),
+            None,
+            key.address(),
+            network,
+            Arc::new(|_: &PeerId| true),
+        );
+
+        // Eight different blocks for height 1, round 0, each properly signed and on its own stream.
+        let mut delivered = 0;
+        for variant in 0..8u64 {
+            let header =
+                Header { number: 1, proposer: key.address().to_eth(), timestamp_ms: variant, ..Default::default() };
+            let block = Block { header, body: Body::default() };
+            let hash = block.header.hash_slow();
+            let stream_id = malachitebft_app_channel::app::types::streaming::StreamId::new(Bytes::from(
+                variant.to_be_bytes().to_vec(),
+            ));
+            for mut part in proposal_parts(&ctx, &key, Height(1), Round::new(0), Round::Nil, &block, hash) {
+                part.stream_id = stream_id.clone();
+                if host.received_part(publisher, Some(publisher), part).await.unwrap().is_some() {
+                    delivered += 1;
+                }
+            }
+        }
+        assert_eq!(delivered, MAX_VARIANTS_PER_ROUND, "variants handed to consensus");
+        assert_eq!(*app.validated.lock() as usize, MAX_VARIANTS_PER_ROUND, "re-executions");
+        assert_eq!(take_variant(&mut host.variants, 1, 1, B256::ZERO), Variant::New, "another round has its own bound");
     }
 }
