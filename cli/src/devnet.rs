@@ -430,12 +430,14 @@ fn port(base: u16, i: usize, what: &str) -> eyre::Result<u16> {
 }
 
 /// What a devnet's JSON-RPC serves beyond a production node's defaults: every
-/// namespace (traces included) and CORS for any origin, so browser dApps on
-/// localhost can reach it. Its listeners are on loopback.
+/// namespace (traces included), CORS for any origin, so browser dApps on
+/// localhost can reach it, and no per-client rate limit, so load tests from
+/// one machine measure the node rather than the limit. Its listeners are on loopback.
 fn devnet_rpc() -> RpcSection {
     RpcSection {
         api: Some(Namespace::ALL.iter().map(|n| n.name().to_string()).collect()),
         cors_origins: Some(vec!["*".to_string()]),
+        rate_limit_per_ip: Some(0),
         ..RpcSection::default()
     }
 }

@@ -75,6 +75,11 @@ pub enum CallError {
     /// Gas estimation found no gas limit under the cap at which the call succeeds.
     #[error("gas required exceeds allowance ({0})")]
     GasRequiredExceedsAllowance(u64),
+    /// A trace would have built more output than its limit, and was stopped.
+    #[error(
+        "trace too large: more than {0} bytes of output; trace a smaller call, disable stack or memory capture, or use callTracer"
+    )]
+    TraceTooLarge(usize),
 }
 
 /// Limits applied to calls made over RPC.
@@ -82,13 +87,15 @@ pub enum CallError {
 pub struct CallLimits {
     /// Gas given to a call that names none, and the most any call may use.
     pub gas_cap: u64,
-    /// Wall-clock time one call (or a whole gas estimation) may take.
+    /// Wall-clock time one call (or a whole gas estimation, or a trace) may take.
     pub timeout: std::time::Duration,
+    /// Output one trace may build, estimated in bytes of JSON.
+    pub max_trace_bytes: usize,
 }
 
 impl Default for CallLimits {
     fn default() -> Self {
-        Self { gas_cap: 50_000_000, timeout: std::time::Duration::from_secs(5) }
+        Self { gas_cap: 50_000_000, timeout: std::time::Duration::from_secs(5), max_trace_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -161,10 +168,10 @@ fn run<S: StateReader>(
 /// running halts at its next instruction, so the call unwinds quickly.
 #[derive(Debug, Clone)]
 pub(crate) struct Deadline {
-    at: std::time::Instant,
-    timeout: std::time::Duration,
+    pub(crate) at: std::time::Instant,
+    pub(crate) timeout: std::time::Duration,
     steps: u32,
-    expired: bool,
+    pub(crate) expired: bool,
 }
 
 impl Deadline {

@@ -331,13 +331,14 @@ fn long_calls_are_stopped_by_the_timeout() {
     let req = TransactionRequest::default()
         .to(probe)
         .input(Bytes::from(IProbe::burnCall { count: U256::from(200_000) }.abi_encode()).into());
-    let limits = CallLimits { gas_cap: 5_000_000_000, timeout: std::time::Duration::from_millis(1) };
+    let limits =
+        CallLimits { gas_cap: 5_000_000_000, timeout: std::time::Duration::from_millis(1), ..Default::default() };
     match call(&w.state, &CHAIN, &block(w.number), &req, &limits) {
         Err(CallError::Timeout(t)) => assert_eq!(t, std::time::Duration::from_millis(1)),
         other => panic!("expected a timeout, got {other:?}"),
     }
     // The same call with time enough completes (and runs out of gas at a small cap).
-    let limits = CallLimits { gas_cap: 1_000_000, timeout: std::time::Duration::from_secs(5) };
+    let limits = CallLimits { gas_cap: 1_000_000, timeout: std::time::Duration::from_secs(5), ..Default::default() };
     assert!(matches!(call(&w.state, &CHAIN, &block(w.number), &req, &limits), Ok(CallOutcome::Halt { .. })));
 }
 

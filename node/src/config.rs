@@ -192,6 +192,20 @@ pub struct RpcSection {
     pub cors_origins: Option<Vec<String>>,
     /// Namespaces served: any of `eth`, `net`, `web3`, `debug`, `dsec` (default: all but `debug`).
     pub api: Option<Vec<String>>,
+    /// Calls per second one client IP may make (IPv6 by /64); 0 turns the limit off.
+    pub rate_limit_per_ip: Option<u32>,
+    /// Calls a client may make at once after being idle.
+    pub rate_limit_burst: Option<u32>,
+    /// Most polling filters installed at once.
+    pub max_filters: Option<usize>,
+    /// Most polling filters one client IP may have installed.
+    pub max_filters_per_client: Option<usize>,
+    /// Most WebSocket subscriptions open at once on the node.
+    pub max_subscriptions: Option<usize>,
+    /// Most WebSocket subscriptions on one connection.
+    pub max_subscriptions_per_connection: Option<u32>,
+    /// Output one `debug_trace*` call may build, estimated bytes.
+    pub max_trace_bytes: Option<usize>,
 }
 
 impl RpcSection {
@@ -207,13 +221,20 @@ impl RpcSection {
             max_response_body_bytes: d.max_response_body_bytes,
             max_batch_size: self.max_batch_size.unwrap_or(d.max_batch_size),
             max_connections: self.max_connections.unwrap_or(d.max_connections),
-            max_subscriptions_per_connection: d.max_subscriptions_per_connection,
+            max_subscriptions_per_connection: self
+                .max_subscriptions_per_connection
+                .unwrap_or(d.max_subscriptions_per_connection),
             gas_cap: self.gas_cap.unwrap_or(d.gas_cap),
             call_timeout: self.call_timeout_ms.map(Duration::from_millis).unwrap_or(d.call_timeout),
             max_logs_block_range: self.max_logs_block_range.unwrap_or(d.max_logs_block_range),
             max_logs_results: self.max_logs_results.unwrap_or(d.max_logs_results),
             cors_origins: self.cors_origins.clone().unwrap_or(d.cors_origins),
-            max_filters: d.max_filters,
+            max_filters: self.max_filters.unwrap_or(d.max_filters),
+            max_filters_per_client: self.max_filters_per_client.unwrap_or(d.max_filters_per_client),
+            max_subscriptions: self.max_subscriptions.unwrap_or(d.max_subscriptions),
+            rate_limit_per_ip: self.rate_limit_per_ip.unwrap_or(d.rate_limit_per_ip),
+            rate_limit_burst: self.rate_limit_burst.unwrap_or(d.rate_limit_burst),
+            max_trace_bytes: self.max_trace_bytes.unwrap_or(d.max_trace_bytes),
             apis,
         })
     }
@@ -289,6 +310,8 @@ pub struct Overrides {
     pub rpc_api: Option<Vec<String>>,
     /// FAULT INJECTION FOR TESTS: sign two different votes in every round.
     pub byzantine_equivocate: bool,
+    /// FAULT INJECTION FOR TESTS: sign a conflicting proposal beside each one proposed.
+    pub byzantine_equivocate_proposals: bool,
 }
 
 /// A configuration ready to run: the node's settings and the log filter.
@@ -403,10 +426,18 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
         .transpose()
         .map_err(|source| ConfigError::Key { field: "validator_key", source })?;
     let consensus = match &file.p2p {
-        Some(p2p) => Some(consensus_settings(p2p, &file.consensus, flags.byzantine_equivocate)?),
-        None if flags.byzantine_equivocate => {
+        Some(p2p) => Some(consensus_settings(
+            p2p,
+            &file.consensus,
+            fault_injection(flags.byzantine_equivocate, flags.byzantine_equivocate_proposals),
+        )?),
+        None if flags.byzantine_equivocate || flags.byzantine_equivocate_proposals => {
             return Err(ConfigError::Invalid {
-                field: "--byzantine-equivocate",
+                field: if flags.byzantine_equivocate {
+                    "--byzantine-equivocate"
+                } else {
+                    "--byzantine-equivocate-proposals"
+                },
                 message: "needs a [p2p] section".into(),
             });
         }
@@ -430,10 +461,25 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
     Ok(Resolved { settings, log_level: file.log_level.unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string()) })
 }
 
+/// The Byzantine behaviour the test-only flags ask for, if any.
+fn fault_injection(votes: bool, proposals: bool) -> Option<ByzantineConfig> {
+    if !votes && !proposals {
+        return None;
+    }
+    let mut config = ByzantineConfig::default();
+    if votes {
+        config = config.with_equivocate_votes(Trigger::Always);
+    }
+    if proposals {
+        config = config.with_equivocate_proposals(Trigger::Always);
+    }
+    Some(config)
+}
+
 fn consensus_settings(
     p2p: &P2pSection,
     consensus: &ConsensusSection,
-    equivocate: bool,
+    byzantine: Option<ByzantineConfig>,
 ) -> Result<ConsensusSettings, ConfigError> {
     let addr = |field: &'static str, s: &str| -> Result<Multiaddr, ConfigError> {
         s.parse().map_err(|e| ConfigError::Invalid { field, message: format!("invalid multiaddr {s:?}: {e}") })
@@ -464,7 +510,7 @@ fn consensus_settings(
             .collect::<Result<_, _>>()?,
         node_key,
         params: consensus.params(),
-        byzantine: equivocate.then(|| ByzantineConfig::default().with_equivocate_votes(Trigger::Always)),
+        byzantine,
     })
 }
 

@@ -31,6 +31,45 @@ pub struct RpcContext {
     pub client_version: String,
     /// Installed polling filters.
     pub(super) filters: Filters,
+    /// Open WebSocket subscriptions, over all connections.
+    pub(super) subscriptions: SubscriptionCount,
+}
+
+/// The number of open subscriptions, bounded over all connections (jsonrpsee
+/// bounds them per connection).
+#[derive(Debug)]
+pub(super) struct SubscriptionCount {
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    max: usize,
+}
+
+/// One open subscription; dropping it frees its place.
+#[derive(Debug)]
+pub(super) struct SubscriptionSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl SubscriptionCount {
+    /// None open; at most `max`.
+    pub(super) fn new(max: usize) -> Self {
+        Self { open: Arc::new(std::sync::atomic::AtomicUsize::new(0)), max }
+    }
+
+    /// A place for one more subscription, or the error when all are taken.
+    pub(super) fn acquire(&self) -> RpcResult<SubscriptionSlot> {
+        let taken =
+            self.open.fetch_update(std::sync::atomic::Ordering::AcqRel, std::sync::atomic::Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(SubscriptionSlot(self.open.clone())),
+            Err(_) => Err(server_error(format!("too many subscriptions open on this node (limit {})", self.max))),
+        }
+    }
 }
 
 /// The number of the block `tag` names when the head is block `head`; no tag means the head.
@@ -154,7 +193,11 @@ impl RpcContext {
 
     /// Gas cap and time limit of one call, estimation or trace.
     pub(super) fn call_limits(&self) -> CallLimits {
-        CallLimits { gas_cap: self.config.gas_cap, timeout: self.config.call_timeout }
+        CallLimits {
+            gas_cap: self.config.gas_cap,
+            timeout: self.config.call_timeout,
+            max_trace_bytes: self.config.max_trace_bytes,
+        }
     }
 
     /// The logs of one block that match `filter`, in block order: the one log matcher of

@@ -2,8 +2,9 @@
 //! committed transaction on the state before its block, and `debug_traceCall`
 //! traces a call on the state after a block, both with geth's tracers.
 //!
-//! Both run on the blocking pool (they execute EVM code); `debug_traceCall`
-//! has the gas cap and time limit of `eth_call`.
+//! Both run on the blocking pool (they execute EVM code), within the time
+//! limit of `eth_call` and an output budget (`[rpc] max_trace_bytes`);
+//! `debug_traceCall` also has the gas cap of `eth_call`.
 
 use super::{RpcContext, RpcResult, execution_error, internal, invalid_params, param_error, parse_block_id};
 use super::{server_error, store_err};
@@ -38,7 +39,8 @@ fn trace_transaction(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) ->
     let block_ctx = ctx.chain.block_context_of(&header);
     let index = index as usize;
     let tx = txs.get(index).ok_or_else(|| internal("transaction index out of range"))?;
-    trace::trace_transaction(state, ctx.chain.config(), &block_ctx, &txs[..index], tx, opts).map_err(execution_error)
+    trace::trace_transaction(state, ctx.chain.config(), &block_ctx, &txs[..index], tx, &ctx.call_limits(), opts)
+        .map_err(execution_error)
 }
 
 fn trace_call(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -> RpcResult<GethTrace> {

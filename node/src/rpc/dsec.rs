@@ -13,7 +13,8 @@ use jsonrpsee::{Extensions, RpcModule};
 pub(super) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
     module.register_method("dsec_getCommit", get_commit)?;
     module.register_method("dsec_getValidators", get_validators)?;
-    module.register_method("dsec_getEvidence", get_evidence)?;
+    // Evidence lists can be long: read them on the blocking pool.
+    module.register_blocking_method("dsec_getEvidence", |p, ctx, ext| get_evidence(p, &ctx, &ext))?;
     module.register_method("dsec_genesisHash", genesis_hash)?;
     module.register_method("dsec_mempoolSize", mempool_size)?;
     Ok(())

@@ -9,7 +9,7 @@
 
 use super::convert::{rpc_block, rpc_transaction};
 use super::{RpcContext, RpcResult, execution_error, internal, invalid_params, one, param_error, parse_block_id};
-use super::{revert_error, server_error, store_err};
+use super::{check_filter_size, revert_error, server_error, store_err};
 use crate::chain::{SubmitError, TxOrigin};
 use alloy::rpc::types::state::StateOverride;
 use alloy::rpc::types::{
@@ -48,14 +48,16 @@ pub(super) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     module.register_blocking_method("eth_call", call)?;
     module.register_blocking_method("eth_createAccessList", create_access_list)?;
     module.register_blocking_method("eth_estimateGas", estimate_gas)?;
-    // Transactions and receipts.
+    // Transactions and receipts. Whole blocks and their receipts are read on
+    // the blocking pool, off the async workers consensus and gossip share.
     module.register_blocking_method("eth_sendRawTransaction", send_raw_transaction)?;
     module.register_method("eth_getTransactionByHash", get_transaction_by_hash)?;
-    module.register_method("eth_getTransactionReceipt", get_transaction_receipt)?;
-    module.register_method("eth_getBlockReceipts", get_block_receipts)?;
+    module
+        .register_blocking_method("eth_getTransactionReceipt", |p, ctx, ext| get_transaction_receipt(p, &ctx, &ext))?;
+    module.register_blocking_method("eth_getBlockReceipts", |p, ctx, ext| get_block_receipts(p, &ctx, &ext))?;
     // Blocks.
-    module.register_method("eth_getBlockByNumber", get_block_by_number)?;
-    module.register_method("eth_getBlockByHash", get_block_by_hash)?;
+    module.register_blocking_method("eth_getBlockByNumber", |p, ctx, ext| get_block_by_number(p, &ctx, &ext))?;
+    module.register_blocking_method("eth_getBlockByHash", |p, ctx, ext| get_block_by_hash(p, &ctx, &ext))?;
     module.register_method("eth_getBlockTransactionCountByNumber", get_block_transaction_count_by_number)?;
     module.register_method("eth_getBlockTransactionCountByHash", get_block_transaction_count_by_hash)?;
     module.register_method("eth_getUncleCountByBlockNumber", get_uncle_count_by_block_number)?;
@@ -437,6 +439,7 @@ fn transaction_at_index(ctx: &RpcContext, id: BlockId, seq: &mut ParamsSequence<
 
 fn get_logs(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -> RpcResult<Vec<Log>> {
     let filter: Filter = one(&params, "filter")?;
+    check_filter_size(&filter)?;
     ctx.logs(&filter)
 }
 

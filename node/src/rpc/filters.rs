@@ -7,8 +7,9 @@
 //! context); log filters answer through the context's one log matcher, like
 //! `eth_getLogs` and the `logs` subscription.
 
+use super::client_limits::ClientIp;
 use super::filter_store::FilterKind;
-use super::{RpcContext, RpcResult, internal, invalid_params, server_error};
+use super::{RpcContext, RpcResult, check_filter_size, internal, invalid_params, server_error};
 use alloy::rpc::types::{Filter, FilterBlockOption, Log};
 use alloy_primitives::{B256, U256};
 use jsonrpsee::core::RegisterMethodError;
@@ -39,7 +40,12 @@ fn filter_id(id: U256) -> RpcResult<u64> {
     u64::try_from(id).map_err(|_| server_error("filter not found"))
 }
 
-fn new_filter(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<U256> {
+/// The client that sent a request, if known.
+fn client(ext: &Extensions) -> Option<std::net::IpAddr> {
+    ext.get::<ClientIp>().map(|c| c.0)
+}
+
+fn new_filter(params: Params<'_>, ctx: &RpcContext, ext: &Extensions) -> RpcResult<U256> {
     let filter: Filter =
         params.sequence().next().map_err(|e| invalid_params(format!("invalid filter: {}", e.message())))?;
     if matches!(filter.block_option, FilterBlockOption::AtBlockHash(_)) {
@@ -47,16 +53,17 @@ fn new_filter(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult
     }
     // Changes are the matching logs of blocks committed after installation.
     let next = ctx.chain.head().header.number + 1;
-    ctx.filters.install(FilterKind::Logs { filter: Box::new(filter), next })
+    check_filter_size(&filter)?;
+    ctx.filters.install(FilterKind::Logs { filter: Box::new(filter), next }, client(ext))
 }
 
-fn new_block_filter(_: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<U256> {
+fn new_block_filter(_: Params<'_>, ctx: &RpcContext, ext: &Extensions) -> RpcResult<U256> {
     let next = ctx.chain.head().header.number + 1;
-    ctx.filters.install(FilterKind::Blocks { next })
+    ctx.filters.install(FilterKind::Blocks { next }, client(ext))
 }
 
-fn new_pending_transaction_filter(_: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<U256> {
-    ctx.filters.install(FilterKind::Pending { hashes: Vec::new() })
+fn new_pending_transaction_filter(_: Params<'_>, ctx: &RpcContext, ext: &Extensions) -> RpcResult<U256> {
+    ctx.filters.install(FilterKind::Pending { hashes: Vec::new() }, client(ext))
 }
 
 fn uninstall_filter(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<bool> {

@@ -13,6 +13,7 @@
 //! `register` function and imports from `super` only, never from another
 //! namespace, so no two files import each other.
 
+pub mod client_limits;
 pub mod convert;
 
 mod context;
@@ -36,7 +37,10 @@ use jsonrpsee::RpcModule;
 use jsonrpsee::server::middleware::rpc::{
     Batch, MethodResponse, Notification, Request, RpcServiceBuilder, RpcServiceT,
 };
-use jsonrpsee::server::{BatchRequestConfig, HttpBody, HttpRequest, HttpResponse, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{
+    BatchRequestConfig, HttpBody, HttpRequest, HttpResponse, Methods, Server, ServerConfig, ServerHandle, StopHandle,
+    TowerService, TowerServiceBuilder, stop_channel,
+};
 use jsonrpsee::types::params::ParamsSequence;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use std::future::Future;
@@ -75,6 +79,16 @@ pub struct RpcConfig {
     pub cors_origins: Vec<String>,
     /// Most polling filters installed at once.
     pub max_filters: usize,
+    /// Most polling filters one client (IP address) may have installed.
+    pub max_filters_per_client: usize,
+    /// Most WebSocket subscriptions open at once, over all connections.
+    pub max_subscriptions: usize,
+    /// Calls per second one client (IP address; IPv6 by /64) may make; 0: no limit.
+    pub rate_limit_per_ip: u32,
+    /// Calls a client may make at once after being idle (at least `rate_limit_per_ip`).
+    pub rate_limit_burst: u32,
+    /// Output one `debug_trace*` call may build (estimated bytes of JSON).
+    pub max_trace_bytes: usize,
     /// The namespaces served (`debug` is off by default: its traces re-execute blocks).
     pub apis: Vec<Namespace>,
 }
@@ -136,6 +150,11 @@ impl Default for RpcConfig {
             max_logs_results: 10_000,
             cors_origins: Vec::new(),
             max_filters: 10_000,
+            max_filters_per_client: 100,
+            max_subscriptions: 10_000,
+            rate_limit_per_ip: 1_000,
+            rate_limit_burst: 2_000,
+            max_trace_bytes: 64 * 1024 * 1024,
             apis: Namespace::DEFAULT.to_vec(),
         }
     }
@@ -176,6 +195,21 @@ pub fn execution_error(e: CallError) -> ErrorObjectOwned {
         CallError::Timeout(t) => server_error(format!("execution aborted (timeout = {}s)", t.as_secs_f64())),
         other => server_error(other.to_string()),
     }
+}
+
+/// Most addresses and topic alternatives one log filter may list (each is
+/// matched against every log, and an installed filter keeps them).
+pub const MAX_FILTER_CRITERIA: usize = 1_000;
+
+/// `-32602` when a log filter lists more than [`MAX_FILTER_CRITERIA`] addresses and topics.
+fn check_filter_size(filter: &alloy::rpc::types::Filter) -> RpcResult<()> {
+    let criteria = filter.address.len() + filter.topics.iter().map(|t| t.len()).sum::<usize>();
+    if criteria > MAX_FILTER_CRITERIA {
+        return Err(invalid_params(format!(
+            "invalid filter: {criteria} addresses and topics (limit {MAX_FILTER_CRITERIA})"
+        )));
+    }
+    Ok(())
 }
 
 /// `-32603` for a failed store read: the node, not the request, is at fault.
@@ -348,6 +382,10 @@ pub struct RpcServer {
 }
 
 /// Start the JSON-RPC server on `addr` (port 0 picks a free port).
+///
+/// The accept loop is the node's own (jsonrpsee's service builder serves each
+/// connection) so that every request carries its client's address
+/// ([`client_limits::ClientIp`]) for the per-client limits.
 pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> std::io::Result<RpcServer> {
     let metrics = chain.metrics().clone();
     let server_config = ServerConfig::builder()
@@ -358,24 +396,84 @@ pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> st
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_size))
         .set_id_provider(HexIdProvider)
         .build();
+    let limiter = client_limits::RateLimiter::new(config.rate_limit_per_ip, config.rate_limit_burst);
     let cors = CorsLayer(Arc::new(config.cors_origins.clone()));
-    let server = Server::builder()
+    let service = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
-        .set_rpc_middleware(RpcServiceBuilder::new().layer(ObserveLayer(metrics)))
-        .build(addr)
-        .await?;
-    let local_addr = server.local_addr()?;
+        .set_rpc_middleware(
+            RpcServiceBuilder::new().layer(ObserveLayer(metrics)).layer(client_limits::RateLimitLayer(limiter.clone())),
+        )
+        .to_service_builder();
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local_addr = listener.local_addr()?;
     let context = Arc::new(RpcContext {
         chain,
-        filters: filter_store::Filters::new(config.max_filters),
+        filters: filter_store::Filters::new(config.max_filters, config.max_filters_per_client),
+        subscriptions: context::SubscriptionCount::new(config.max_subscriptions),
         config,
         client_version: format!("dsec/v{}/rust", env!("CARGO_PKG_VERSION")),
     });
-    let module = methods(context.clone()).map_err(std::io::Error::other)?;
+    let methods: Methods = methods(context.clone()).map_err(std::io::Error::other)?.into();
     let maintenance = tokio::spawn(filters::maintain(context));
-    let handle = server.start(module);
+    let (stop, handle) = stop_channel();
+    tokio::spawn(accept_loop(listener, service, methods, stop, limiter));
     Ok(RpcServer { local_addr, handle, maintenance })
+}
+
+/// Accept connections until the server is stopped; serve each with the
+/// client's address attached to its requests, answering `429` at once to a
+/// client whose budget is spent.
+async fn accept_loop<R, H>(
+    listener: tokio::net::TcpListener,
+    service: TowerServiceBuilder<R, H>,
+    methods: Methods,
+    stop: StopHandle,
+    limiter: Option<Arc<client_limits::RateLimiter>>,
+) where
+    TowerServiceBuilder<R, H>: Clone,
+    TowerService<R, H>: tower::Service<HttpRequest, Response = HttpResponse, Error = jsonrpsee::core::BoxError>
+        + Clone
+        + Send
+        + 'static,
+    <TowerService<R, H> as tower::Service<HttpRequest>>::Future: Send + 'static,
+{
+    loop {
+        let (socket, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait rather than spin.
+                    tracing::warn!(error = %e, "JSON-RPC cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.clone().shutdown() => return,
+        };
+        let client = client_limits::ClientIp(remote.ip());
+        let connection = service.clone().build(methods.clone(), stop.clone());
+        let limiter = limiter.clone();
+        let per_request = tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+            let mut request = request.map(HttpBody::new);
+            request.extensions_mut().insert(client);
+            let refusal = limiter
+                .as_ref()
+                .filter(|l| l.exhausted(client, std::time::Instant::now()))
+                .map(|l| l.too_many_requests());
+            let mut connection = connection.clone();
+            async move {
+                match refusal {
+                    Some(response) => Ok(response),
+                    None => tower::Service::call(&mut connection, request).await,
+                }
+            }
+        });
+        tokio::spawn(
+            jsonrpsee::server::serve_with_graceful_shutdown(socket, per_request, stop.clone().shutdown())
+                .instrument(tracing::debug_span!("rpc connection", %remote)),
+        );
+    }
 }
 
 /// Every namespace's methods on one module over `context`.
@@ -411,7 +509,8 @@ mod tests {
         let chain = Chain::open(dir.path(), devnet.genesis, ChainOptions::default(), Arc::new(Metrics::default()));
         let context = RpcContext {
             chain: Arc::new(chain.unwrap()),
-            filters: filter_store::Filters::new(config.max_filters),
+            filters: filter_store::Filters::new(config.max_filters, config.max_filters_per_client),
+            subscriptions: context::SubscriptionCount::new(config.max_subscriptions),
             config,
             client_version: String::new(),
         };

@@ -8,7 +8,7 @@
 
 use super::context::TxHashes;
 use super::convert::{rpc_header, rpc_transaction};
-use super::{RpcContext, invalid_params};
+use super::{RpcContext, check_filter_size, invalid_params};
 use crate::chain::CommittedEvent;
 use alloy::rpc::types::Filter;
 use jsonrpsee::core::{RegisterMethodError, SubscriptionResult};
@@ -38,6 +38,14 @@ async fn subscribe(
             return Ok(());
         }
     };
+    // Counted over all connections; the place is freed when the subscription ends.
+    let _slot = match ctx.subscriptions.acquire() {
+        Ok(slot) => slot,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
     match kind.as_str() {
         "newHeads" => subscribe_heads(pending, ctx).await,
         "logs" => {
@@ -48,6 +56,10 @@ async fn subscribe(
                     return Ok(());
                 }
             };
+            if let Err(e) = check_filter_size(&filter) {
+                pending.reject(e).await;
+                return Ok(());
+            }
             subscribe_logs(pending, ctx, filter).await
         }
         "newPendingTransactions" => {
