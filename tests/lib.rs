@@ -132,7 +132,8 @@ impl NodeProcess {
                         let status = child.wait();
                         // Let the reader threads drain what the process printed last.
                         std::thread::sleep(Duration::from_millis(200));
-                        let why = if exited { format!("exited ({status:?})") } else { "did not start within 60 s".into() };
+                        let why =
+                            if exited { format!("exited ({status:?})") } else { "did not start within 60 s".into() };
                         panic!("dsec {why}; output:\n{}", output.lock().unwrap());
                     }
                 }
@@ -464,4 +465,414 @@ pub fn read_validator_secret(path: &Path) -> dsec_sdk::validators::ValidatorKey 
 /// The validator address recorded in a key file written by `dsec keys generate` or `dsec devnet`.
 pub fn read_validator_key(path: &Path) -> Address {
     key_file(path)["address"].as_str().expect("address field").parse().expect("an address")
+}
+
+// ---------------------------------------------------------------------------
+// Helpers of the abuse suite (tests/it/abuse.rs): a process's memory, edits of
+// a node config, raw HTTP and a minimal WebSocket client, so that a test can
+// send what no well-behaved client library would.
+
+/// A field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, …), KiB.
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{path} has no {field} line"))
+}
+
+/// Resident memory of process `pid` now, KiB (`VmRSS` of `/proc/<pid>/status`; Linux).
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS")
+}
+
+/// Peak resident memory of process `pid` since it started, KiB (`VmHWM`; Linux).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM")
+}
+
+/// Set `key = value` lines (values written as TOML, e.g. `"20"` or
+/// `r#"["eth", "debug"]"#`) in table `[table]` of a node config file: keys the
+/// table already holds are replaced, the others added right under its header;
+/// the table is appended when the file has none.
+pub fn set_config_keys(config: &Path, table: &str, settings: &[(&str, &str)]) {
+    let text = std::fs::read_to_string(config).unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+    let header = format!("[{table}]");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let sets_key = |line: &str| {
+        settings
+            .iter()
+            .any(|(key, _)| line.trim_start().strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')))
+    };
+    let new: Vec<String> = settings.iter().map(|(key, value)| format!("{key} = {value}")).collect();
+    match lines.iter().position(|l| l.trim() == header) {
+        Some(start) => {
+            let mut end = lines[start + 1..]
+                .iter()
+                .position(|l| l.trim_start().starts_with('['))
+                .map(|p| start + 1 + p)
+                .unwrap_or(lines.len());
+            let mut i = start + 1;
+            while i < end {
+                if sets_key(&lines[i]) {
+                    lines.remove(i);
+                    end -= 1;
+                } else {
+                    i += 1;
+                }
+            }
+            for (j, line) in new.into_iter().enumerate() {
+                lines.insert(start + 1 + j, line);
+            }
+        }
+        None => {
+            lines.push(String::new());
+            lines.push(header);
+            lines.extend(new);
+        }
+    }
+    std::fs::write(config, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+}
+
+/// An HTTP response as read off the wire.
+#[derive(Debug, Clone, Default)]
+pub struct HttpReply {
+    /// Status code (0: no parsable response arrived).
+    pub status: u16,
+    /// Headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body (decoded from chunked transfer encoding if need be).
+    pub body: String,
+}
+
+impl HttpReply {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// `host:port` and path of an `http://` or `ws://` URL.
+fn host_and_path(url: &str) -> (String, String) {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    match rest.find('/') {
+        Some(i) => (rest[..i].to_string(), rest[i..].to_string()),
+        None => (rest.to_string(), "/".to_string()),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Decode a chunked body (as much of it as arrived).
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = find(data, b"\r\n") {
+        let size_line = String::from_utf8_lossy(&data[..eol]);
+        let Ok(size) = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16) else { break };
+        if size == 0 {
+            break;
+        }
+        let start = eol + 2;
+        let stop = (start + size).min(data.len());
+        out.extend_from_slice(&data[start..stop]);
+        data = &data[(stop + 2).min(data.len())..];
+    }
+    out
+}
+
+/// Whether `raw` holds a whole HTTP response (head and the body its framing announces).
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(end) = find(raw, b"\r\n\r\n") else { return false };
+    let reply = parse_http_reply(&raw[..end + 4]);
+    if reply.header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        return raw[end + 4..].ends_with(b"0\r\n\r\n");
+    }
+    match reply.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        Some(len) => raw.len() >= end + 4 + len,
+        None => false,
+    }
+}
+
+/// Parse a raw HTTP/1.1 response; status 0 and the raw text as body when it has no complete head.
+pub fn parse_http_reply(raw: &[u8]) -> HttpReply {
+    let Some(end) = find(raw, b"\r\n\r\n") else {
+        return HttpReply { status: 0, headers: Vec::new(), body: String::from_utf8_lossy(raw).into_owned() };
+    };
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut reply = HttpReply { status, headers, body: String::new() };
+    let mut body = raw[end + 4..].to_vec();
+    if reply.header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        body = dechunk(&body);
+    } else if let Some(len) = reply.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.truncate(len);
+    }
+    reply.body = String::from_utf8_lossy(&body).into_owned();
+    reply
+}
+
+/// POST `body` over a fresh TCP connection (`Connection: close`), framed by
+/// `Content-Length` or, with `chunked`, by chunked transfer encoding. The body
+/// is written from another thread while this one reads, so an answer the
+/// server sends before reading the whole body (413, 429) is still received;
+/// a connection reset after the answer keeps what arrived.
+fn http_send(url: &str, body: &[u8], content_type: &str, chunked: bool) -> HttpReply {
+    use std::io::{Read, Write};
+    let (host, path) = host_and_path(url);
+    let mut stream = std::net::TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect to {host}: {e}"));
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let framing =
+        if chunked { "Transfer-Encoding: chunked".to_string() } else { format!("Content-Length: {}", body.len()) };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{framing}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap_or_else(|e| panic!("send a request head to {host}: {e}"));
+    let mut writer = stream.try_clone().expect("clone the socket");
+    let body = body.to_vec();
+    let sender = std::thread::spawn(move || {
+        let mut send = || -> std::io::Result<()> {
+            for piece in body.chunks(64 * 1024) {
+                if chunked {
+                    writer.write_all(format!("{:x}\r\n", piece.len()).as_bytes())?;
+                    writer.write_all(piece)?;
+                    writer.write_all(b"\r\n")?;
+                } else {
+                    writer.write_all(piece)?;
+                }
+            }
+            if chunked {
+                writer.write_all(b"0\r\n\r\n")?;
+            }
+            writer.flush()
+        };
+        // The server may answer early and close: the rest of the body is not wanted.
+        let _ = send();
+    });
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    while !response_complete(&raw) {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break, // reset or timeout: keep what arrived
+        }
+    }
+    // Unblocks the sender if the server stopped reading without closing.
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = sender.join();
+    parse_http_reply(&raw)
+}
+
+/// POST `body` to `url` with this `Content-Type` over raw TCP: the status code and body.
+pub fn http_post(url: &str, body: &[u8], content_type: &str) -> (u16, String) {
+    let reply = http_post_full(url, body, content_type);
+    (reply.status, reply.body)
+}
+
+/// POST `body` (with `Content-Length`) to `url` over raw TCP: the whole reply, headers included.
+pub fn http_post_full(url: &str, body: &[u8], content_type: &str) -> HttpReply {
+    http_send(url, body, content_type, false)
+}
+
+/// POST `body` to `url` with chunked transfer encoding (no declared length) over raw TCP.
+pub fn http_post_chunked(url: &str, body: &[u8], content_type: &str) -> HttpReply {
+    http_send(url, body, content_type, true)
+}
+
+/// A JSON-RPC 2.0 request object.
+pub fn rpc_request(id: u64, method: &str, params: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+}
+
+/// POST a JSON-RPC request (or batch) to `url` over raw TCP, without any client library.
+pub fn rpc_raw(url: &str, request: &serde_json::Value) -> HttpReply {
+    http_post_full(url, request.to_string().as_bytes(), "application/json")
+}
+
+/// A minimal WebSocket client (RFC 6455) over a plain TCP stream: text frames
+/// out (masked, as a client's must be), text frames in, pings answered. Enough
+/// to drive a JSON-RPC server's WebSocket without a client library.
+pub struct WsClient {
+    stream: std::net::TcpStream,
+    /// Bytes received and not yet taken as frames.
+    buf: Vec<u8>,
+}
+
+impl WsClient {
+    /// Open a WebSocket to the JSON-RPC server at `url` (`http://` or `ws://`);
+    /// `Err` with the server's HTTP answer when it refuses the upgrade.
+    pub fn connect(url: &str) -> Result<Self, HttpReply> {
+        use std::io::{Read, Write};
+        let (host, path) = host_and_path(url);
+        let mut stream = std::net::TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect to {host}: {e}"));
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        // The key is RFC 6455's example nonce; the answer's accept hash is not checked.
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap_or_else(|e| panic!("send the upgrade request to {host}: {e}"));
+        let mut buf = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let end = loop {
+            if let Some(end) = find(&buf, b"\r\n\r\n") {
+                break end + 4;
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return Err(parse_http_reply(&buf)),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        if parse_http_reply(&buf[..end]).status != 101 {
+            // A refusal: read its body too.
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            while !response_complete(&buf) {
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            return Err(parse_http_reply(&buf));
+        }
+        buf.drain(..end);
+        Ok(Self { stream, buf })
+    }
+
+    fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut frame = Vec::with_capacity(payload.len() + 14);
+        frame.push(0x80 | opcode);
+        let len = payload.len();
+        if len < 126 {
+            frame.push(0x80 | len as u8);
+        } else if len <= 0xFFFF {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        } else {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+        let mask: [u8; 4] = rand::random();
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame)
+    }
+
+    /// Send a text message.
+    pub fn send_text(&mut self, text: &str) -> std::io::Result<()> {
+        self.send_frame(0x1, text.as_bytes())
+    }
+
+    /// Send a JSON value as a text message.
+    pub fn send_json(&mut self, value: &serde_json::Value) -> std::io::Result<()> {
+        self.send_text(&value.to_string())
+    }
+
+    /// One whole frame from the buffer, if one has arrived: (fin, opcode, payload).
+    fn take_frame(&mut self) -> Option<(bool, u8, Vec<u8>)> {
+        let b = &self.buf;
+        if b.len() < 2 {
+            return None;
+        }
+        let fin = b[0] & 0x80 != 0;
+        let opcode = b[0] & 0x0F;
+        let masked = b[1] & 0x80 != 0;
+        let (len, mut at) = match b[1] & 0x7F {
+            126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+            127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().ok()?) as usize, 10),
+            126 | 127 => return None,
+            n => (n as usize, 2),
+        };
+        let mask = if masked {
+            if b.len() < at + 4 {
+                return None;
+            }
+            let m = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+            at += 4;
+            Some(m)
+        } else {
+            None
+        };
+        if b.len() < at + len {
+            return None;
+        }
+        let mut payload = b[at..at + len].to_vec();
+        if let Some(m) = mask {
+            for (i, x) in payload.iter_mut().enumerate() {
+                *x ^= m[i % 4];
+            }
+        }
+        self.buf.drain(..at + len);
+        Some((fin, opcode, payload))
+    }
+
+    /// The next text (or binary) message within `timeout`; `None` on timeout,
+    /// close or a broken connection.
+    pub fn recv_text(&mut self, timeout: Duration) -> Option<String> {
+        use std::io::Read;
+        let deadline = std::time::Instant::now() + timeout;
+        let mut message: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            while let Some((fin, opcode, payload)) = self.take_frame() {
+                match opcode {
+                    0x0..=0x2 => {
+                        message.extend_from_slice(&payload);
+                        if fin {
+                            return Some(String::from_utf8_lossy(&message).into_owned());
+                        }
+                    }
+                    0x8 => return None,
+                    0x9 => {
+                        let _ = self.send_frame(0xA, &payload);
+                    }
+                    _ => {}
+                }
+            }
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            if left.is_zero() {
+                return None;
+            }
+            let _ = self.stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue;
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next message as JSON within `timeout` (`Null` if it is not JSON); `None` as [`WsClient::recv_text`].
+    pub fn recv_json(&mut self, timeout: Duration) -> Option<serde_json::Value> {
+        self.recv_text(timeout).map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Close the connection (a close frame, then the socket).
+    pub fn close(mut self) {
+        let _ = self.send_frame(0x8, &1000u16.to_be_bytes());
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
 }

@@ -46,6 +46,9 @@ pub(crate) struct NodeArgs {
     /// FAULT INJECTION FOR TESTS: sign two different votes in every round (equivocate).
     #[arg(long, hide = true)]
     byzantine_equivocate: bool,
+    /// FAULT INJECTION FOR TESTS: sign a conflicting proposal beside each block proposed.
+    #[arg(long, hide = true)]
+    byzantine_equivocate_proposals: bool,
     /// Stop when this process (the devnet supervisor that started the node) is gone.
     #[arg(long, hide = true)]
     parent_pid: Option<u32>,
@@ -70,6 +73,7 @@ impl NodeArgs {
             block_time_ms: self.block_time_ms,
             rpc_api: self.rpc_api,
             byzantine_equivocate: self.byzantine_equivocate,
+            byzantine_equivocate_proposals: self.byzantine_equivocate_proposals,
         };
         let resolved = resolve(file, overrides)?;
         init_logging(&resolved.log_level)?;

@@ -1,6 +1,7 @@
 //! End-to-end tests: real `dsec` processes, real RocksDB, real sockets on
 //! loopback, real clients. One test binary for the whole suite.
 
+mod abuse;
 mod alloy_provider;
 mod audit;
 mod bft;
