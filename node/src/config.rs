@@ -565,6 +565,15 @@ mod tests {
         );
         assert_eq!(example.retention(), Retention::Blocks(DEFAULT_STATE_HISTORY_BLOCKS));
         assert_eq!(example.sealer.max_block_transactions, Some(DEFAULT_MAX_BLOCK_TRANSACTIONS));
+        let (rpc, d) = (example.rpc.rpc_config().unwrap(), RpcConfig::default());
+        assert_eq!(
+            (rpc.rate_limit_per_ip, rpc.rate_limit_burst, rpc.max_filters, rpc.max_filters_per_client),
+            (d.rate_limit_per_ip, d.rate_limit_burst, d.max_filters, d.max_filters_per_client)
+        );
+        assert_eq!(
+            (rpc.max_subscriptions, rpc.max_subscriptions_per_connection, rpc.max_trace_bytes),
+            (d.max_subscriptions, d.max_subscriptions_per_connection, d.max_trace_bytes)
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod codec;
 pub mod context;
 mod host;
 pub mod signing;
-mod stream;
+pub mod stream;
 
 use crate::Application;
 use bytesize::ByteSize;

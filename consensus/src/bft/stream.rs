@@ -26,23 +26,23 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// Largest chunk of a block in one proposal part.
-pub(super) const PART_SIZE: usize = 256 * 1024;
+pub const PART_SIZE: usize = 256 * 1024;
 /// Largest block accepted from a stream (bytes).
-pub(super) const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+pub const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
 /// Most streams reassembled at once. Beyond it, the publisher holding the
 /// most streams loses its oldest: a peer churning stream ids evicts only its own.
-pub(super) const MAX_STREAMS: usize = 64;
+pub const MAX_STREAMS: usize = 64;
 /// Most parts in one stream: a block of [`MAX_STREAM_BYTES`] in [`PART_SIZE`]
 /// chunks, Init, Fin and the end marker, with room to spare. A part with a
 /// higher sequence number (`u64::MAX` included) is refused, so every count and
 /// sequence stays small; empty parts count like any other.
-pub(super) const MAX_PARTS: u64 = (MAX_STREAM_BYTES / PART_SIZE) as u64 + 8;
+pub const MAX_PARTS: u64 = (MAX_STREAM_BYTES / PART_SIZE) as u64 + 8;
 
 /// The parts that stream `block` (whose header hash is `hash`) for (height,
 /// round): Init, the RLP-encoded block in chunks of [`PART_SIZE`], Fin signed
 /// by `key` over [`DsecContext::parts_signing_bytes`], end of stream. The
 /// stream id is the height and round.
-pub(super) fn proposal_parts(
+pub fn proposal_parts(
     ctx: &DsecContext,
     key: &PrivateKey,
     height: Height,
@@ -76,7 +76,7 @@ pub(super) fn proposal_parts(
 /// stream id: publishers choose stream ids independently, and gossip relays the
 /// parts of one stream through different peers.
 #[derive(Default)]
-pub(super) struct ProposalStreams {
+pub struct ProposalStreams {
     streams: HashMap<(PeerId, StreamId), PartialStream>,
 }
 
@@ -93,7 +93,7 @@ struct PartialStream {
 
 /// What became of a part given to [`ProposalStreams::insert`].
 #[derive(Debug)]
-pub(super) enum Received {
+pub enum Received {
     /// A part with this sequence number was already received: ignored.
     Duplicate,
     /// Recorded; the stream still misses parts.
@@ -111,32 +111,32 @@ pub(super) enum Received {
 
 /// A stream of which every part has arrived.
 #[derive(Debug)]
-pub(super) struct CompletedStream {
+pub struct CompletedStream {
     /// Height, from the Init part.
-    pub(super) height: Height,
+    pub height: Height,
     /// Round, from the Init part.
-    pub(super) round: Round,
+    pub round: Round,
     /// Proposer the Init part names (not yet checked against its signature).
-    pub(super) proposer: ValidatorAddress,
+    pub proposer: ValidatorAddress,
     /// Proof-of-lock round, from the Init part.
-    pub(super) pol_round: Round,
+    pub pol_round: Round,
     /// Block hash, from the Fin part.
-    pub(super) block_hash: BlockId,
+    pub block_hash: BlockId,
     /// The proposer's signature over the parts' signing bytes, from the Fin part (not yet verified).
-    pub(super) signature: Signature,
+    pub signature: Signature,
     /// Number of parts (distinct sequence numbers), end-of-stream marker included.
-    pub(super) parts: usize,
+    pub parts: usize,
     /// Bytes of block data received.
-    pub(super) bytes: usize,
+    pub bytes: usize,
     /// Time from the stream's first part to its last.
-    pub(super) elapsed: Duration,
+    pub elapsed: Duration,
     /// The block the data parts carry, if they decode to one whose header hash is `block_hash`.
-    pub(super) block: Result<Block, BadBlock>,
+    pub block: Result<Block, BadBlock>,
 }
 
 /// Why the data of a complete stream is not the block it announces.
 #[derive(Debug)]
-pub(super) enum BadBlock {
+pub enum BadBlock {
     /// The data is not an RLP-encoded block.
     Undecodable(alloy_rlp::Error),
     /// The block's header hash is not the hash in the Fin part.
@@ -155,7 +155,7 @@ impl ProposalStreams {
     /// stream and per publisher across its streams; so at most about 64 MiB
     /// plus bookkeeping per publisher, and `MAX_STREAMS × MAX_STREAM_BYTES` in
     /// all only if that many publishers each stream a full-size block.
-    pub(super) fn insert(&mut self, publisher: PeerId, msg: StreamMessage<ProposalPart>, now: Instant) -> Received {
+    pub fn insert(&mut self, publisher: PeerId, msg: StreamMessage<ProposalPart>, now: Instant) -> Received {
         let StreamMessage { stream_id, sequence, content } = msg;
         let key = (publisher, stream_id);
         if sequence >= MAX_PARTS {

@@ -407,13 +407,7 @@ pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> st
         .to_service_builder();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local_addr = listener.local_addr()?;
-    let context = Arc::new(RpcContext {
-        chain,
-        filters: filter_store::Filters::new(config.max_filters, config.max_filters_per_client),
-        subscriptions: context::SubscriptionCount::new(config.max_subscriptions),
-        config,
-        client_version: format!("dsec/v{}/rust", env!("CARGO_PKG_VERSION")),
-    });
+    let context = new_context(chain, config);
     let methods: Methods = methods(context.clone()).map_err(std::io::Error::other)?.into();
     let maintenance = tokio::spawn(filters::maintain(context));
     let (stop, handle) = stop_channel();
@@ -476,6 +470,28 @@ async fn accept_loop<R, H>(
     }
 }
 
+/// The shared state of a server with `config` over `chain`.
+fn new_context(chain: Arc<Chain>, config: RpcConfig) -> Arc<RpcContext> {
+    Arc::new(RpcContext {
+        chain,
+        filters: filter_store::Filters::new(config.max_filters, config.max_filters_per_client),
+        subscriptions: context::SubscriptionCount::new(config.max_subscriptions),
+        config,
+        client_version: format!("dsec/v{}/rust", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+/// Every method a node with `config` serves over `chain`, without a server:
+/// for tests, fuzzing and embedding (run a request with
+/// `RpcModule::raw_json_request`). Polling filters are neither fed nor
+/// expired, as that is the server's task.
+pub fn module(
+    chain: Arc<Chain>,
+    config: RpcConfig,
+) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
+    methods(new_context(chain, config))
+}
+
 /// Every namespace's methods on one module over `context`.
 fn methods(context: Arc<RpcContext>) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
     let apis = context.config.apis.clone();
@@ -507,14 +523,7 @@ mod tests {
         let devnet = generate(&DevnetSpec::default());
         let dir = tempfile::tempdir().unwrap();
         let chain = Chain::open(dir.path(), devnet.genesis, ChainOptions::default(), Arc::new(Metrics::default()));
-        let context = RpcContext {
-            chain: Arc::new(chain.unwrap()),
-            filters: filter_store::Filters::new(config.max_filters, config.max_filters_per_client),
-            subscriptions: context::SubscriptionCount::new(config.max_subscriptions),
-            config,
-            client_version: String::new(),
-        };
-        (methods(Arc::new(context)).unwrap(), dir)
+        (module(Arc::new(chain.unwrap()), config).unwrap(), dir)
     }
 
     #[test]
