@@ -143,7 +143,8 @@ pub async fn start(
 /// What a batch received from a peer is, before admission: its transactions,
 /// or why it is refused outright.
 fn screen(data: &[u8]) -> Result<Vec<Bytes>, &'static str> {
-    let txs = <Vec<Bytes> as alloy_rlp::Decodable>::decode(&mut &data[..]).map_err(|_| "undecodable batch")?;
+    // Exact: bytes after the list would let one batch travel under many message ids.
+    let txs: Vec<Bytes> = alloy_rlp::decode_exact(data).map_err(|_| "undecodable batch")?;
     if txs.is_empty() {
         return Err("empty batch");
     }
@@ -365,8 +366,11 @@ mod tests {
     #[test]
     fn batches_are_screened_before_admission() {
         let txs: Vec<Bytes> = vec![Bytes::from_static(&[1, 2, 3])];
-        assert_eq!(screen(&alloy_rlp::encode(&txs)), Ok(txs));
+        assert_eq!(screen(&alloy_rlp::encode(&txs)), Ok(txs.clone()));
         assert_eq!(screen(b"\xff\x00garbage"), Err("undecodable batch"));
+        let mut trailing = alloy_rlp::encode(&txs);
+        trailing.push(0);
+        assert_eq!(screen(&trailing), Err("undecodable batch"), "bytes after the batch");
         assert_eq!(screen(&alloy_rlp::encode(Vec::<Bytes>::new())), Err("empty batch"));
         let too_many: Vec<Bytes> = (0..=BATCH_MAX).map(|_| Bytes::from_static(&[0])).collect();
         assert_eq!(screen(&alloy_rlp::encode(&too_many)), Err("more transactions than a batch may carry"));

@@ -221,7 +221,8 @@ impl ProposalStreams {
             return Received::Incomplete;
         };
         let bytes: Vec<u8> = stream.data.into_values().flatten().collect();
-        let block = match <Block as alloy_rlp::Decodable>::decode(&mut bytes.as_slice()) {
+        // Exact: a block followed by junk is not the block the proposer signed.
+        let block = match alloy_rlp::decode_exact::<Block>(&bytes) {
             Ok(block) if block.header.hash_slow() == block_hash.to_b256() => Ok(block),
             Ok(_) => Err(BadBlock::HashMismatch),
             Err(e) => Err(BadBlock::Undecodable(e)),
@@ -545,6 +546,36 @@ mod tests {
         }
         let Received::Complete(done) = received else { panic!("not complete: {received:?}") };
         assert_eq!((done.height, done.round, done.parts, done.bytes), (Height(1), Round::new(0), 4, 11));
+        assert!(matches!(done.block, Err(BadBlock::Undecodable(_))), "{:?}", done.block);
+    }
+
+    #[test]
+    fn a_block_followed_by_junk_is_undecodable() {
+        let key = key(3);
+        let block = block(&key, 100);
+        let mut data = alloy_rlp::encode(&block);
+        data.push(0);
+        let id = StreamId::new(Bytes::from_static(b"trailing"));
+        let contents = [
+            StreamContent::Data(ProposalPart::Init {
+                height: Height(1),
+                round: Round::new(0),
+                proposer: key.address(),
+                pol_round: Round::Nil,
+            }),
+            StreamContent::Data(ProposalPart::Data(data)),
+            StreamContent::Data(ProposalPart::Fin {
+                block_hash: BlockId::from(block.header.hash_slow()),
+                signature: Signature([0; 64]),
+            }),
+            StreamContent::Fin,
+        ];
+        let (mut streams, publisher, now) = (ProposalStreams::default(), peer(), Instant::now());
+        let mut received = Received::Incomplete;
+        for (sequence, content) in contents.into_iter().enumerate() {
+            received = streams.insert(publisher, StreamMessage::new(id.clone(), sequence as u64, content), now);
+        }
+        let Received::Complete(done) = received else { panic!("not complete: {received:?}") };
         assert!(matches!(done.block, Err(BadBlock::Undecodable(_))), "{:?}", done.block);
     }
 
