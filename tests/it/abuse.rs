@@ -4,8 +4,9 @@
 //! and the chain keeps producing blocks afterwards.
 //!
 //! Most tests run a single validator (`Network::prepare(dir, 1)`, which makes a
-//! one-validator BFT network) with extra `[rpc]` settings; the last runs four
-//! validators, one of them sending conflicting proposals.
+//! one-validator BFT network) with extra `[rpc]` or `[p2p]` settings; one runs
+//! four validators, one of them sending conflicting proposals, and one joins a
+//! validator's transaction gossip as a libp2p peer that sends garbage.
 
 use crate::bft::{block, height, wait_for_height};
 use alloy::consensus::{TxEip1559, TxLegacy};
@@ -816,5 +817,434 @@ async fn conflicting_proposals_from_one_validator_cause_no_fork_and_no_stall() {
     );
     for m in &memory {
         m.check(200, false);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Transaction gossip: the test is a gossipsub peer on validator 0's allowlist
+// (so its connection is accepted) that publishes garbage on the node's topic.
+
+use alloy_primitives::keccak256;
+use dsec_tests::read_validator_secret;
+use libp2p::futures::StreamExt as _;
+use libp2p::gossipsub;
+use libp2p::identity::Keypair;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm};
+
+/// The node's gossip topic (`TOPIC` in node/src/gossip.rs, private there).
+const GOSSIP_TOPIC: &str = "dsec/transactions/1";
+/// Invalid batches after which the node disconnects a peer (`dsec_node::gossip::MAX_INVALID_BATCHES`).
+const GOSSIP_MAX_INVALID_BATCHES: usize = 3;
+/// What node/src/gossip.rs logs per invalid batch, at the ban, and per refused connection.
+const GOSSIP_INVALID_BATCH: &str = "invalid gossip batch from peer";
+const GOSSIP_BAN_WARNING: &str = "disconnecting a gossip peer that sent invalid batches";
+const GOSSIP_REFUSED: &str = "refused gossip connection";
+
+/// A gossip peer built the way node/src/gossip.rs builds the node's swarm (TCP
+/// with noise and yamux; gossipsub with signed messages, strict validation and
+/// message ids the keccak-256 of the data), subscribed to the node's topic: the
+/// node takes what it publishes as any peer's messages.
+fn gossip_peer(key: Keypair) -> Swarm<gossipsub::Behaviour> {
+    let mut swarm: Swarm<gossipsub::Behaviour> = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .expect("a TCP transport with noise and yamux")
+        .with_behaviour(|key| {
+            let config = gossipsub::ConfigBuilder::default()
+                .max_transmit_size(16 * 1024 * 1024)
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .message_id_fn(|m: &gossipsub::Message| gossipsub::MessageId::from(keccak256(&m.data).to_vec()))
+                .heartbeat_interval(Duration::from_millis(500))
+                .build()
+                .expect("gossipsub config");
+            gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)
+                .expect("gossipsub behaviour")
+        })
+        .expect("the behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    swarm.behaviour_mut().subscribe(&gossipsub::IdentTopic::new(GOSSIP_TOPIC)).expect("subscribe to the topic");
+    swarm
+}
+
+/// Drive `swarm` until `pick` takes one of its events (`Some`), or `within` passes (`None`).
+async fn gossip_event<T>(
+    swarm: &mut Swarm<gossipsub::Behaviour>,
+    within: Duration,
+    mut pick: impl FnMut(&SwarmEvent<gossipsub::Event>) -> Option<T>,
+) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let event = tokio::time::timeout_at(deadline, swarm.select_next_some()).await.ok()?;
+        if let Some(picked) = pick(&event) {
+            return Some(picked);
+        }
+    }
+}
+
+/// Dial the node at `addr` (ending in `/p2p/<node>`) and wait until it has
+/// announced its subscription to the topic: from then on what `swarm`
+/// publishes reaches it. How long that took.
+async fn join_gossip(swarm: &mut Swarm<gossipsub::Behaviour>, addr: &Multiaddr, node: PeerId, what: &str) -> Duration {
+    let started = Instant::now();
+    swarm.dial(addr.clone()).unwrap_or_else(|e| panic!("{what}: cannot dial {addr}: {e}"));
+    let topic = gossipsub::IdentTopic::new(GOSSIP_TOPIC).hash();
+    let joined = gossip_event(swarm, Duration::from_secs(10), |event| match event {
+        SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, topic: t })
+            if *peer_id == node && *t == topic =>
+        {
+            Some(Ok(()))
+        }
+        SwarmEvent::ConnectionClosed { peer_id, cause, .. } if *peer_id == node => {
+            Some(Err(format!("connection closed ({cause:?})")))
+        }
+        SwarmEvent::OutgoingConnectionError { error, .. } => Some(Err(format!("dial failed: {error}"))),
+        _ => None,
+    })
+    .await;
+    match joined {
+        Some(Ok(())) => started.elapsed(),
+        Some(Err(why)) => panic!("{what}: the node did not take us as a gossip peer: {why}"),
+        None => panic!("{what}: the node announced no subscription to {GOSSIP_TOPIC} within 10 s"),
+    }
+}
+
+/// What publishing garbage came to.
+struct GossipAttack {
+    /// Messages gossipsub sent on (the node was still a subscriber).
+    published: usize,
+    /// Publishes gossipsub refused (no subscriber left once the node cut us off).
+    refused: usize,
+    /// From the first publish to the node closing the connection (`None`: it did not within 10 s).
+    closed_after: Option<Duration>,
+    /// Why the connection closed, as this side saw it.
+    cause: String,
+}
+
+/// Publish `payload(0)`, `payload(1)`, … every 100 ms, at most `max` of them,
+/// until `node` closes the connection or 10 s pass. Each payload must differ:
+/// message ids are the hash of the data, and the node drops an id it has seen.
+async fn publish_until_cut_off(
+    swarm: &mut Swarm<gossipsub::Behaviour>,
+    node: PeerId,
+    max: usize,
+    mut payload: impl FnMut(usize) -> Vec<u8>,
+) -> GossipAttack {
+    let topic = gossipsub::IdentTopic::new(GOSSIP_TOPIC);
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let (mut attempts, mut published, mut refused) = (0usize, 0usize, 0usize);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if started.elapsed() > Duration::from_secs(10) {
+                    return GossipAttack { published, refused, closed_after: None, cause: String::new() };
+                }
+                if attempts < max {
+                    match swarm.behaviour_mut().publish(topic.clone(), payload(attempts)) {
+                        Ok(_) => published += 1,
+                        Err(e) => {
+                            refused += 1;
+                            println!("publish #{attempts} refused by gossipsub: {e}");
+                        }
+                    }
+                    attempts += 1;
+                }
+            }
+            event = swarm.select_next_some() => {
+                if let SwarmEvent::ConnectionClosed { peer_id, cause, .. } = event
+                    && peer_id == node
+                {
+                    return GossipAttack {
+                        published,
+                        refused,
+                        closed_after: Some(started.elapsed()),
+                        cause: format!("{cause:?}"),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// What validator `i` printed after byte `from`, once `done` holds for it or `within` passes.
+async fn output_after(
+    network: &Network,
+    i: usize,
+    from: usize,
+    within: Duration,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let out = network.output(i);
+        let new = out.get(from..).unwrap_or_default().to_string();
+        if done(&new) || Instant::now() >= deadline {
+            return new;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `swarm`, already a gossip peer of validator 0 (`node`), publishes garbage
+/// until cut off. Asserts that the node disconnects it within 10 s, after at
+/// least [`GOSSIP_MAX_INVALID_BATCHES`] messages, having logged each invalid
+/// batch from it with `reason` and then its ban. What validator 0 logged meanwhile.
+async fn garbage_until_banned(
+    network: &Network,
+    swarm: &mut Swarm<gossipsub::Behaviour>,
+    node: PeerId,
+    what: &str,
+    reason: &str,
+    payload: impl FnMut(usize) -> Vec<u8>,
+) -> String {
+    let me = swarm.local_peer_id().to_string();
+    let from = network.output(0).len();
+    let attack = publish_until_cut_off(swarm, node, 12, payload).await;
+    println!(
+        "{what}: {} messages published, {} refused by gossipsub; disconnected after {:?} ({})",
+        attack.published, attack.refused, attack.closed_after, attack.cause
+    );
+    let banned = |line: &str| line.contains(GOSSIP_BAN_WARNING) && line.contains(&me);
+    let log = output_after(network, 0, from, Duration::from_secs(5), |out| out.lines().any(banned)).await;
+    let closed_after = attack.closed_after.unwrap_or_else(|| {
+        panic!(
+            "{what}: the node did not disconnect us within 10 s ({} messages published); validator 0 logged:\n{log}",
+            attack.published
+        )
+    });
+    assert!(
+        attack.published >= GOSSIP_MAX_INVALID_BATCHES,
+        "{what}: disconnected after {} messages, before {GOSSIP_MAX_INVALID_BATCHES} invalid batches ({})",
+        attack.published,
+        attack.cause
+    );
+    let ban = log
+        .lines()
+        .find(|&l| banned(l))
+        .unwrap_or_else(|| panic!("{what}: validator 0 logged no `{GOSSIP_BAN_WARNING}` for {me}:\n{log}"));
+    let invalid: Vec<&str> = log.lines().filter(|l| l.contains(GOSSIP_INVALID_BATCH) && l.contains(&me)).collect();
+    assert!(
+        invalid.len() >= GOSSIP_MAX_INVALID_BATCHES,
+        "{what}: validator 0 counted {} invalid batches from us before the ban:\n{log}",
+        invalid.len()
+    );
+    assert!(invalid.iter().all(|l| l.contains(reason)), "{what}: every batch is refused as `{reason}`: {invalid:#?}");
+    println!(
+        "{what}: validator 0 counted {} invalid batches ({reason}) and banned us {closed_after:?} after the first: {}",
+        invalid.len(),
+        ban.trim()
+    );
+    log
+}
+
+/// A transfer from `wallet`'s funded, permitted account, sound in every field
+/// but the signature: with `zero_r`, `r` is 0 (no key recovers from it);
+/// otherwise it is the genuine signature's malleable twin (`s` → n − `s`,
+/// parity flipped), a valid ECDSA signature that EIP-2 refuses.
+fn forged_transfer(wallet: &Wallet, nonce: u64, zero_r: bool) -> Bytes {
+    use alloy::consensus::{SignableTransaction, TxEnvelope};
+    use alloy::eips::eip2718::Encodable2718;
+    use alloy_primitives::Signature;
+    /// The order of the secp256k1 group.
+    const SECP256K1_N: U256 = U256::from_be_bytes([
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xBA, 0xAE,
+        0xDC, 0xE6, 0xAF, 0x48, 0xA0, 0x3B, 0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41,
+    ]);
+    let tx = TxEip1559 {
+        chain_id: wallet.chain_id,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::repeat_byte(0x66)),
+        value: U256::from(nonce + 1),
+        ..Default::default()
+    };
+    let genuine = wallet.key.sign_prehash(&tx.signature_hash());
+    let forged = if zero_r {
+        Signature::new(U256::ZERO, genuine.s(), genuine.v())
+    } else {
+        Signature::new(genuine.r(), SECP256K1_N - genuine.s(), !genuine.v())
+    };
+    TxEnvelope::from(tx.into_signed(forged)).encoded_2718().into()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gossip_peer_sending_garbage_is_banned_and_the_chain_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three attackers, each a fresh ed25519 identity on validator 0's allowlist,
+    // each sending one kind of garbage (a banned peer stays refused for 60 s).
+    let keys: Vec<Keypair> = (0..3).map(|_| Keypair::generate_ed25519()).collect();
+    let ids: Vec<PeerId> = keys.iter().map(|k| k.public().to_peer_id()).collect();
+    let mut network = Network::prepare(dir.path(), 1);
+    let allowlist = format!("[{}]", ids.iter().map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(", "));
+    set_config_keys(&network.configs[0], "p2p", &[("allowlist", allowlist.as_str())]);
+    // The gossip module's debug lines say why each gossiped transaction was not admitted.
+    network.restart(0, &["--log-level", "info,dsec_node::gossip=debug"]);
+    wait_for_height(&network, &[0], 2, Duration::from_secs(30)).await;
+    let client = network.client(0);
+    // The node's gossip identity is its validator key's (`bft::network_keypair`).
+    let seed = read_validator_secret(&network.dir.join("node0").join("validator.key")).seed();
+    let node = Keypair::ed25519_from_bytes(seed).expect("an ed25519 seed").public().to_peer_id();
+    let node_addr: Multiaddr =
+        format!("/ip4/127.0.0.1/tcp/{}/p2p/{node}", network.gossip_ports[0]).parse().expect("a multiaddr");
+    assert!(
+        network.output(0).contains(&node.to_string()),
+        "validator 0 does not log {node} as its gossip peer id:\n{}",
+        network.output(0)
+    );
+    let memory = Memory::before(pid_of(&network, 0), "gossip garbage");
+    let start_height = client.block_number().await.unwrap();
+    let mut wallet = Wallet::dev(&client, 5).await;
+
+    // (1) Bytes that are not RLP: a long-list header whose length has a leading
+    // zero, or a list header promising more bytes than follow.
+    let not_rlp = |i: usize| -> Vec<u8> {
+        let mut data = if i % 2 == 0 { vec![0xff, 0x00] } else { vec![0xf8, 0xff] };
+        data.extend_from_slice(format!("not rlp #{i}").as_bytes());
+        data
+    };
+    let mut a = gossip_peer(keys[0].clone());
+    let joined = join_gossip(&mut a, &node_addr, node, "not RLP").await;
+    println!("not RLP: joined validator 0's gossip in {joined:?}");
+    garbage_until_banned(&network, &mut a, node, "not RLP", "undecodable batch", not_rlp).await;
+
+    // (2) A well-formed RLP list of junk byte strings: screened in, refused at admission.
+    let junk_list = |i: usize| -> Vec<u8> {
+        let junk: Vec<Bytes> = (0..1 + i % 4).map(|j| Bytes::from(format!("junk {i}.{j}").into_bytes())).collect();
+        alloy::rlp::encode(&junk)
+    };
+    let mut b = gossip_peer(keys[1].clone());
+    let joined = join_gossip(&mut b, &node_addr, node, "junk list").await;
+    println!("junk list: joined validator 0's gossip in {joined:?}");
+    let log =
+        garbage_until_banned(&network, &mut b, node, "junk list", "a batch with an invalid transaction", junk_list)
+            .await;
+    assert!(
+        log.lines().any(|l| l.contains("gossiped transaction not admitted") && l.contains("rlp")),
+        "junk list: validator 0 logged no decoding error for the junk:\n{log}"
+    );
+
+    // (3) Sound transactions but for a forged signature. First a sound batch
+    // from the same peer: admitted and included, so the node does take this
+    // peer's messages (transport, signing and validation settings match).
+    let mut c = gossip_peer(keys[2].clone());
+    let joined = join_gossip(&mut c, &node_addr, node, "forged signatures").await;
+    println!("forged signatures: joined validator 0's gossip in {joined:?}");
+    let sound = wallet.sign(TxKind::Call(Address::repeat_byte(0x67)), U256::from(1), Bytes::new(), 21_000);
+    let sound_batch: Vec<Bytes> = vec![sound.clone()];
+    c.behaviour_mut()
+        .publish(gossipsub::IdentTopic::new(GOSSIP_TOPIC), alloy::rlp::encode(&sound_batch))
+        .expect("publish a sound batch");
+    let started = Instant::now();
+    let receipt = loop {
+        let closed = gossip_event(&mut c, Duration::from_millis(250), |event| match event {
+            SwarmEvent::ConnectionClosed { peer_id, cause, .. } if *peer_id == node => Some(format!("{cause:?}")),
+            _ => None,
+        })
+        .await;
+        if let Some(cause) = closed {
+            panic!("validator 0 disconnected a peer that sent a sound batch ({cause})");
+        }
+        if let Some(receipt) = client.receipt(keccak256(&sound)).await.unwrap() {
+            break receipt;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "a sound transaction gossiped by an allowlisted peer was not included within 15 s"
+        );
+    };
+    assert!(receipt.status());
+    println!(
+        "forged signatures: a sound gossiped batch first: included in block {:?} after {:?}",
+        receipt.block_number,
+        started.elapsed()
+    );
+    let forged_from = wallet.nonce;
+    let forged = |i: usize| -> Vec<u8> {
+        let batch: Vec<Bytes> = vec![forged_transfer(&wallet, forged_from + i as u64, i % 2 == 1)];
+        alloy::rlp::encode(&batch)
+    };
+    let log = garbage_until_banned(
+        &network,
+        &mut c,
+        node,
+        "forged signatures",
+        "a batch with an invalid transaction",
+        forged,
+    )
+    .await;
+    assert!(
+        log.contains("invalid sender: invalid signature"),
+        "forged signatures: validator 0 logged no signature error:\n{log}"
+    );
+    for zero_r in [false, true] {
+        let hash = keccak256(forged_transfer(&wallet, forged_from + u64::from(zero_r), zero_r));
+        let pooled: Option<Value> =
+            client.call("eth_getTransactionByHash", vec![json!(hash)]).await.expect("eth_getTransactionByHash");
+        assert!(pooled.is_none(), "a transaction with a forged signature was pooled: {pooled:?}");
+    }
+
+    // Within its ban, the first attacker dials again: refused, or dropped as soon as the handshake ends.
+    let from = network.output(0).len();
+    let started = Instant::now();
+    a.dial(node_addr.clone()).expect("dial again");
+    let redial = gossip_event(&mut a, Duration::from_secs(5), |event| match event {
+        SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, .. }) if *peer_id == node => {
+            Some(Err("the node took us back as a gossip peer".to_string()))
+        }
+        SwarmEvent::ConnectionClosed { peer_id, cause, .. } if *peer_id == node => {
+            Some(Ok(format!("dropped after the handshake ({cause:?})")))
+        }
+        SwarmEvent::OutgoingConnectionError { error, .. } => Some(Ok(format!("refused ({error})"))),
+        _ => None,
+    })
+    .await;
+    let redial_took = started.elapsed();
+    match redial {
+        Some(Ok(how)) => println!("re-dial within the ban: {how} after {redial_took:?}"),
+        Some(Err(why)) => panic!("re-dial within the ban: {why}"),
+        None => panic!("re-dial within the ban: neither refused nor dropped within 5 s"),
+    }
+    assert!(
+        a.behaviour_mut().publish(gossipsub::IdentTopic::new(GOSSIP_TOPIC), not_rlp(100)).is_err(),
+        "a banned peer still has the node as a subscriber"
+    );
+    let log = output_after(&network, 0, from, Duration::from_secs(5), |out| out.contains(GOSSIP_REFUSED)).await;
+    let refusal = log
+        .lines()
+        .find(|l| l.contains(GOSSIP_REFUSED))
+        .unwrap_or_else(|| panic!("validator 0 logged no `{GOSSIP_REFUSED}` for the re-dial:\n{log}"));
+    println!("re-dial within the ban: validator 0 logged: {}", refusal.trim());
+
+    let output = network.output(0);
+    let bans = output.lines().filter(|l| l.contains(GOSSIP_BAN_WARNING)).count();
+    assert_eq!(bans, 3, "one ban per attacker");
+    for id in &ids {
+        let id = id.to_string();
+        assert!(
+            output.lines().any(|l| l.contains(GOSSIP_BAN_WARNING) && l.contains(&id)),
+            "attacker {id} was not banned"
+        );
+    }
+
+    // The node still admits transactions and produces blocks.
+    let receipt =
+        wallet.send(&client, TxKind::Call(Address::repeat_byte(0x68)), U256::from(1), Bytes::new(), 21_000).await;
+    assert!(receipt.status());
+    let during = client.block_number().await.unwrap() - start_height;
+    println!("gossip garbage: {during} blocks produced during the attack");
+    memory.check(100, false);
+    assert_blocks_continue(&client, "after the gossip garbage").await;
+
+    drop((a, b, c));
+    if let Some(mut node) = network.nodes[0].take() {
+        node.stop();
     }
 }
