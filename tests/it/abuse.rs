@@ -1106,7 +1106,7 @@ async fn a_gossip_peer_sending_garbage_is_banned_and_the_chain_goes_on() {
     // (1) Bytes that are not RLP: a long-list header whose length has a leading
     // zero, or a list header promising more bytes than follow.
     let not_rlp = |i: usize| -> Vec<u8> {
-        let mut data = if i % 2 == 0 { vec![0xff, 0x00] } else { vec![0xf8, 0xff] };
+        let mut data = if i.is_multiple_of(2) { vec![0xff, 0x00] } else { vec![0xf8, 0xff] };
         data.extend_from_slice(format!("not rlp #{i}").as_bytes());
         data
     };

@@ -445,6 +445,10 @@ async fn accept_loop<R, H>(
             },
             _ = stop.clone().shutdown() => return,
         };
+        // As jsonrpsee's own server does: small answers leave at once, not after a delayed ACK.
+        if let Err(e) = socket.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a JSON-RPC connection");
+        }
         let client = client_limits::ClientIp(remote.ip());
         let connection = service.clone().build(methods.clone(), stop.clone());
         let limiter = limiter.clone();
