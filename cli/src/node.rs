@@ -40,7 +40,7 @@ pub(crate) struct NodeArgs {
     /// Seal a block at least every this many milliseconds (0: only when transactions arrive).
     #[arg(long)]
     block_time_ms: Option<u64>,
-    /// JSON-RPC namespaces to serve, e.g. `eth,net,web3,dsec,debug` (default: all but debug).
+    /// JSON-RPC namespaces to serve, e.g. `eth,net,web3,dsec,perm,debug` (default: all but debug).
     #[arg(long, value_delimiter = ',')]
     rpc_api: Option<Vec<String>>,
     /// FAULT INJECTION FOR TESTS: sign two different votes in every round (equivocate).

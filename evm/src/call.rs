@@ -208,7 +208,9 @@ fn run_with_state<S: StateReader>(
     if deadline.expired || std::time::Instant::now() >= deadline.at {
         return Err(CallError::Timeout(deadline.timeout));
     }
-    let mut evm = build_evm(state, chain, &block).with_inspector(deadline.clone());
+    // A call runs under the deployer rule of a transaction from its `from`.
+    let gate = crate::access::DeployGate { deny: !chain.access.may_deploy(&tx.caller) };
+    let mut evm = build_evm(state, chain, &block).with_inspector((deadline.clone(), gate));
     evm.ctx.cfg.disable_nonce_check = req.nonce.is_none();
     evm.ctx.cfg.disable_eip3607 = true;
     evm.ctx.cfg.disable_base_fee = zero_price;
@@ -217,7 +219,7 @@ fn run_with_state<S: StateReader>(
         evm.ctx.block.basefee = 0;
     }
     let result = evm.inspect_tx(tx);
-    if evm.inspector.expired {
+    if evm.inspector.0.expired {
         return Err(CallError::Timeout(deadline.timeout));
     }
     match result {

@@ -62,6 +62,12 @@ pub enum InvalidTx {
     /// The init code is larger than the EIP-3860 limit.
     #[error("max initcode size exceeded")]
     InitCodeTooLarge,
+    /// The sender is not on the chain's account list.
+    #[error("sender not permitted")]
+    SenderNotPermitted,
+    /// A contract creation from a sender not on the chain's deployer list.
+    #[error("sender not permitted to deploy contracts")]
+    DeployNotPermitted,
     /// Any other reason revm refuses the transaction.
     #[error("invalid transaction: {0}")]
     Other(String),

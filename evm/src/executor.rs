@@ -1,6 +1,7 @@
 //! Block execution with revm: transactions in order over a state, producing
 //! receipts, the block's state changes and the roots its header carries.
 
+use crate::access::{AccessRules, DeployGate};
 use crate::db::{RevmDb, StateError, StateReader};
 use crate::error::InvalidTx;
 use alloy::consensus::Transaction as _;
@@ -15,7 +16,7 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database::CacheDB;
 use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
-use revm::{DatabaseCommit, ExecuteEvm, MainBuilder, MainContext};
+use revm::{DatabaseCommit, ExecuteEvm, InspectEvm, MainBuilder, MainContext};
 
 /// The hard fork dsec executes: Prague (PUSH0, transient storage, MCOPY,
 /// BLS precompiles), without the gas cap per transaction that Osaka adds.
@@ -28,12 +29,18 @@ pub struct ChainConfig {
     pub chain_id: u64,
     /// The chaincode modules the genesis enables.
     pub chaincode: std::sync::Arc<dsec_chaincode::Registry>,
+    /// Who may send transactions and create contracts.
+    pub access: std::sync::Arc<AccessRules>,
 }
 
 impl ChainConfig {
-    /// A chain with no chaincode modules.
+    /// A chain with no chaincode modules, open to every sender.
     pub fn new(chain_id: u64) -> Self {
-        Self { chain_id, chaincode: std::sync::Arc::new(dsec_chaincode::Registry::empty()) }
+        Self {
+            chain_id,
+            chaincode: std::sync::Arc::new(dsec_chaincode::Registry::empty()),
+            access: std::sync::Arc::new(AccessRules::open()),
+        }
     }
 }
 
@@ -76,11 +83,11 @@ pub enum TxExecError {
     Fatal(#[from] ExecError),
 }
 
-type Db<S> = CacheDB<RevmDb<S>>;
+pub(crate) type Db<S> = CacheDB<RevmDb<S>>;
 type Ctx<S> = revm::handler::MainnetContext<Db<S>>;
 type Evm<S> = revm::context::Evm<
     Ctx<S>,
-    (),
+    DeployGate,
     revm::handler::instructions::EthInstructions<revm::interpreter::interpreter::EthInterpreter, Ctx<S>>,
     crate::chaincode::ChaincodePrecompiles,
     revm::handler::EthFrame,
@@ -111,7 +118,7 @@ pub(crate) fn build_evm<S: StateReader>(state: S, chain: &ChainConfig, block: &B
         .with_db(CacheDB::new(RevmDb(state)))
         .with_cfg(cfg_env(chain))
         .with_block(block_env(block))
-        .build_mainnet()
+        .build_mainnet_with_inspector(DeployGate::default())
         .with_precompiles(crate::chaincode::ChaincodePrecompiles::new(chain.chaincode.clone(), SPEC))
 }
 
@@ -183,6 +190,7 @@ pub struct BlockOutput {
 /// Executes the transactions of one block, in order, over a state.
 pub struct BlockExecutor<S: StateReader> {
     evm: Evm<S>,
+    access: std::sync::Arc<AccessRules>,
     changes: StateChanges,
     receipts: Vec<StoredReceipt>,
     cumulative_gas: u64,
@@ -204,6 +212,7 @@ impl<S: StateReader> BlockExecutor<S> {
     pub fn new(state: S, chain: &ChainConfig, block: &BlockContext) -> Self {
         Self {
             evm: build_evm(state, chain, block),
+            access: chain.access.clone(),
             changes: StateChanges::default(),
             receipts: Vec::new(),
             cumulative_gas: 0,
@@ -229,7 +238,25 @@ impl<S: StateReader> BlockExecutor<S> {
         if tx.gas_limit() > self.remaining_gas() {
             return Err(InvalidTx::ExceedsBlockGasLimit.into());
         }
-        let outcome = match self.evm.transact(tx_env(tx)) {
+        if !self.access.may_send(&tx.sender) {
+            return Err(InvalidTx::SenderNotPermitted.into());
+        }
+        // The deployer rule: a creation transaction from a non-deployer is
+        // invalid; its other transactions run with every creation refused.
+        // Deployers run without the inspector, at no cost.
+        let may_deploy = self.access.may_deploy(&tx.sender);
+        if tx.is_create() && !may_deploy {
+            return Err(InvalidTx::DeployNotPermitted.into());
+        }
+        let result = if may_deploy {
+            self.evm.transact(tx_env(tx))
+        } else {
+            self.evm.inspector.deny = true;
+            let result = self.evm.inspect_tx(tx_env(tx));
+            self.evm.inspector.deny = false;
+            result
+        };
+        let outcome = match result {
             Ok(outcome) => outcome,
             Err(EVMError::Transaction(invalid)) => return Err(InvalidTx::from_revm(&invalid).into()),
             Err(EVMError::Database(e)) => return Err(ExecError::State(e).into()),
@@ -255,6 +282,12 @@ impl<S: StateReader> BlockExecutor<S> {
             contract_address,
         });
         Ok(self.receipts.last().unwrap_or_else(|| unreachable!("a receipt was just pushed")))
+    }
+
+    /// The state as the transactions executed so far left it, to run more on
+    /// (a trace of the next transaction).
+    pub(crate) fn into_db(self) -> Db<S> {
+        self.evm.ctx.journaled_state.database
     }
 
     /// End the block.

@@ -6,6 +6,7 @@
 //! - [`call`]: `eth_call` and `eth_estimateGas`;
 //! - [`error`]: invalid-transaction reasons with Ethereum's messages.
 
+pub mod access;
 pub mod call;
 pub mod chaincode;
 pub mod db;
@@ -14,6 +15,7 @@ pub mod executor;
 pub mod intrinsic;
 pub mod trace;
 
+pub use access::AccessRules;
 pub use call::{CallError, CallLimits, CallOutcome};
 pub use db::{MemoryState, OverlayState, StateError, StateReader};
 pub use error::InvalidTx;

@@ -1,6 +1,7 @@
 //! Execution tests over an in-memory state, with contracts compiled by solc-js
 //! (artifacts committed under `tests/contracts/artifacts`).
 
+use crate::access::AccessRules;
 use crate::call::{CallError, CallLimits, CallOutcome, call, estimate_gas};
 use crate::db::{MemoryState, StateReader};
 use crate::error::InvalidTx;
@@ -357,7 +358,7 @@ mod chaincode {
 
     fn chain_with_audit(admin: Address) -> ChainConfig {
         let registry = Registry::new([("audit", ModuleConfig { admins: vec![admin], ..Default::default() })]).unwrap();
-        ChainConfig { chain_id: 1337, chaincode: Arc::new(registry) }
+        ChainConfig { chain_id: 1337, chaincode: Arc::new(registry), access: Arc::new(AccessRules::open()) }
     }
 
     struct AuditWorld {
@@ -499,7 +500,15 @@ mod worst_case {
             let registry = Registry::for_chain(GENESIS_HASH, [provenance])
                 .unwrap()
                 .with_module(ValidatorGovernance::new(GENESIS_HASH, &set, None).into_module());
-            Self { w, chain: ChainConfig { chain_id: CHAIN.chain_id, chaincode: Arc::new(registry) }, validator }
+            Self {
+                w,
+                chain: ChainConfig {
+                    chain_id: CHAIN.chain_id,
+                    chaincode: Arc::new(registry),
+                    access: Arc::new(AccessRules::open()),
+                },
+                validator,
+            }
         }
 
         /// Execute one transaction in a block of its own; its receipt and how long it took.
@@ -634,5 +643,120 @@ mod worst_case {
 
         let worst = timings.into_iter().max().unwrap();
         println!("worst case: 30 M gas of chaincode work in {:.1} ms", worst.as_secs_f64() * 1e3);
+    }
+}
+
+/// The account and deployer lists, applied while executing: what every validator enforces.
+mod access_rules {
+    use super::*;
+    use crate::access::DEPLOY_NOT_PERMITTED;
+    use std::sync::Arc;
+
+    sol! {
+        interface IFactory {
+            function create(uint256 tag) external returns (address child);
+        }
+    }
+
+    /// Three funded accounts: a deployer, a sender who may not deploy, an outsider.
+    struct Ledger {
+        state: MemoryState,
+        chain: ChainConfig,
+        keys: [LocalKey; 3],
+        nonces: [u64; 3],
+        number: u64,
+    }
+
+    const DEPLOYER: usize = 0;
+    const SENDER: usize = 1;
+    const OUTSIDER: usize = 2;
+
+    impl Ledger {
+        fn new() -> Self {
+            let keys = [LocalKey::random(), LocalKey::random(), LocalKey::random()];
+            let mut state = MemoryState::default();
+            for key in &keys {
+                state.accounts.insert(key.address(), AccountState::with_balance(U256::from(10u128.pow(21))));
+            }
+            let access = AccessRules::new(
+                Some([keys[DEPLOYER].address(), keys[SENDER].address()]),
+                Some([keys[DEPLOYER].address()]),
+            );
+            let chain = ChainConfig { access: Arc::new(access), ..ChainConfig::new(CHAIN.chain_id) };
+            Self { state, chain, keys, nonces: [0; 3], number: 1 }
+        }
+
+        fn tx(&mut self, who: usize, to: TxKind, input: Bytes) -> RecoveredTx {
+            let tx = TxEip1559 {
+                chain_id: CHAIN.chain_id,
+                nonce: self.nonces[who],
+                gas_limit: 3_000_000,
+                max_fee_per_gas: 2 * BASE_FEE as u128,
+                max_priority_fee_per_gas: 1_000,
+                to,
+                input,
+                ..Default::default()
+            };
+            RecoveredTx::decode(&self.keys[who].sign_tx_bytes(tx)).unwrap()
+        }
+
+        /// Execute one transaction in a block of its own; a valid one uses its sender's nonce.
+        fn run(&mut self, who: usize, to: TxKind, input: Bytes) -> Result<dsec_sdk::block::StoredReceipt, TxExecError> {
+            let tx = self.tx(who, to, input);
+            let mut exec = BlockExecutor::new(&self.state, &self.chain, &block(self.number));
+            let result = exec.execute(&tx).cloned();
+            let out = exec.finish();
+            self.state.apply(&out.changes);
+            self.number += 1;
+            if result.is_ok() {
+                self.nonces[who] += 1;
+            }
+            result
+        }
+    }
+
+    #[test]
+    fn only_listed_senders_transact_and_only_deployers_create_at_any_depth() {
+        let mut l = Ledger::new();
+        let factory_code = artifact_bytecode(include_str!("../../tests/contracts/artifacts/Factory.json"));
+
+        // An outsider's transfer is invalid: no receipt, no nonce, no fee.
+        let outsider = l.keys[OUTSIDER].address();
+        let balance = l.state.accounts[&outsider].balance;
+        let refused = l.run(OUTSIDER, TxKind::Call(Address::repeat_byte(9)), Bytes::new());
+        assert!(matches!(refused, Err(TxExecError::Invalid(InvalidTx::SenderNotPermitted))), "{refused:?}");
+        assert_eq!(l.state.accounts[&outsider].balance, balance);
+
+        // A sender who may not deploy cannot send a creation...
+        let refused = l.run(SENDER, TxKind::Create, factory_code.clone());
+        assert!(matches!(refused, Err(TxExecError::Invalid(InvalidTx::DeployNotPermitted))), "{refused:?}");
+        assert_eq!(refused.unwrap_err().to_string(), DEPLOY_NOT_PERMITTED);
+
+        // ...the deployer can.
+        let deployed = l.run(DEPLOYER, TxKind::Create, factory_code).unwrap();
+        let factory = deployed.contract_address.expect("the factory");
+
+        // Through the factory, the sender's creation fails inside its (valid, charged) transaction.
+        let create = Bytes::from(IFactory::createCall { tag: U256::from(1) }.abi_encode());
+        let receipt = l.run(SENDER, TxKind::Call(factory), create.clone()).unwrap();
+        assert!(!receipt.success, "a creation whose origin may not deploy fails");
+        assert!(receipt.logs.is_empty());
+        assert_eq!(l.state.accounts[&l.keys[SENDER].address()].nonce, 1, "the transaction was included");
+        assert_eq!(l.state.accounts[&factory].nonce, 1, "the factory created nothing (its nonce is the EIP-161 one)");
+
+        // eth_call says why, as a wallet would show it.
+        let req = TransactionRequest::default().from(l.keys[SENDER].address()).to(factory).input(create.clone().into());
+        match call(&l.state, &l.chain, &block(l.number), &req, &CallLimits::default()).unwrap() {
+            CallOutcome::Revert { output, .. } => {
+                let reason = alloy::sol_types::decode_revert_reason(&output);
+                assert_eq!(reason, Some(format!("revert: {DEPLOY_NOT_PERMITTED}")))
+            }
+            other => panic!("expected a revert, got {other:?}"),
+        }
+
+        // The deployer's call to the same factory creates a child.
+        let receipt = l.run(DEPLOYER, TxKind::Call(factory), create).unwrap();
+        assert!(receipt.success);
+        assert_eq!(l.state.accounts[&factory].nonce, 2, "one child created");
     }
 }

@@ -2,21 +2,22 @@
 //! tracers of revm-inspectors: the default struct-log tracer, `callTracer`,
 //! `prestateTracer`, `4byteTracer` and the others geth ships natively.
 
+use crate::access::DeployGate;
 use crate::call::{CallError, CallLimits, Deadline, request_tx_env};
-use crate::db::{RevmDb, StateReader};
+use crate::db::StateReader;
 use crate::error::InvalidTx;
-use crate::executor::{BlockContext, ChainConfig, ExecError, block_env, cfg_env, tx_env};
+use crate::executor::{BlockContext, BlockExecutor, ChainConfig, ExecError, TxExecError, block_env, cfg_env, tx_env};
 use alloy::rpc::types::TransactionRequest;
 use alloy::rpc::types::trace::geth::{GethDebugTracingOptions, GethTrace};
 use dsec_sdk::tx::RecoveredTx;
 use revm::bytecode::opcode::{SLOAD, SSTORE};
 use revm::context::TxEnv;
 use revm::context::result::EVMError;
-use revm::database::{CacheDB, EmptyDB};
+use revm::database::EmptyDB;
 use revm::interpreter::interpreter_types::{Jumps, MemoryTr, ReturnData};
 use revm::interpreter::{CallInputs, CallOutcome, CreateInputs, CreateOutcome, InstructionResult, Interpreter};
 use revm::primitives::Log;
-use revm::{Context, ExecuteCommitEvm, InspectEvm, MainBuilder, MainContext};
+use revm::{Context, InspectEvm, MainBuilder, MainContext};
 use revm_inspectors::tracing::DebugInspector;
 
 fn evm_error(e: EVMError<crate::db::StateError>) -> CallError {
@@ -182,21 +183,28 @@ fn trace<S: StateReader>(
         }
         block_env.gas_limit = block_env.gas_limit.max(target.gas_limit);
     }
+    // The transactions before the target run as the block ran them, under the
+    // same rules (sender and deployer lists included).
+    let mut before = BlockExecutor::new(state, chain, block);
+    for tx in prior {
+        before.execute(tx).map_err(|e| match e {
+            TxExecError::Invalid(invalid) => CallError::Invalid(invalid),
+            TxExecError::Fatal(e) => CallError::Fatal(e),
+        })?;
+    }
+    let gate = DeployGate { deny: !chain.access.may_deploy(&target.caller) };
     let mut evm = Context::mainnet()
-        .with_db(CacheDB::new(RevmDb(state)))
+        .with_db(before.into_db())
         .with_cfg(cfg)
         .with_block(block_env)
-        .build_mainnet_with_inspector((inspector, budget))
+        .build_mainnet_with_inspector((inspector, (budget, gate)))
         .with_precompiles(crate::chaincode::ChaincodePrecompiles::new(chain.chaincode.clone(), crate::executor::SPEC));
-    for tx in prior {
-        evm.transact_commit(tx_env(tx)).map_err(evm_error)?;
-    }
-    if std::time::Instant::now() >= evm.inspector.1.deadline.at {
+    if std::time::Instant::now() >= evm.inspector.1.0.deadline.at {
         return Err(CallError::Timeout(limits.timeout));
     }
     let result = evm.inspect_tx(target.clone()).map_err(evm_error);
     // A stopped trace is an error, whatever the halted execution returned.
-    if let Some(e) = evm.inspector.1.error() {
+    if let Some(e) = evm.inspector.1.0.error() {
         return Err(e);
     }
     let result = result?;

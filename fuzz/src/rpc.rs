@@ -45,7 +45,7 @@ use std::time::Duration;
 
 /// Every method the node serves, in a fixed order (new methods go at the
 /// end, so that corpus files keep naming the same method).
-pub(crate) const METHODS: [&str; 51] = [
+pub(crate) const METHODS: [&str; 53] = [
     "web3_clientVersion",
     "web3_sha3",
     "net_version",
@@ -97,6 +97,8 @@ pub(crate) const METHODS: [&str; 51] = [
     "dsec_getEvidence",
     "dsec_genesisHash",
     "dsec_mempoolSize",
+    "dsec_permissions",
+    "perm_getAccountsAllowlist",
 ];
 
 /// The methods, the runtime that runs them, and what exists on their chain.

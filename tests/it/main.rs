@@ -9,4 +9,5 @@ mod crash;
 mod devnet;
 mod governance;
 mod operator_cli;
+mod permissions;
 mod trade_finance;

@@ -104,11 +104,12 @@ impl Chain {
     /// Check a decoded transaction's sender against the permissions and add it
     /// to the mempool, announcing it to pending-transaction subscribers and the sealer.
     fn admit(&self, tx: RecoveredTx, started: Instant) -> Result<B256, SubmitError> {
-        let permissions = &self.genesis.permissions;
-        if !permissions.may_send(&tx.sender) {
-            return Err(PoolError::NotPermitted("sender not permitted on this network").into());
+        // The rules every validator applies to blocks (`dsec_evm::access`), checked at the door too.
+        let access = &self.config.access;
+        if !access.may_send(&tx.sender) {
+            return Err(PoolError::NotPermitted("sender not permitted").into());
         }
-        if tx.is_create() && !permissions.may_deploy(&tx.sender) {
+        if tx.is_create() && !access.may_deploy(&tx.sender) {
             return Err(PoolError::NotPermitted("sender not permitted to deploy contracts").into());
         }
         let account = self.store.head_state().account(&tx.sender).map_err(|e| SubmitError::Node(e.to_string()))?;

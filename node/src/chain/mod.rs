@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::store::{Retention, Store, StoreError};
 use admission::RecentlyCommitted;
 use alloy_primitives::{Address, B256};
+use dsec_evm::AccessRules;
 use dsec_evm::ExecError;
 use dsec_evm::executor::ChainConfig;
 use dsec_genesis::Genesis;
@@ -226,7 +227,14 @@ impl Chain {
         let chaincode = chaincode_registry(&genesis)?.with_module(governance.into_module());
         let schedule = Schedule::new(genesis.validator_set());
         let chain = Self {
-            config: ChainConfig { chain_id: genesis.chain_id, chaincode: Arc::new(chaincode) },
+            config: ChainConfig {
+                chain_id: genesis.chain_id,
+                chaincode: Arc::new(chaincode),
+                access: Arc::new(AccessRules::new(
+                    genesis.permissions.senders.clone(),
+                    genesis.permissions.deployers.clone(),
+                )),
+            },
             schedule: RwLock::new(schedule),
             store,
             genesis_hash,
@@ -259,6 +267,11 @@ impl Chain {
     /// The genesis hash.
     pub fn genesis_hash(&self) -> B256 {
         self.genesis_hash
+    }
+
+    /// The account that may change the validator set alone, if the genesis names one.
+    pub fn validator_admin(&self) -> Option<Address> {
+        self.genesis.permissions.validator_admin
     }
 
     /// Execution settings.
@@ -301,6 +314,7 @@ mod tests {
     use dsec_evm::db::StateReader;
     use dsec_genesis::devnet::{DevnetSpec, generate};
     use dsec_sdk::block::{CommitCertificate, CommitSignature};
+    use dsec_sdk::tx::RecoveredTx;
     use std::time::{Duration, Instant};
 
     /// A chain on `genesis` in `dir`, keeping all state history.
@@ -376,5 +390,46 @@ mod tests {
         assert_eq!(a.mempool_len(), 0, "included transactions leave the pool");
         let balance = b.store().head_state().account(&Address::repeat_byte(7)).unwrap().unwrap().balance;
         assert_eq!(balance, U256::from(11));
+    }
+
+    #[test]
+    fn a_sender_off_the_account_list_reaches_no_block_whoever_proposes() {
+        let mut devnet = generate(&DevnetSpec::default());
+        let accounts = dsec_sdk::dev::dev_accounts();
+        devnet.genesis.permissions.senders = Some(vec![accounts[0].address]);
+        let key = devnet.validator_keys[0].clone();
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let a = open(dir_a.path(), &devnet.genesis);
+        let b = open(dir_b.path(), &devnet.genesis);
+
+        // The door refuses an outsider with the message clients see.
+        let outsider = accounts[1].key().sign_tx_bytes(TxEip1559 {
+            chain_id: 31337,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10_000_000_000,
+            to: TxKind::Call(Address::repeat_byte(7)),
+            value: U256::from(1),
+            ..Default::default()
+        });
+        let refused = a.submit(&outsider, TxOrigin::Local).unwrap_err();
+        assert_eq!(refused.to_string(), "sender not permitted");
+
+        // A proposer whose pool holds it anyway (a faulty or Byzantine node) builds without it...
+        let tx = RecoveredTx::decode(&outsider).unwrap();
+        let account = a.store.head_state().account(&tx.sender).unwrap();
+        a.mempool.lock().add(tx.clone(), account).unwrap();
+        a.submit(&transfer(0, 5), TxOrigin::Local).unwrap();
+        let proposed = a.build_block(1, key.address(), Instant::now() + Duration::from_secs(1)).unwrap();
+        assert_eq!(proposed.block.body.transactions.len(), 1, "the builder skips the outsider");
+        assert!(a.mempool.lock().get(&tx.hash).is_none(), "and drops it from the pool");
+
+        // ...and a block that includes it is refused by the other validators.
+        let mut byzantine = proposed.block.clone();
+        byzantine.body.transactions.push(dsec_sdk::block::BodyTx { sender: tx.sender, raw: tx.raw.clone() });
+        match b.validate_block(&byzantine).unwrap() {
+            Verdict::Invalid(reason) => assert_eq!(reason, "transaction 1: sender not permitted"),
+            Verdict::Valid => panic!("a block with a sender off the list was accepted"),
+        }
+        assert_eq!(b.validate_block(&proposed.block).unwrap(), Verdict::Valid);
     }
 }

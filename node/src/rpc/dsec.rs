@@ -1,6 +1,7 @@
 //! The `dsec_` JSON-RPC methods, for what Ethereum's namespaces have no word
 //! for: a block's commit certificate, the validator set at a height, recorded
-//! misbehaviour evidence, the genesis hash and the mempool size.
+//! misbehaviour evidence, the genesis hash, the mempool size and who may
+//! transact.
 
 use super::{RpcContext, RpcResult, one, param_error, store_err};
 use alloy_primitives::{B256, U64};
@@ -17,7 +18,23 @@ pub(super) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     module.register_blocking_method("dsec_getEvidence", |p, ctx, ext| get_evidence(p, &ctx, &ext))?;
     module.register_method("dsec_genesisHash", genesis_hash)?;
     module.register_method("dsec_mempoolSize", mempool_size)?;
+    module.register_method("dsec_permissions", permissions)?;
     Ok(())
+}
+
+/// Who may transact and deploy (`mode` `open` or `allowlist`), and who
+/// administers the validator set.
+fn permissions(_: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<serde_json::Value> {
+    let access = &ctx.chain.config().access;
+    let list = |l: Option<Vec<alloy_primitives::Address>>| match l {
+        Some(list) => serde_json::json!({ "mode": "allowlist", "allowlist": list }),
+        None => serde_json::json!({ "mode": "open", "allowlist": [] }),
+    };
+    Ok(serde_json::json!({
+        "accounts": list(access.senders()),
+        "deployers": list(access.deployers()),
+        "validatorAdmin": ctx.chain.validator_admin(),
+    }))
 }
 
 /// The commit certificate of a block, or `null` if none is stored.

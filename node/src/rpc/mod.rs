@@ -23,6 +23,7 @@ mod eth;
 mod filter_store;
 mod filters;
 mod net;
+mod perm;
 mod pubsub;
 mod web3;
 
@@ -104,15 +105,17 @@ pub enum Namespace {
     Web3,
     /// `debug_*`: transaction and call traces.
     Debug,
-    /// `dsec_*`: commit certificates, validator sets, evidence, mempool size.
+    /// `dsec_*`: commit certificates, validator sets, evidence, permissions, mempool size.
     Dsec,
+    /// `perm_*`: the account list, in Besu's shapes.
+    Perm,
 }
 
 impl Namespace {
     /// Every namespace, in the order they are registered.
-    pub const ALL: [Namespace; 5] = [Self::Eth, Self::Net, Self::Web3, Self::Debug, Self::Dsec];
+    pub const ALL: [Namespace; 6] = [Self::Eth, Self::Net, Self::Web3, Self::Debug, Self::Dsec, Self::Perm];
     /// What a node serves when not told otherwise: everything but `debug`.
-    pub const DEFAULT: [Namespace; 4] = [Self::Eth, Self::Net, Self::Web3, Self::Dsec];
+    pub const DEFAULT: [Namespace; 5] = [Self::Eth, Self::Net, Self::Web3, Self::Dsec, Self::Perm];
 
     /// Its name, as in method names and `--rpc-api`.
     pub fn name(self) -> &'static str {
@@ -122,6 +125,7 @@ impl Namespace {
             Self::Web3 => "web3",
             Self::Debug => "debug",
             Self::Dsec => "dsec",
+            Self::Perm => "perm",
         }
     }
 }
@@ -511,6 +515,7 @@ fn methods(context: Arc<RpcContext>) -> Result<RpcModule<RpcContext>, jsonrpsee:
             }
             Namespace::Debug => debug::register(&mut module)?,
             Namespace::Dsec => dsec::register(&mut module)?,
+            Namespace::Perm => perm::register(&mut module)?,
         }
     }
     Ok(module)
@@ -587,6 +592,8 @@ mod tests {
             "dsec_getEvidence",
             "dsec_genesisHash",
             "dsec_mempoolSize",
+            "dsec_permissions",
+            "perm_getAccountsAllowlist",
         ];
         expected.sort_unstable();
         assert_eq!(names, expected);
@@ -601,6 +608,6 @@ mod tests {
         assert!(!names.iter().any(|n| n.starts_with("debug_")), "debug is off by default: {names:?}");
         assert_eq!("debug".parse::<Namespace>(), Ok(Namespace::Debug));
         let err = "admin".parse::<Namespace>().unwrap_err();
-        assert!(err.contains("admin") && err.contains("eth, net, web3, debug, dsec"), "{err}");
+        assert!(err.contains("admin") && err.contains("eth, net, web3, debug, dsec, perm"), "{err}");
     }
 }
