@@ -629,7 +629,7 @@ pub fn parse_http_reply(raw: &[u8]) -> HttpReply {
 /// is written from another thread while this one reads, so an answer the
 /// server sends before reading the whole body (413, 429) is still received;
 /// a connection reset after the answer keeps what arrived.
-fn http_send(url: &str, body: &[u8], content_type: &str, chunked: bool) -> HttpReply {
+fn http_send(url: &str, body: &[u8], content_type: &str, extra_headers: &str, chunked: bool) -> HttpReply {
     use std::io::{Read, Write};
     let (host, path) = host_and_path(url);
     let mut stream = std::net::TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect to {host}: {e}"));
@@ -638,7 +638,7 @@ fn http_send(url: &str, body: &[u8], content_type: &str, chunked: bool) -> HttpR
     let framing =
         if chunked { "Transfer-Encoding: chunked".to_string() } else { format!("Content-Length: {}", body.len()) };
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{framing}\r\nConnection: close\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n{extra_headers}{framing}\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).unwrap_or_else(|e| panic!("send a request head to {host}: {e}"));
     let mut writer = stream.try_clone().expect("clone the socket");
@@ -686,12 +686,18 @@ pub fn http_post(url: &str, body: &[u8], content_type: &str) -> (u16, String) {
 
 /// POST `body` (with `Content-Length`) to `url` over raw TCP: the whole reply, headers included.
 pub fn http_post_full(url: &str, body: &[u8], content_type: &str) -> HttpReply {
-    http_send(url, body, content_type, false)
+    http_send(url, body, content_type, "", false)
 }
 
 /// POST `body` to `url` with chunked transfer encoding (no declared length) over raw TCP.
 pub fn http_post_chunked(url: &str, body: &[u8], content_type: &str) -> HttpReply {
-    http_send(url, body, content_type, true)
+    http_send(url, body, content_type, "", true)
+}
+
+/// POST a JSON-RPC request to `url` with `Authorization: Bearer <token>`.
+pub fn rpc_with_token(url: &str, request: &serde_json::Value, token: &str) -> HttpReply {
+    let header = format!("Authorization: Bearer {token}\r\n");
+    http_send(url, request.to_string().as_bytes(), "application/json", &header, false)
 }
 
 /// A JSON-RPC 2.0 request object.
@@ -717,6 +723,11 @@ impl WsClient {
     /// Open a WebSocket to the JSON-RPC server at `url` (`http://` or `ws://`);
     /// `Err` with the server's HTTP answer when it refuses the upgrade.
     pub fn connect(url: &str) -> Result<Self, HttpReply> {
+        Self::connect_with_headers(url, "")
+    }
+
+    /// Open a WebSocket to `url`, sending `headers` (each ending in CRLF) with the upgrade request.
+    pub fn connect_with_headers(url: &str, headers: &str) -> Result<Self, HttpReply> {
         use std::io::{Read, Write};
         let (host, path) = host_and_path(url);
         let mut stream = std::net::TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect to {host}: {e}"));
@@ -724,7 +735,7 @@ impl WsClient {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         // The key is RFC 6455's example nonce; the answer's accept hash is not checked.
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
         );
         stream.write_all(request.as_bytes()).unwrap_or_else(|e| panic!("send the upgrade request to {host}: {e}"));
         let mut buf = Vec::new();

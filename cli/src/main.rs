@@ -8,6 +8,7 @@ mod audit;
 mod common;
 mod devnet;
 mod genesis;
+mod jwt;
 mod keys;
 mod load;
 mod node;
@@ -37,6 +38,9 @@ enum Command {
     /// Create and inspect validator keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Keys and bearer tokens of authenticated JSON-RPC.
+    #[command(subcommand)]
+    Jwt(jwt::JwtCommand),
     /// Send load to a node and measure throughput and latency.
     Load(load::LoadArgs),
     /// Tenant audit anchoring: anchor a log file, prove a line, verify a proof.
@@ -68,6 +72,7 @@ fn main() {
             Command::Devnet(args) => args.run().await,
             Command::Genesis(cmd) => cmd.run(),
             Command::Keys(cmd) => cmd.run(),
+            Command::Jwt(cmd) => cmd.run(),
             Command::Load(args) => args.run().await,
             Command::Audit(cmd) => cmd.run().await,
             Command::Settle(args) => args.run().await,

@@ -7,6 +7,7 @@
 
 use crate::chain::{DEFAULT_MAX_BLOCK_TRANSACTIONS, DEFAULT_STATE_HISTORY_BLOCKS};
 use crate::mempool::MempoolConfig;
+use crate::rpc::auth::{AuthConfig, JwtKey};
 use crate::rpc::{Namespace, RpcConfig};
 use crate::run::{ConsensusSettings, NodeSettings};
 use crate::store::Retention;
@@ -206,6 +207,12 @@ pub struct RpcSection {
     pub max_subscriptions_per_connection: Option<u32>,
     /// Output one `debug_trace*` call may build, estimated bytes.
     pub max_trace_bytes: Option<usize>,
+    /// File holding the hex HS256 secret JWT bearer tokens are checked with (as geth's `jwtsecret`).
+    pub jwt_secret_file: Option<PathBuf>,
+    /// File holding the hex Ed25519 public key EdDSA JWT bearer tokens are checked with.
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// Namespaces that need a token once a JWT key is set (default: all of them).
+    pub auth_namespaces: Option<Vec<String>>,
 }
 
 impl RpcSection {
@@ -235,8 +242,64 @@ impl RpcSection {
             rate_limit_per_ip: self.rate_limit_per_ip.unwrap_or(d.rate_limit_per_ip),
             rate_limit_burst: self.rate_limit_burst.unwrap_or(d.rate_limit_burst),
             max_trace_bytes: self.max_trace_bytes.unwrap_or(d.max_trace_bytes),
+            auth: self.auth(&apis)?,
             apis,
         })
+    }
+}
+
+impl RpcSection {
+    /// The JWT authentication these settings ask for (`None` without a key file).
+    fn auth(&self, apis: &[Namespace]) -> Result<Option<AuthConfig>, ConfigError> {
+        let read_hex = |field: &'static str, path: &PathBuf| -> Result<Vec<u8>, ConfigError> {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Invalid { field, message: format!("{}: {e}", path.display()) })?;
+            alloy_primitives::hex::decode(text.trim())
+                .map_err(|e| ConfigError::Invalid { field, message: format!("{}: not hex: {e}", path.display()) })
+        };
+        let key = match (&self.jwt_secret_file, &self.jwt_public_key_file) {
+            (None, None) => {
+                if self.auth_namespaces.is_some() {
+                    return Err(ConfigError::Invalid {
+                        field: "[rpc] auth_namespaces",
+                        message: "needs jwt_secret_file or jwt_public_key_file".into(),
+                    });
+                }
+                return Ok(None);
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    field: "[rpc] jwt_secret_file",
+                    message: "give either jwt_secret_file or jwt_public_key_file, not both".into(),
+                });
+            }
+            (Some(path), None) => {
+                let secret = read_hex("[rpc] jwt_secret_file", path)?;
+                if secret.len() < 32 {
+                    return Err(ConfigError::Invalid {
+                        field: "[rpc] jwt_secret_file",
+                        message: format!("the secret is {} bytes; use at least 32", secret.len()),
+                    });
+                }
+                JwtKey::Hs256(secret)
+            }
+            (None, Some(path)) => {
+                let bytes = read_hex("[rpc] jwt_public_key_file", path)?;
+                let key = <[u8; 32]>::try_from(bytes.as_slice())
+                    .ok()
+                    .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+                    .ok_or_else(|| ConfigError::Invalid {
+                        field: "[rpc] jwt_public_key_file",
+                        message: format!("{}: not a 32-byte Ed25519 public key", path.display()),
+                    })?;
+                JwtKey::EdDsa(key)
+            }
+        };
+        let protected = match &self.auth_namespaces {
+            Some(names) => parse_namespaces("[rpc] auth_namespaces", names)?,
+            None => apis.to_vec(),
+        };
+        Ok(Some(AuthConfig { key, protected }))
     }
 }
 
@@ -574,6 +637,34 @@ mod tests {
             (rpc.max_subscriptions, rpc.max_subscriptions_per_connection, rpc.max_trace_bytes),
             (d.max_subscriptions, d.max_subscriptions_per_connection, d.max_trace_bytes)
         );
+    }
+
+    #[test]
+    fn jwt_settings_are_checked_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (short, secret) = (dir.path().join("short.hex"), dir.path().join("jwt.hex"));
+        std::fs::write(&short, "abcd").unwrap();
+        std::fs::write(&secret, format!("{}\n", "ab".repeat(32))).unwrap();
+        let with = |section: RpcSection| section.rpc_config().map(|c| c.auth.map(|a| a.protected));
+        let err = with(RpcSection { jwt_secret_file: Some(short), ..Default::default() }).unwrap_err();
+        assert_eq!(err.to_string(), "[rpc] jwt_secret_file: the secret is 2 bytes; use at least 32");
+        let err = with(RpcSection { auth_namespaces: Some(vec!["debug".into()]), ..Default::default() }).unwrap_err();
+        assert_eq!(err.to_string(), "[rpc] auth_namespaces: needs jwt_secret_file or jwt_public_key_file");
+        let both = RpcSection {
+            jwt_secret_file: Some(secret.clone()),
+            jwt_public_key_file: Some(secret.clone()),
+            ..Default::default()
+        };
+        assert!(with(both).unwrap_err().to_string().contains("not both"));
+        let all = with(RpcSection { jwt_secret_file: Some(secret.clone()), ..Default::default() }).unwrap();
+        assert_eq!(all, Some(Namespace::DEFAULT.to_vec()), "every served namespace by default");
+        let some = RpcSection {
+            jwt_secret_file: Some(secret),
+            auth_namespaces: Some(vec!["debug".into()]),
+            ..Default::default()
+        };
+        assert_eq!(with(some).unwrap(), Some(vec![Namespace::Debug]));
+        assert_eq!(with(RpcSection::default()).unwrap(), None, "open unless a key is set");
     }
 
     #[test]

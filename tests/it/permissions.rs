@@ -73,3 +73,81 @@ async fn genesis_lists_gate_senders_and_deployers_at_every_depth() {
     assert_eq!(view["accounts"]["mode"], "allowlist");
     assert_eq!(view["deployers"]["allowlist"], serde_json::json!([accounts[0].address]));
 }
+
+/// The JSON-RPC code of a refusal for want of authorization.
+const UNAUTHORIZED: i64 = -32001;
+
+/// A token minted with `dsec jwt new`.
+fn mint(args: &[&str]) -> String {
+    let mut all = vec!["jwt", "new"];
+    all.extend_from_slice(args);
+    let (ok, out) = dsec_tests::run_dsec(&all);
+    assert!(ok, "dsec jwt new {args:?}: {out}");
+    out.trim().to_string()
+}
+
+#[test]
+fn json_rpc_needs_a_valid_token_within_its_scope_over_http_and_websocket() {
+    use dsec_tests::{WsClient, rpc_raw, rpc_request, rpc_with_token, set_config_keys};
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = Network::prepare(dir.path(), 1);
+    let secret = dir.path().join("jwt.hex");
+    let (ok, out) = dsec_tests::run_dsec(&["jwt", "secret", "--out", &secret.display().to_string()]);
+    assert!(ok, "{out}");
+    let other = dir.path().join("other.hex");
+    assert!(dsec_tests::run_dsec(&["jwt", "secret", "--out", &other.display().to_string()]).0);
+    // Every namespace needs a token (the default once a key is set).
+    let secret_setting = format!("\"{}\"", secret.display());
+    set_config_keys(&network.configs[0], "rpc", &[("jwt_secret_file", &secret_setting)]);
+    network.restart(0, &[]);
+    let url = network.urls[0].clone();
+    let call = rpc_request(1, "eth_blockNumber", serde_json::json!([]));
+    let code = |body: &str| serde_json::from_str::<Value>(body).unwrap()["error"]["code"].as_i64();
+    let message = |body: &str| serde_json::from_str::<Value>(body).unwrap()["error"]["message"].to_string();
+
+    // No token, an expired one, one signed with another secret: 401 with a JSON-RPC body naming why.
+    let reply = rpc_raw(&url, &call);
+    assert_eq!((reply.status, code(&reply.body)), (401, Some(UNAUTHORIZED)), "{}", reply.body);
+    assert!(message(&reply.body).contains("missing bearer token"), "{}", reply.body);
+    let secret_arg = secret.display().to_string();
+    let expired = mint(&["--secret", &secret_arg, "--ttl", "0"]);
+    let reply = rpc_with_token(&url, &call, &expired);
+    assert_eq!(reply.status, 401);
+    assert!(message(&reply.body).contains("token expired"), "{}", reply.body);
+    let forged = mint(&["--secret", &other.display().to_string()]);
+    let reply = rpc_with_token(&url, &call, &forged);
+    assert_eq!(reply.status, 401);
+    assert!(message(&reply.body).contains("bad token signature"), "{}", reply.body);
+    let reply = rpc_with_token(&url, &call, "not.a.jwt");
+    assert_eq!(reply.status, 401);
+    assert!(message(&reply.body).contains("malformed token"), "{}", reply.body);
+
+    // A valid token within its scope works; a method outside it is named.
+    let scoped = mint(&["--secret", &secret_arg, "--scope", "eth"]);
+    let reply = rpc_with_token(&url, &call, &scoped);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(serde_json::from_str::<Value>(&reply.body).unwrap()["result"].is_string(), "{}", reply.body);
+    let reply = rpc_with_token(&url, &rpc_request(2, "net_version", serde_json::json!([])), &scoped);
+    assert_eq!(code(&reply.body), Some(UNAUTHORIZED), "{}", reply.body);
+    assert!(message(&reply.body).contains("net_version is outside the token's scope"), "{}", reply.body);
+
+    // Over WebSocket: the upgrade needs the token; then calls and subscriptions work.
+    let ws_url = url.replace("http://", "ws://");
+    assert!(WsClient::connect(&ws_url).is_err(), "an upgrade without a token is refused");
+    let mut ws = WsClient::connect_with_headers(&ws_url, &format!("Authorization: Bearer {scoped}\r\n"))
+        .unwrap_or_else(|reply| panic!("upgrade refused: {} {}", reply.status, reply.body));
+    ws.send_json(&call).unwrap();
+    let answer = ws.recv_json(std::time::Duration::from_secs(10)).expect("an answer");
+    assert!(answer["result"].is_string(), "{answer}");
+    ws.send_json(&rpc_request(3, "eth_subscribe", serde_json::json!(["newHeads"]))).unwrap();
+    let answer = ws.recv_json(std::time::Duration::from_secs(10)).expect("an answer");
+    assert!(answer["result"].is_string(), "subscribed: {answer}");
+    ws.send_json(&rpc_request(4, "web3_clientVersion", serde_json::json!([]))).unwrap();
+    let answer = loop {
+        let message = ws.recv_json(std::time::Duration::from_secs(10)).expect("an answer");
+        if message["id"] == 4 {
+            break message;
+        }
+    };
+    assert_eq!(answer["error"]["code"].as_i64(), Some(UNAUTHORIZED), "{answer}");
+}

@@ -12,14 +12,11 @@
 //! subscriber is usually given, so one host cannot multiply its budget by
 //! picking fresh addresses.
 
-use jsonrpsee::server::middleware::rpc::{
-    Batch, BatchEntry, BatchEntryErr, MethodResponse, Notification, Request, RpcServiceT,
-};
+use super::gate::CallCheck;
 use jsonrpsee::server::{HttpBody, HttpResponse};
 use jsonrpsee::types::ErrorObjectOwned;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -128,83 +125,27 @@ fn refilled(bucket: &Bucket, now: Instant, rate: f64, burst: f64) -> f64 {
     (bucket.tokens + elapsed * rate).min(burst)
 }
 
-/// Charges every call to its client's budget and refuses calls over it.
+/// Charges every call to its client's budget and refuses calls over it
+/// (calls without a known client, as in-process ones, are not charged).
 #[derive(Clone)]
-pub(super) struct RateLimitLayer(pub(super) Option<Arc<RateLimiter>>);
+pub(super) struct RateLimitCheck(pub(super) Option<Arc<RateLimiter>>);
 
-impl<S> tower::Layer<S> for RateLimitLayer {
-    type Service = RateLimit<S>;
-    fn layer(&self, inner: S) -> RateLimit<S> {
-        RateLimit { inner, limiter: self.0.clone() }
+impl RateLimitCheck {
+    fn charge(&self, extensions: &jsonrpsee::Extensions) -> Option<&RateLimiter> {
+        let limiter = self.0.as_deref()?;
+        let client = *extensions.get::<ClientIp>()?;
+        (limiter.take(client, 1, Instant::now()) == 0).then_some(limiter)
     }
 }
 
-/// The RPC middleware of [`RateLimitLayer`].
-#[derive(Clone)]
-pub(super) struct RateLimit<S> {
-    inner: S,
-    limiter: Option<Arc<RateLimiter>>,
-}
-
-impl<S> RateLimit<S> {
-    /// The limiter and client a request is charged to; `None` when unlimited
-    /// (or when no client address is known, as in in-process calls).
-    fn charged(&self, extensions: &jsonrpsee::Extensions) -> Option<(&RateLimiter, ClientIp)> {
-        Some((self.limiter.as_deref()?, *extensions.get::<ClientIp>()?))
-    }
-}
-
-impl<S> RpcServiceT for RateLimit<S>
-where
-    S: RpcServiceT<
-            MethodResponse = MethodResponse,
-            BatchResponse = MethodResponse,
-            NotificationResponse = MethodResponse,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    type MethodResponse = S::MethodResponse;
-    type NotificationResponse = S::NotificationResponse;
-    type BatchResponse = S::BatchResponse;
-
-    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
-        let refused = match self.charged(request.extensions()) {
-            Some((limiter, client)) if limiter.take(client, 1, Instant::now()) == 0 => Some(limiter.error()),
-            _ => None,
-        };
-        let inner = self.inner.clone();
-        async move {
-            match refused {
-                Some(error) => MethodResponse::error(request.id, error),
-                None => inner.call(request).await,
-            }
-        }
+impl CallCheck for RateLimitCheck {
+    fn refuse(&self, _: &str, extensions: &jsonrpsee::Extensions) -> Option<ErrorObjectOwned> {
+        self.charge(extensions).map(RateLimiter::error)
     }
 
-    fn batch<'a>(&self, mut batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
-        let charged = self.charged(batch.extensions()).map(|(limiter, client)| {
-            let granted = limiter.take(client, batch.len(), Instant::now());
-            (limiter.error(), granted)
-        });
-        if let Some((error, granted)) = charged {
-            // Calls past the granted number are answered with the error, in place.
-            for entry in batch.iter_mut().skip(granted) {
-                if let Ok(BatchEntry::Call(call)) = entry {
-                    *entry = Err(BatchEntryErr::new(call.id.clone(), error.clone()));
-                }
-            }
-        }
-        self.inner.batch(batch)
-    }
-
-    fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
-        if let Some((limiter, client)) = self.charged(n.extensions()) {
-            // A notification has no answer to carry a refusal; it is charged all the same.
-            limiter.take(client, 1, Instant::now());
-        }
-        self.inner.notification(n)
+    fn notified(&self, extensions: &jsonrpsee::Extensions) {
+        // A notification is charged all the same.
+        self.charge(extensions);
     }
 }
 

@@ -13,6 +13,7 @@
 //! `register` function and imports from `super` only, never from another
 //! namespace, so no two files import each other.
 
+pub mod auth;
 pub mod client_limits;
 pub mod convert;
 
@@ -22,6 +23,7 @@ mod dsec;
 mod eth;
 mod filter_store;
 mod filters;
+mod gate;
 mod net;
 mod perm;
 mod pubsub;
@@ -92,6 +94,8 @@ pub struct RpcConfig {
     pub max_trace_bytes: usize,
     /// The namespaces served (`debug` is off by default: its traces re-execute blocks).
     pub apis: Vec<Namespace>,
+    /// JWT authentication: who must present a token, and how it is checked (`None`: open).
+    pub auth: Option<auth::AuthConfig>,
 }
 
 /// A JSON-RPC namespace, selected per node as geth's `--http.api` does.
@@ -160,6 +164,7 @@ impl Default for RpcConfig {
             rate_limit_burst: 2_000,
             max_trace_bytes: 64 * 1024 * 1024,
             apis: Namespace::DEFAULT.to_vec(),
+            auth: None,
         }
     }
 }
@@ -401,33 +406,73 @@ pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> st
         .set_id_provider(HexIdProvider)
         .build();
     let limiter = client_limits::RateLimiter::new(config.rate_limit_per_ip, config.rate_limit_burst);
+    let auth = config.auth.clone().map(Arc::new);
     let cors = CorsLayer(Arc::new(config.cors_origins.clone()));
     let service = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors))
         .set_rpc_middleware(
-            RpcServiceBuilder::new().layer(ObserveLayer(metrics)).layer(client_limits::RateLimitLayer(limiter.clone())),
+            RpcServiceBuilder::new()
+                .layer(ObserveLayer(metrics))
+                .layer(gate::GateLayer(client_limits::RateLimitCheck(limiter.clone())))
+                .layer(gate::GateLayer(auth::AuthCheck(auth.clone()))),
         )
         .to_service_builder();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local_addr = listener.local_addr()?;
+    let every_namespace_protected =
+        config.auth.as_ref().is_some_and(|a| config.apis.iter().all(|n| a.protected.contains(n)));
     let context = new_context(chain, config);
     let methods: Methods = methods(context.clone()).map_err(std::io::Error::other)?.into();
     let maintenance = tokio::spawn(filters::maintain(context));
     let (stop, handle) = stop_channel();
-    tokio::spawn(accept_loop(listener, service, methods, stop, limiter));
+    let gates = Gates { limiter, auth, every_namespace_protected };
+    tokio::spawn(accept_loop(listener, service, methods, stop, gates));
     Ok(RpcServer { local_addr, handle, maintenance })
 }
 
+/// What the accept loop checks before a request reaches jsonrpsee.
+struct Gates {
+    limiter: Option<Arc<client_limits::RateLimiter>>,
+    auth: Option<Arc<auth::AuthConfig>>,
+    every_namespace_protected: bool,
+}
+
+impl Gates {
+    /// The answer to give at once instead of serving `request`, if any; else
+    /// the request with its client and verified token attached.
+    fn admit(&self, client: client_limits::ClientIp, request: &mut HttpRequest) -> Option<HttpResponse> {
+        request.extensions_mut().insert(client);
+        if let Some(limiter) = self.limiter.as_ref().filter(|l| l.exhausted(client, std::time::Instant::now())) {
+            return Some(limiter.too_many_requests());
+        }
+        if let Some(auth) = &self.auth {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            match auth::check_request(auth, self.every_namespace_protected, request.headers(), now) {
+                Ok(Some(claims)) => {
+                    request.extensions_mut().insert(auth::Authorized(claims));
+                }
+                Ok(None) => {}
+                Err(e) => return Some(auth::unauthorized(&e)),
+            }
+        }
+        None
+    }
+}
+
 /// Accept connections until the server is stopped; serve each with the
-/// client's address attached to its requests, answering `429` at once to a
-/// client whose budget is spent.
+/// client's address (and verified token) attached to its requests,
+/// answering `429` at once to a client whose budget is spent and `401` to a
+/// refused token.
 async fn accept_loop<R, H>(
     listener: tokio::net::TcpListener,
     service: TowerServiceBuilder<R, H>,
     methods: Methods,
     stop: StopHandle,
-    limiter: Option<Arc<client_limits::RateLimiter>>,
+    gates: Gates,
 ) where
     TowerServiceBuilder<R, H>: Clone,
     TowerService<R, H>: tower::Service<HttpRequest, Response = HttpResponse, Error = jsonrpsee::core::BoxError>
@@ -436,6 +481,7 @@ async fn accept_loop<R, H>(
         + 'static,
     <TowerService<R, H> as tower::Service<HttpRequest>>::Future: Send + 'static,
 {
+    let gates = Arc::new(gates);
     loop {
         let (socket, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -455,14 +501,10 @@ async fn accept_loop<R, H>(
         }
         let client = client_limits::ClientIp(remote.ip());
         let connection = service.clone().build(methods.clone(), stop.clone());
-        let limiter = limiter.clone();
+        let gates = gates.clone();
         let per_request = tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
             let mut request = request.map(HttpBody::new);
-            request.extensions_mut().insert(client);
-            let refusal = limiter
-                .as_ref()
-                .filter(|l| l.exhausted(client, std::time::Instant::now()))
-                .map(|l| l.too_many_requests());
+            let refusal = gates.admit(client, &mut request);
             let mut connection = connection.clone();
             async move {
                 match refusal {
