@@ -760,3 +760,79 @@ mod access_rules {
         assert_eq!(l.state.accounts[&factory].nonce, 2, "one child created");
     }
 }
+
+/// The cost of the access rules per transaction: run with
+/// `cargo test -p dsec-evm -- --ignored access_rules_cost --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: prints µs per transaction"]
+fn access_rules_cost() {
+    use crate::access::AccessRules;
+    use std::sync::Arc;
+    use std::time::Instant;
+    const TXS: usize = 2_000;
+    let key = LocalKey::random();
+    let mut listed: Vec<Address> = (0..10_000u64).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
+    listed.push(key.address());
+    let rules = [
+        ("open", AccessRules::open()),
+        ("10,001 senders, open deployment", AccessRules::new(Some(listed.clone()), None::<Vec<Address>>)),
+        ("10,001 senders, sender not a deployer (inspector on)", AccessRules::new(Some(listed), Some([Address::ZERO]))),
+    ];
+    let txs: Vec<RecoveredTx> = (0..TXS as u64)
+        .map(|nonce| {
+            let tx = TxEip1559 {
+                chain_id: CHAIN.chain_id,
+                nonce,
+                gas_limit: 21_000,
+                max_fee_per_gas: 2 * BASE_FEE as u128,
+                max_priority_fee_per_gas: 1_000,
+                to: TxKind::Call(Address::repeat_byte(0x42)),
+                value: U256::from(1),
+                ..Default::default()
+            };
+            RecoveredTx::decode(&key.sign_tx_bytes(tx)).unwrap()
+        })
+        .collect();
+    for (what, access) in rules {
+        let chain = ChainConfig { access: Arc::new(access), ..ChainConfig::new(CHAIN.chain_id) };
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let mut state = MemoryState::default();
+            state.accounts.insert(key.address(), AccountState::with_balance(U256::from(10u128.pow(21))));
+            let block = BlockContext { gas_limit: 100_000_000, ..block(1) };
+            let mut exec = BlockExecutor::new(&state, &chain, &block);
+            let started = Instant::now();
+            for tx in &txs {
+                exec.execute(tx).unwrap();
+            }
+            best = best.min(started.elapsed().as_secs_f64() * 1e6 / TXS as f64);
+        }
+        println!("{what}: {best:.2} µs per transfer (best of 5 blocks of {TXS})");
+    }
+    // ERC-20 transfers: a non-deployer's transactions run under the inspector, step by step.
+    for (what, deployers) in
+        [("ERC-20, deployer", None), ("ERC-20, not a deployer (inspector on)", Some([Address::ZERO]))]
+    {
+        let access = AccessRules::new(None::<Vec<Address>>, deployers);
+        let chain = ChainConfig { access: Arc::new(access), ..ChainConfig::new(CHAIN.chain_id) };
+        let mut w = World::new();
+        let token = w.deploy(token_initcode(U256::from(10u64).pow(U256::from(30))));
+        let calls: Vec<RecoveredTx> = (0..TXS)
+            .map(|i| {
+                let input = IToken::transferCall { to: Address::with_last_byte(i as u8), value: U256::from(1) };
+                w.tx(TxKind::Call(token), input.abi_encode().into(), 100_000, U256::ZERO)
+            })
+            .collect();
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let block = BlockContext { gas_limit: 1_000_000_000, ..block(w.number) };
+            let mut exec = BlockExecutor::new(&w.state, &chain, &block);
+            let started = Instant::now();
+            for tx in &calls {
+                assert!(exec.execute(tx).unwrap().success);
+            }
+            best = best.min(started.elapsed().as_secs_f64() * 1e6 / TXS as f64);
+        }
+        println!("{what}: {best:.2} µs per transfer (best of 5 blocks of {TXS})");
+    }
+}
