@@ -9,7 +9,7 @@ use clap::Args;
 use dsec_genesis::Genesis;
 use dsec_genesis::devnet::{DEV_ACCOUNT_BALANCE_WEI, DEVNET_CHAIN_ID, DevnetSpec, generate};
 use dsec_node::config::{P2pSection, RpcSection, SealerSection};
-use dsec_node::rpc::Namespace;
+use dsec_node::rpc::{Namespace, RpcConfig};
 use dsec_node::{FileConfig, NodeSettings, Overrides, resolve};
 use dsec_sdk::keyfile::{read_key, write_key};
 use eyre::{WrapErr, bail, eyre};
@@ -431,13 +431,16 @@ fn port(base: u16, i: usize, what: &str) -> eyre::Result<u16> {
 
 /// What a devnet's JSON-RPC serves beyond a production node's defaults: every
 /// namespace (traces included), CORS for any origin, so browser dApps on
-/// localhost can reach it, and no per-client rate limit, so load tests from
-/// one machine measure the node rather than the limit. Its listeners are on loopback.
+/// localhost can reach it, and no per-client limits (rate, filters), since
+/// every tool on the developer's machine is the same client and load tests
+/// should measure the node rather than the limit. Its listeners are on loopback.
 fn devnet_rpc() -> RpcSection {
+    let everyone = RpcConfig::default().max_filters;
     RpcSection {
         api: Some(Namespace::ALL.iter().map(|n| n.name().to_string()).collect()),
         cors_origins: Some(vec!["*".to_string()]),
         rate_limit_per_ip: Some(0),
+        max_filters_per_client: Some(everyone),
         ..RpcSection::default()
     }
 }
