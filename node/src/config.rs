@@ -8,6 +8,7 @@
 use crate::chain::{DEFAULT_MAX_BLOCK_TRANSACTIONS, DEFAULT_STATE_HISTORY_BLOCKS};
 use crate::mempool::MempoolConfig;
 use crate::rpc::auth::{AuthConfig, JwtKey};
+use crate::rpc::tls::{Tls, TlsFiles};
 use crate::rpc::{Namespace, RpcConfig};
 use crate::run::{ConsensusSettings, NodeSettings};
 use crate::store::Retention;
@@ -213,6 +214,12 @@ pub struct RpcSection {
     pub jwt_public_key_file: Option<PathBuf>,
     /// Namespaces that need a token once a JWT key is set (default: all of them).
     pub auth_namespaces: Option<Vec<String>>,
+    /// PEM certificate chain of the listener: serve JSON-RPC over TLS (with `tls_key_file`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM bundle of the CAs whose client certificates are accepted: require mutual TLS.
+    pub tls_client_ca_file: Option<PathBuf>,
 }
 
 impl RpcSection {
@@ -243,12 +250,33 @@ impl RpcSection {
             rate_limit_burst: self.rate_limit_burst.unwrap_or(d.rate_limit_burst),
             max_trace_bytes: self.max_trace_bytes.unwrap_or(d.max_trace_bytes),
             auth: self.auth(&apis)?,
+            tls: self.tls()?,
             apis,
         })
     }
 }
 
 impl RpcSection {
+    /// The TLS these settings ask for (`None` without a certificate).
+    fn tls(&self) -> Result<Option<Tls>, ConfigError> {
+        let invalid = |field: &'static str, message: String| ConfigError::Invalid { field, message };
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (None, None) if self.tls_client_ca_file.is_some() => {
+                Err(invalid("[rpc] tls_client_ca_file", "needs tls_cert_file and tls_key_file".into()))
+            }
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(invalid("[rpc] tls_key_file", "missing: tls_cert_file needs its key".into())),
+            (None, Some(_)) => {
+                Err(invalid("[rpc] tls_cert_file", "missing: tls_key_file needs its certificate".into()))
+            }
+            (Some(cert), Some(key)) => {
+                let files =
+                    TlsFiles { cert: cert.clone(), key: key.clone(), client_ca: self.tls_client_ca_file.clone() };
+                Tls::load(&files).map(Some).map_err(|e| invalid("[rpc] tls", e.to_string()))
+            }
+        }
+    }
+
     /// The JWT authentication these settings ask for (`None` without a key file).
     fn auth(&self, apis: &[Namespace]) -> Result<Option<AuthConfig>, ConfigError> {
         let read_hex = |field: &'static str, path: &PathBuf| -> Result<Vec<u8>, ConfigError> {
@@ -637,6 +665,23 @@ mod tests {
             (rpc.max_subscriptions, rpc.max_subscriptions_per_connection, rpc.max_trace_bytes),
             (d.max_subscriptions, d.max_subscriptions_per_connection, d.max_trace_bytes)
         );
+    }
+
+    #[test]
+    fn tls_settings_come_in_pairs_and_bad_files_are_named() {
+        let with = |section: RpcSection| section.rpc_config().map(|c| c.tls.is_some());
+        let cert = RpcSection { tls_cert_file: Some("cert.pem".into()), ..Default::default() };
+        assert_eq!(with(cert).unwrap_err().to_string(), "[rpc] tls_key_file: missing: tls_cert_file needs its key");
+        let ca = RpcSection { tls_client_ca_file: Some("ca.pem".into()), ..Default::default() };
+        assert_eq!(with(ca).unwrap_err().to_string(), "[rpc] tls_client_ca_file: needs tls_cert_file and tls_key_file");
+        let missing = RpcSection {
+            tls_cert_file: Some("/nonexistent/cert.pem".into()),
+            tls_key_file: Some("/nonexistent/key.pem".into()),
+            ..Default::default()
+        };
+        let err = with(missing).unwrap_err().to_string();
+        assert!(err.starts_with("[rpc] tls: /nonexistent/cert.pem"), "{err}");
+        assert!(!with(RpcSection::default()).unwrap(), "plain HTTP unless configured");
     }
 
     #[test]

@@ -151,3 +151,107 @@ fn json_rpc_needs_a_valid_token_within_its_scope_over_http_and_websocket() {
     };
     assert_eq!(answer["error"]["code"].as_i64(), Some(UNAUTHORIZED), "{answer}");
 }
+
+/// Run `openssl` with `args` in `dir`, failing the test with its output.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `curl` posting `eth_blockNumber` to `url` with extra arguments: its exit code and output.
+fn curl(dir: &std::path::Path, url: &str, extra: &[&str]) -> (i32, String) {
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-S", "--max-time", "10", "-H", "content-type: application/json", "-d", body])
+        .args(extra)
+        .arg(url)
+        .current_dir(dir)
+        .output()
+        .expect("curl");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn json_rpc_over_mutual_tls_needs_a_client_certificate_from_the_ca() {
+    use dsec_tests::set_config_keys;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A test CA, the node's certificate for 127.0.0.1, a client it vouches for and a stranger's self-signed one.
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl(
+        d,
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=dsec test CA"],
+        ]
+        .concat(),
+    );
+    for (name, ext) in [("node", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")] {
+        openssl(
+            d,
+            &[
+                &["req"],
+                &ec[..],
+                &["-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={name}")],
+            ]
+            .concat(),
+        );
+        std::fs::write(d.join(format!("{name}.ext")), ext).unwrap();
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-out",
+                &format!("{name}.pem"),
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+        );
+    }
+    openssl(
+        d,
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &["-keyout", "stranger.key", "-out", "stranger.pem", "-days", "2", "-subj", "/CN=stranger"],
+        ]
+        .concat(),
+    );
+
+    let mut network = Network::prepare(d, 1);
+    let path = |name: &str| format!("\"{}\"", d.join(name).display());
+    let (cert, key, ca) = (path("node.pem"), path("node.key"), path("ca.pem"));
+    set_config_keys(
+        &network.configs[0],
+        "rpc",
+        &[("tls_cert_file", &cert), ("tls_key_file", &key), ("tls_client_ca_file", &ca)],
+    );
+    network.restart(0, &[]);
+    let url = network.urls[0].replace("http://", "https://");
+
+    // A client certificate from the CA: served.
+    let (code, out) = curl(d, &url, &["--cacert", "ca.pem", "--cert", "client.pem", "--key", "client.key"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"result\":\"0x"), "{out}");
+    // No client certificate, or one the CA never signed: the handshake fails, nothing is served.
+    let (code, out) = curl(d, &url, &["--cacert", "ca.pem"]);
+    assert_ne!(code, 0, "served without a client certificate: {out}");
+    assert!(!out.contains("result"), "{out}");
+    let (code, out) = curl(d, &url, &["--cacert", "ca.pem", "--cert", "stranger.pem", "--key", "stranger.key"]);
+    assert_ne!(code, 0, "served a stranger: {out}");
+    // Plain HTTP on the TLS port gets nothing either.
+    let (code, out) = curl(d, &network.urls[0], &[]);
+    assert!(code != 0 || !out.contains("result"), "plain HTTP served: {out}");
+}

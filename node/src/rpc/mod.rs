@@ -27,6 +27,7 @@ mod gate;
 mod net;
 mod perm;
 mod pubsub;
+pub mod tls;
 mod web3;
 
 pub use context::RpcContext;
@@ -96,6 +97,8 @@ pub struct RpcConfig {
     pub apis: Vec<Namespace>,
     /// JWT authentication: who must present a token, and how it is checked (`None`: open).
     pub auth: Option<auth::AuthConfig>,
+    /// TLS on the listener, with or without client certificates (`None`: plain HTTP).
+    pub tls: Option<tls::Tls>,
 }
 
 /// A JSON-RPC namespace, selected per node as geth's `--http.api` does.
@@ -165,6 +168,7 @@ impl Default for RpcConfig {
             max_trace_bytes: 64 * 1024 * 1024,
             apis: Namespace::DEFAULT.to_vec(),
             auth: None,
+            tls: None,
         }
     }
 }
@@ -422,11 +426,12 @@ pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> st
     let local_addr = listener.local_addr()?;
     let every_namespace_protected =
         config.auth.as_ref().is_some_and(|a| config.apis.iter().all(|n| a.protected.contains(n)));
+    let tls = config.tls.clone();
     let context = new_context(chain, config);
     let methods: Methods = methods(context.clone()).map_err(std::io::Error::other)?.into();
     let maintenance = tokio::spawn(filters::maintain(context));
     let (stop, handle) = stop_channel();
-    let gates = Gates { limiter, auth, every_namespace_protected };
+    let gates = Gates { limiter, auth, every_namespace_protected, tls };
     tokio::spawn(accept_loop(listener, service, methods, stop, gates));
     Ok(RpcServer { local_addr, handle, maintenance })
 }
@@ -436,7 +441,11 @@ struct Gates {
     limiter: Option<Arc<client_limits::RateLimiter>>,
     auth: Option<Arc<auth::AuthConfig>>,
     every_namespace_protected: bool,
+    tls: Option<tls::Tls>,
 }
+
+/// How long a client has to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Gates {
     /// The answer to give at once instead of serving `request`, if any; else
@@ -501,6 +510,7 @@ async fn accept_loop<R, H>(
         }
         let client = client_limits::ClientIp(remote.ip());
         let connection = service.clone().build(methods.clone(), stop.clone());
+        let tls = gates.tls.clone();
         let gates = gates.clone();
         let per_request = tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
             let mut request = request.map(HttpBody::new);
@@ -513,10 +523,43 @@ async fn accept_loop<R, H>(
                 }
             }
         });
-        tokio::spawn(
-            jsonrpsee::server::serve_with_graceful_shutdown(socket, per_request, stop.clone().shutdown())
-                .instrument(tracing::debug_span!("rpc connection", %remote)),
-        );
+        let stopped = stop.clone().shutdown();
+        let span = tracing::debug_span!("rpc connection", %remote);
+        match tls {
+            None => {
+                tokio::spawn(
+                    jsonrpsee::server::serve_with_graceful_shutdown(socket, per_request, stopped).instrument(span),
+                );
+            }
+            Some(tls) => {
+                tokio::spawn(serve_tls(tls, socket, per_request, stopped).instrument(span));
+            }
+        }
+    }
+}
+
+/// Serve one connection over TLS: the handshake runs in the connection's own
+/// task (bounded in time), so a slow or refused client holds up no one else.
+async fn serve_tls<S>(
+    tls: tls::Tls,
+    socket: tokio::net::TcpStream,
+    service: S,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = HttpResponse, Error = jsonrpsee::core::BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor.accept(socket)).await {
+        Ok(Ok(stream)) => {
+            if let Err(e) = jsonrpsee::server::serve_with_graceful_shutdown(stream, service, stopped).await {
+                tracing::debug!(error = %e, "JSON-RPC connection over TLS ended with an error");
+            }
+        }
+        Ok(Err(e)) => tracing::debug!(error = %e, mutual = tls.mutual, "TLS handshake refused"),
+        Err(_) => tracing::debug!("TLS handshake timed out"),
     }
 }
 
