@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what building dsec needs beyond the Rust toolchain: libclang (the
-# RocksDB bindings are generated with bindgen) and a C/C++ compiler.
+# Installs what building and testing dsec needs beyond the Rust toolchain:
+# libclang (the RocksDB bindings are generated with bindgen), a C/C++
+# compiler, Python's venv, and openssl and curl for the TLS test.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -10,6 +11,9 @@ if ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 && ! ldconfig -p 2>/dev
 fi
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# The TLS end-to-end test makes its CA with openssl and talks to the node with curl.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
 if [ ${#need[@]} -gt 0 ]; then
