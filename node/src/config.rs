@@ -210,7 +210,8 @@ pub struct RpcSection {
     pub max_trace_bytes: Option<usize>,
     /// File holding the hex HS256 secret JWT bearer tokens are checked with (as geth's `jwtsecret`).
     pub jwt_secret_file: Option<PathBuf>,
-    /// File holding the hex Ed25519 public key EdDSA JWT bearer tokens are checked with.
+    /// File holding the public key JWT bearer tokens are checked with: a PEM
+    /// `PUBLIC KEY` (Ed25519 for EdDSA, P-256 for ES256, RSA for RS256) or a hex Ed25519 key.
     pub jwt_public_key_file: Option<PathBuf>,
     /// Namespaces that need a token once a JWT key is set (default: all of them).
     pub auth_namespaces: Option<Vec<String>>,
@@ -312,15 +313,26 @@ impl RpcSection {
                 JwtKey::Hs256(secret)
             }
             (None, Some(path)) => {
-                let bytes = read_hex("[rpc] jwt_public_key_file", path)?;
-                let key = <[u8; 32]>::try_from(bytes.as_slice())
-                    .ok()
-                    .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
-                    .ok_or_else(|| ConfigError::Invalid {
-                        field: "[rpc] jwt_public_key_file",
-                        message: format!("{}: not a 32-byte Ed25519 public key", path.display()),
-                    })?;
-                JwtKey::EdDsa(key)
+                let field = "[rpc] jwt_public_key_file";
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Invalid { field, message: format!("{}: {e}", path.display()) })?;
+                if text.contains("-----BEGIN") {
+                    crate::rpc::auth::public_key_from_pem(&text)
+                        .map_err(|e| ConfigError::Invalid { field, message: format!("{}: {e}", path.display()) })?
+                } else {
+                    let bytes = read_hex(field, path)?;
+                    let key = <[u8; 32]>::try_from(bytes.as_slice())
+                        .ok()
+                        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+                        .ok_or_else(|| ConfigError::Invalid {
+                            field,
+                            message: format!(
+                                "{}: not a 32-byte Ed25519 public key nor a PEM public key",
+                                path.display()
+                            ),
+                        })?;
+                    JwtKey::EdDsa(key)
+                }
             }
         };
         let protected = match &self.auth_namespaces {

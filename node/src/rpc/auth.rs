@@ -1,7 +1,9 @@
 //! Authenticated JSON-RPC: JWT bearer tokens (RFC 7519) on HTTP and
 //! WebSocket, verified with a shared secret (`HS256`, as geth's authenticated
-//! endpoint does) or an Ed25519 public key (`EdDSA`, so the node holds no
-//! secret that can mint tokens, as Besu's public-key authentication does).
+//! endpoint does) or a public key, so the node holds no secret that can mint
+//! tokens, as Besu's public-key authentication does: Ed25519 (`EdDSA`),
+//! ECDSA P-256 (`ES256`) or RSA (`RS256`, 2048 to 8192 bits), read from a PEM
+//! `PUBLIC KEY` file ([`public_key_from_pem`]) or, for Ed25519, 32 hex bytes.
 //!
 //! A token carries `exp` (required: seconds since the epoch) and may carry
 //! `scope`, the namespaces (`"eth"`) and methods (`"debug_traceCall"`) it may
@@ -37,6 +39,10 @@ pub enum JwtKey {
     Hs256(Vec<u8>),
     /// An Ed25519 public key (`EdDSA`): the node only verifies.
     EdDsa(ed25519_dalek::VerifyingKey),
+    /// An ECDSA P-256 public key (`ES256`), as an uncompressed SEC 1 point.
+    Es256(Vec<u8>),
+    /// An RSA public key (`RS256`, PKCS #1 v1.5), as DER `RSAPublicKey`.
+    Rs256(Vec<u8>),
 }
 
 impl std::fmt::Debug for JwtKey {
@@ -44,6 +50,8 @@ impl std::fmt::Debug for JwtKey {
         match self {
             Self::Hs256(_) => f.write_str("JwtKey::Hs256(<secret>)"),
             Self::EdDsa(key) => write!(f, "JwtKey::EdDsa({})", alloy_primitives::hex::encode(key.as_bytes())),
+            Self::Es256(point) => write!(f, "JwtKey::Es256({})", alloy_primitives::hex::encode(point)),
+            Self::Rs256(der) => write!(f, "JwtKey::Rs256({} bytes)", der.len()),
         }
     }
 }
@@ -98,6 +106,8 @@ impl JwtKey {
         match self {
             Self::Hs256(_) => "HS256",
             Self::EdDsa(_) => "EdDSA",
+            Self::Es256(_) => "ES256",
+            Self::Rs256(_) => "RS256",
         }
     }
 
@@ -126,6 +136,17 @@ impl JwtKey {
             }
             Self::EdDsa(key) => ed25519_dalek::Signature::from_slice(&signature)
                 .is_ok_and(|sig| key.verify(signed.as_bytes(), &sig).is_ok()),
+            // JWS ES256 signatures are r ‖ s, 32 bytes each (RFC 7518 §3.4).
+            Self::Es256(point) => {
+                ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(signed.as_bytes(), &signature)
+                    .is_ok()
+            }
+            Self::Rs256(der) => {
+                ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, der)
+                    .verify(signed.as_bytes(), &signature)
+                    .is_ok()
+            }
         };
         if !verified {
             return Err(TokenError::Signature);
@@ -136,6 +157,66 @@ impl JwtKey {
             return Err(TokenError::Expired(claims.exp));
         }
         Ok(claims)
+    }
+}
+
+/// One DER element: its tag, its content and what follows it.
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The verifying key in a PEM `PUBLIC KEY` (X.509 SubjectPublicKeyInfo):
+/// Ed25519 (`EdDSA`), ECDSA on P-256 (`ES256`) or RSA (`RS256`).
+pub fn public_key_from_pem(pem: &str) -> Result<JwtKey, String> {
+    const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+    const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "-----BEGIN PUBLIC KEY-----")
+        .skip(1)
+        .take_while(|l| *l != "-----END PUBLIC KEY-----")
+        .collect();
+    if body.is_empty() {
+        return Err("no -----BEGIN PUBLIC KEY----- block (export one with `openssl pkey -pubout`)".into());
+    }
+    let der = base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| format!("PEM body: {e}"))?;
+    let bad = || "not an X.509 SubjectPublicKeyInfo".to_string();
+    let (0x30, spki, _) = der_element(&der).ok_or_else(bad)? else { return Err(bad()) };
+    let (0x30, algorithm, rest) = der_element(spki).ok_or_else(bad)? else { return Err(bad()) };
+    let (0x03, bits, _) = der_element(rest).ok_or_else(bad)? else { return Err(bad()) };
+    let key = match bits.split_first() {
+        Some((0, key)) => key,
+        _ => return Err(bad()),
+    };
+    let (0x06, oid, parameters) = der_element(algorithm).ok_or_else(bad)? else { return Err(bad()) };
+    match oid {
+        ED25519 => <[u8; 32]>::try_from(key)
+            .ok()
+            .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+            .map(JwtKey::EdDsa)
+            .ok_or_else(|| "not a valid Ed25519 public key".into()),
+        EC_PUBLIC_KEY => match der_element(parameters) {
+            Some((0x06, P256, _)) if key.len() == 65 && key[0] == 4 => Ok(JwtKey::Es256(key.to_vec())),
+            Some((0x06, P256, _)) => Err("an EC key on P-256 must be an uncompressed point".into()),
+            _ => Err("an EC key must be on P-256 (ES256)".into()),
+        },
+        RSA => Ok(JwtKey::Rs256(key.to_vec())),
+        _ => Err("unsupported key type: use Ed25519, ECDSA P-256 or RSA".into()),
     }
 }
 
@@ -304,6 +385,84 @@ mod tests {
         assert!(key.verify(&token, NOW).unwrap().allows("debug_traceCall"));
         let stranger = JwtSigner::EdDsa(ed25519_dalek::SigningKey::from_bytes(&[6; 32])).sign(&claims(None));
         assert_eq!(key.verify(&stranger, NOW), Err(TokenError::Signature));
+    }
+
+    /// A test token signed with `alg` by a key outside this crate (ring's signers).
+    fn foreign_token(alg: &str, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{},"scope":["eth"]}}"#, NOW + 60));
+        let signed = format!("{header}.{payload}");
+        let signature = sign(signed.as_bytes());
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    fn pem(der: &[u8]) -> String {
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"))
+    }
+
+    /// SubjectPublicKeyInfo DER of an uncompressed P-256 point.
+    fn p256_spki(point: &[u8]) -> Vec<u8> {
+        let algorithm = [
+            0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+            0x03, 0x01, 0x07,
+        ];
+        let mut bits = vec![0x03, 0x42, 0x00];
+        bits.extend_from_slice(point);
+        let mut spki = vec![0x30, 0x59];
+        spki.extend_from_slice(&algorithm);
+        spki.extend_from_slice(&bits);
+        spki
+    }
+
+    #[test]
+    fn es256_tokens_verify_with_a_pem_public_key() {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let key = public_key_from_pem(&pem(&p256_spki(pair.public_key().as_ref()))).unwrap();
+        assert!(matches!(key, JwtKey::Es256(_)));
+        let token = foreign_token("ES256", |m| pair.sign(&rng, m).unwrap().as_ref().to_vec());
+        let claims = key.verify(&token, NOW).unwrap();
+        assert!(claims.allows("eth_call") && !claims.allows("debug_traceCall"));
+        let forged = foreign_token("ES256", |_| vec![1; 64]);
+        assert_eq!(key.verify(&forged, NOW), Err(TokenError::Signature));
+        let hs = JwtSigner::Hs256(vec![1; 32]).sign(&claims_of(None));
+        assert_eq!(key.verify(&hs, NOW), Err(TokenError::Algorithm("HS256".into(), "ES256")));
+    }
+
+    #[test]
+    fn rs256_tokens_verify_with_a_pem_public_key() {
+        // A 2048-bit key and a token signed with `openssl dgst -sha256 -sign`
+        // (exp in 2100, scope eth); the private key was not kept.
+        const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAoo1ohs/cVRPTZounBHBc\n5Li1eunb9xMk9O3Ss+QexogBRjKVv4E3TtwAO2ymL5mn1sdC8F/6D1Up/nCIJvzZ\n2DMRFO4XbiTRjslSXdtzaT8ElElz6vLAS6+YnhvfKuM5jD/G7AjxhI8gOTAeyWiI\nkbAfhlF/b1jYxY6lfhvCYeyMjKwxMc6lIbhlhozfX/L0ilA67ZqURj+kHDpPpF2Q\nsd1OLCLg1/Xp6pb4eP0Tw9PiUOLldh5uZBwdtjivexTj1B9T2z/MmMAApomNN8Ak\nxwyepCVsJMnFiRSrvACL/COsrUWICxqU6+IDkSAJZ+VFia0kdJ+xAp+dZ2lZyJj4\niwIDAQAB\n-----END PUBLIC KEY-----";
+        const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjQxMDI0NDQ4MDAsInNjb3BlIjpbImV0aCJdfQ.hFcSCF6vbklnyp-E0lYKsH15IGzwHLXg9oJXlwi3CbKlN6suv-GrxOX0OKWK8Zig-3utdX0YwtvMSRhjhbCneqUwLAqD2f85G3cUMo8KgIp1aSP3DinztrnwMowcqb-YNebL_LQ6O9FR3_VyH1Lk62hdSsgz48uThSNa2Bj1RPmvhGaPsBQbvPLqdNZvA4crzqt6ALK2mS21VnUZiIDq6uYRBhvzW7ppDYp6EFH4ymd1Bjqnw3pii0ml0gtK-do5iUdcDf_28sSwac7lEBgFdbGkxg1LsRGQwOQQc6gLUiiEcAG7-s5EFDRrdUqry6EGl-pabJAKGcswctNtC2QMZw";
+        let key = public_key_from_pem(PUBLIC).unwrap();
+        assert!(matches!(key, JwtKey::Rs256(_)));
+        assert!(key.verify(TOKEN, NOW).unwrap().allows("eth_getBalance"));
+        let at = TOKEN.len() - 10;
+        let swap = if &TOKEN[at..=at] == "A" { "B" } else { "A" };
+        let tampered = format!("{}{swap}{}", &TOKEN[..at], &TOKEN[at + 1..]);
+        assert_eq!(key.verify(&tampered, NOW), Err(TokenError::Signature));
+    }
+
+    fn claims_of(scope: Option<&[&str]>) -> Claims {
+        claims(scope)
+    }
+
+    #[test]
+    fn pem_keys_are_recognised_or_refused_by_name() {
+        // An Ed25519 SubjectPublicKeyInfo (RFC 8410 example key).
+        let ed = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
+        assert!(matches!(public_key_from_pem(ed), Ok(JwtKey::EdDsa(_))));
+        assert!(public_key_from_pem("hello").unwrap_err().contains("BEGIN PUBLIC KEY"));
+        let junk = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        assert!(public_key_from_pem(junk).unwrap_err().contains("SubjectPublicKeyInfo"));
+        let mut other_curve = p256_spki(&[4; 65]);
+        other_curve[20] = 0x08; // a byte of the curve OID
+        assert!(public_key_from_pem(&pem(&other_curve)).unwrap_err().contains("P-256"));
     }
 
     #[test]
