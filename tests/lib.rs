@@ -248,6 +248,25 @@ pub fn artifact_bytecode(name: &str) -> Bytes {
     v["bytecode"].as_str().expect("bytecode").parse().expect("hex")
 }
 
+/// A full node written by [`Network::full_node`].
+pub struct FullNode {
+    /// Its config file.
+    pub config: PathBuf,
+    /// Its libp2p peer id.
+    pub peer_id: String,
+    /// Its JSON-RPC URL.
+    pub url: String,
+    /// Its consensus p2p port.
+    pub p2p_port: u16,
+}
+
+impl FullNode {
+    /// Start it.
+    pub fn start(&self) -> NodeProcess {
+        NodeProcess::node(&self.config, &self.url, &[])
+    }
+}
+
 /// A network of `dsec node` validator processes on loopback, from the files
 /// `dsec devnet --write-only` generates, each process started and stopped by the test.
 pub struct Network {
@@ -365,6 +384,42 @@ impl Network {
         if let Some(mut node) = self.nodes[i].take() {
             node.kill9();
         }
+    }
+
+    /// Write a full node into `dir` (not started): a fresh network key, the
+    /// genesis, and every validator as a consensus peer. No validator's
+    /// configuration changes.
+    pub fn full_node(&self, dir: &Path) -> FullNode {
+        std::fs::create_dir_all(dir).expect("full node directory");
+        let key = dir.join("node.key");
+        let (ok, out) = run_dsec(&["keys", "generate", "--out", &key.display().to_string()]);
+        assert!(ok, "{out}");
+        let peer_id = out.lines().find_map(|l| l.strip_prefix("peer id")).expect("peer id printed").trim().to_string();
+        let config_line = |i: usize, name: &str| -> String {
+            let text = std::fs::read_to_string(&self.configs[i]).expect("validator config");
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_once('='))
+                .map(|(_, v)| v.trim().to_string())
+                .expect("a [p2p] setting")
+        };
+        // Validator 1's peer list starts with validator 0's address; validator 0's holds the others.
+        let mut peers: Vec<String> =
+            vec![config_line(1, "peers").split(", ").next().unwrap_or_default().trim_start_matches('[').to_string()];
+        peers.extend(config_line(0, "peers").trim_matches(|c| c == '[' || c == ']').split(", ").map(str::to_string));
+        let rpc_port = free_port_range(3);
+        let p2p_port = rpc_port + 1;
+        let config = format!(
+            "data_dir = {:?}\ngenesis = {:?}\nrpc_addr = \"127.0.0.1:{rpc_port}\"\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{p2p_port}\"\npeers = [{}]\ngossip_listen = \"/ip4/127.0.0.1/tcp/{}\"\nnode_key = {:?}\n",
+            dir.display().to_string(),
+            self.dir.join("genesis.json").display().to_string(),
+            peers.join(", "),
+            rpc_port + 2,
+            key.display().to_string(),
+        );
+        let config_path = dir.join("node.toml");
+        std::fs::write(&config_path, config).expect("full node config");
+        FullNode { config: config_path, peer_id, url: format!("http://127.0.0.1:{rpc_port}"), p2p_port }
     }
 
     /// A client of validator `i`.

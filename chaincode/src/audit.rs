@@ -76,8 +76,8 @@ impl AuditAnchoring {
         }
     }
 
-    fn require_admin(&self, caller: &Address) -> Result<(), Failure> {
-        if self.admins.contains(caller) {
+    fn require_admin(&self, host: &mut dyn Host, caller: &Address) -> Result<(), Failure> {
+        if crate::permissions::is_module_admin(host, "audit", caller, &self.admins)? {
             Ok(())
         } else {
             Err(Failure::reason("audit: caller is not a platform administrator"))
@@ -174,7 +174,7 @@ impl Chaincode for AuditAnchoring {
         })?;
         match decoded {
             Calls::createTenant(c) => {
-                self.require_admin(&call.caller)?;
+                self.require_admin(host, &call.caller)?;
                 if self.exists(host, &c.tenant)? {
                     return Err(Failure::reason("audit: tenant exists"));
                 }
@@ -197,7 +197,7 @@ impl Chaincode for AuditAnchoring {
                 ok(Vec::new())
             }
             Calls::addMember(c) => {
-                self.require_admin(&call.caller)?;
+                self.require_admin(host, &call.caller)?;
                 self.require_tenant(host, &c.tenant)?;
                 host.sstore(slot("tenant.member", &[c.tenant.as_slice(), c.member.as_slice()]), U256::from(1))?;
                 let log = IAuditAnchor::MemberAdded { tenant: c.tenant, member: c.member }.encode_log_data();

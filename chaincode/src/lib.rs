@@ -16,11 +16,13 @@
 //!
 //! Modules in this build: [`audit`] (tenant audit anchoring), [`provenance`]
 //! (shipment provenance) and [`settlement`] (cross-border settlement), plus
-//! the system module [`validator_set`] (validator-set governance), present on
+//! the system modules [`validator_set`] (validator-set governance) and
+//! [`permissions`] (who may send, deploy, connect and administer), present on
 //! every chain and added by the node with [`Registry::with_module`].
 
 pub mod audit;
 pub mod gas;
+pub mod permissions;
 pub mod provenance;
 pub mod settlement;
 pub mod storage;
@@ -58,6 +60,10 @@ impl Failure {
 pub trait Host {
     /// Read a slot of the module's storage (charges cold/warm `SLOAD` gas).
     fn sload(&mut self, slot: U256) -> Result<U256, Failure>;
+    /// Read a slot of another account's storage, charged as [`Host::sload`]:
+    /// how a module consults a system module (the permissions module's lists
+    /// of module administrators, the validator-set schedule).
+    fn sload_at(&mut self, address: Address, slot: U256) -> Result<U256, Failure>;
     /// Write a slot of the module's storage (charges `SSTORE` gas).
     fn sstore(&mut self, slot: U256, value: U256) -> Result<(), Failure>;
     /// Emit a log from the module's address (charges `LOG` gas).
@@ -122,7 +128,9 @@ pub fn decode_call<C: alloy::sol_types::SolInterface>(
 /// Configuration of a module from the genesis file.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleConfig {
-    /// Administrators.
+    /// Administrators declared in the genesis. On a chain they seed the
+    /// permissions module, which is then the authority
+    /// ([`permissions::is_module_admin`]); a module tested alone uses these.
     pub admins: Vec<Address>,
     /// Module-specific settings.
     pub settings: serde_json::Value,

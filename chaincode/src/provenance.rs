@@ -559,8 +559,8 @@ impl Provenance {
         Self::from_config(chain_hash, config)
     }
 
-    fn is_admin(&self, who: &Address) -> bool {
-        self.admins.contains(who)
+    fn is_admin(&self, host: &mut dyn Host, who: &Address) -> Result<bool, Failure> {
+        crate::permissions::is_module_admin(host, "provenance", who, &self.admins)
     }
 
     fn register_party(
@@ -569,7 +569,7 @@ impl Provenance {
         caller: &Address,
         c: IProvenance::registerPartyCall,
     ) -> Result<Bytes, Failure> {
-        if !self.is_admin(caller) {
+        if !self.is_admin(host, caller)? {
             return Err(Failure::reason("provenance: caller is not a module administrator"));
         }
         if c.party.is_zero() {
@@ -596,7 +596,7 @@ impl Provenance {
         caller: &Address,
         c: IProvenance::registerDeviceCall,
     ) -> Result<Bytes, Failure> {
-        if !self.is_admin(caller) && *caller != c.owner {
+        if *caller != c.owner && !self.is_admin(host, caller)? {
             return Err(Failure::reason("provenance: only an administrator or the owner may register a device"));
         }
         if role_of(host, &c.owner)? == 0 {
@@ -917,7 +917,7 @@ impl Provenance {
     ) -> Result<Bytes, Failure> {
         let mut s = Shipment::require(host, &c.id)?;
         let allowed = *caller == s.custodian
-            || self.is_admin(caller)
+            || self.is_admin(host, caller)?
             || matches!(role_of(host, caller)?, ROLE_CARRIER | ROLE_PORT_OPERATOR);
         if !allowed {
             return Err(Failure::reason("provenance: caller may not report disruptions"));

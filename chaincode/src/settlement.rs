@@ -327,7 +327,7 @@ impl Chaincode for Settlement {
                 Vec::new()
             }
             Calls::setRole(c) => {
-                if !self.admins.contains(&caller) {
+                if !crate::permissions::is_module_admin(host, "settlement", &caller, &self.admins)? {
                     return revert("caller is not an administrator");
                 }
                 if c.role > ROLE_FX_PROVIDER {
@@ -338,7 +338,7 @@ impl Chaincode for Settlement {
                 Vec::new()
             }
             Calls::createCurrency(c) => {
-                if !self.admins.contains(&caller) {
+                if !crate::permissions::is_module_admin(host, "settlement", &caller, &self.admins)? {
                     return revert("caller is not an administrator");
                 }
                 if !valid_code(&c.code) {

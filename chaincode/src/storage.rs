@@ -2,19 +2,58 @@
 //! (`keccak256(tag || keys…)`), packed integers and short strings.
 
 use crate::{Failure, Host};
-use alloy_primitives::{B256, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 
 /// The slot of `tag` keyed by `keys` (each key 32 bytes or less, left-padded).
 pub fn slot(tag: &str, keys: &[&[u8]]) -> U256 {
-    let mut buf = Vec::with_capacity(32 * (keys.len() + 1));
-    buf.extend_from_slice(keccak256(tag.as_bytes()).as_slice());
-    for key in keys {
-        let mut word = [0u8; 32];
-        let n = key.len().min(32);
-        word[32 - n..].copy_from_slice(&key[key.len() - n..]);
-        buf.extend_from_slice(&word);
+    dsec_sdk::chaincode::storage_slot(tag, keys)
+}
+
+/// A read-only [`Host`] over a module's committed storage, for the node to
+/// read a system module outside a transaction: `read` gives a slot of the
+/// module's account; gas is free; writes, logs and other accounts fail.
+pub(crate) struct CommittedStorage<'a> {
+    read: &'a mut dyn FnMut(U256) -> Result<U256, String>,
+    error: Option<String>,
+}
+
+impl<'a> CommittedStorage<'a> {
+    /// A host reading through `read`.
+    pub(crate) fn new(read: &'a mut dyn FnMut(U256) -> Result<U256, String>) -> Self {
+        Self { read, error: None }
     }
-    U256::from_be_bytes(keccak256(&buf).0)
+
+    /// The reader's own error behind `failure`, if it was one.
+    pub(crate) fn explain(&self, failure: Failure) -> String {
+        self.error.clone().unwrap_or_else(|| failure.to_string())
+    }
+}
+
+impl Host for CommittedStorage<'_> {
+    fn sload(&mut self, slot: U256) -> Result<U256, Failure> {
+        (self.read)(slot).map_err(|e| {
+            self.error = Some(e.clone());
+            Failure::Fatal(e)
+        })
+    }
+    fn sload_at(&mut self, _: Address, _: U256) -> Result<U256, Failure> {
+        Err(Failure::Fatal("only the module's own storage is read here".into()))
+    }
+    fn sstore(&mut self, _: U256, _: U256) -> Result<(), Failure> {
+        Err(Failure::Fatal("read-only".into()))
+    }
+    fn emit(&mut self, _: Vec<B256>, _: Bytes) -> Result<(), Failure> {
+        Err(Failure::Fatal("read-only".into()))
+    }
+    fn charge(&mut self, _: u64) -> Result<(), Failure> {
+        Ok(())
+    }
+    fn block_number(&self) -> u64 {
+        0
+    }
+    fn timestamp(&self) -> u64 {
+        0
+    }
 }
 
 /// Read a slot as a 32-byte word.

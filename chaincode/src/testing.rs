@@ -10,6 +10,8 @@ use std::collections::HashMap;
 pub struct MemoryHost {
     /// Storage slots.
     pub storage: HashMap<U256, U256>,
+    /// Other accounts' storage, read by [`Host::sload_at`] (a module cannot write it).
+    pub foreign: HashMap<(Address, U256), U256>,
     /// Logs emitted by successful calls: topics and data.
     pub logs: Vec<(Vec<B256>, Bytes)>,
     /// Gas used by the last call.
@@ -40,6 +42,10 @@ impl Host for Session<'_> {
     fn sload(&mut self, slot: U256) -> Result<U256, Failure> {
         self.charge_inner(2_100)?;
         Ok(self.writes.get(&slot).or_else(|| self.host.storage.get(&slot)).copied().unwrap_or_default())
+    }
+    fn sload_at(&mut self, address: Address, slot: U256) -> Result<U256, Failure> {
+        self.charge_inner(2_100)?;
+        Ok(self.host.foreign.get(&(address, slot)).copied().unwrap_or_default())
     }
     fn sstore(&mut self, slot: U256, value: U256) -> Result<(), Failure> {
         self.charge_inner(20_000)?;

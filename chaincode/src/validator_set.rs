@@ -92,6 +92,12 @@ impl ValidatorGovernance {
         if number == 0 { Ok((0, self.genesis.clone())) } else { load_stored_change(host, number) }
     }
 
+    /// The set signing `height` as scheduled now, read through `host` (whose
+    /// storage is this module's: the permissions module reads it through a view).
+    pub(crate) fn current_set(&self, host: &mut dyn Host, height: u64) -> Result<Vec<ValidatorInfo>, Failure> {
+        self.set_at(host, height)
+    }
+
     /// The set signing `height` as scheduled now.
     fn set_at(&self, host: &mut dyn Host, height: u64) -> Result<Vec<ValidatorInfo>, Failure> {
         let mut number = Self::count(host)?;
@@ -178,7 +184,7 @@ impl ValidatorGovernance {
 
     /// Verify approvals of `digest` by `current` members holding a two-thirds
     /// majority; each approval is charged [`ED25519_VERIFY_GAS`] before it is checked.
-    fn check_approvals(
+    pub(crate) fn check_approvals(
         host: &mut dyn Host,
         current: &[ValidatorInfo],
         digest: B256,
@@ -292,44 +298,14 @@ fn load_stored_change(host: &mut dyn Host, number: u64) -> Result<(u64, Vec<Vali
     Ok((activation, infos))
 }
 
-/// A read-only [`Host`] over committed state, for reading the schedule outside a transaction.
-struct StateHost<'a> {
-    read: &'a mut dyn FnMut(U256) -> Result<U256, String>,
-    error: Option<String>,
-}
-
-impl Host for StateHost<'_> {
-    fn sload(&mut self, slot: U256) -> Result<U256, Failure> {
-        (self.read)(slot).map_err(|e| {
-            self.error = Some(e.clone());
-            Failure::Fatal(e)
-        })
-    }
-    fn sstore(&mut self, _: U256, _: U256) -> Result<(), Failure> {
-        Err(Failure::Fatal("read-only".into()))
-    }
-    fn emit(&mut self, _: Vec<B256>, _: Bytes) -> Result<(), Failure> {
-        Err(Failure::Fatal("read-only".into()))
-    }
-    fn charge(&mut self, _: u64) -> Result<(), Failure> {
-        Ok(())
-    }
-    fn block_number(&self) -> u64 {
-        0
-    }
-    fn timestamp(&self) -> u64 {
-        0
-    }
-}
-
 /// The changes numbered `from` and above, read from the module's committed
 /// storage through `read` (slot → value). Errors are the reader's.
 pub fn scheduled_changes(
     read: &mut dyn FnMut(U256) -> Result<U256, String>,
     from: u64,
 ) -> Result<Vec<ScheduledChange>, String> {
-    let mut host = StateHost { read, error: None };
-    let fail = |host: &StateHost<'_>, f: Failure| host.error.clone().unwrap_or_else(|| f.to_string());
+    let mut host = crate::storage::CommittedStorage::new(read);
+    let fail = |host: &crate::storage::CommittedStorage<'_>, f: Failure| host.explain(f);
     let count = ValidatorGovernance::count(&mut host).map_err(|f| fail(&host, f))?;
     let mut out = Vec::new();
     for number in from.max(1)..=count {

@@ -271,6 +271,29 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     eprintln!("funding {} senders from {}", senders.len(), funder.address());
     send_and_wait(&client, &funding, cfg.timeout).await?;
 
+    // On a chain with an account allowlist, the funder (an administrator)
+    // lists the senders through the permissions module first.
+    let permissions: serde_json::Value =
+        client.call("dsec_permissions", Vec::<serde_json::Value>::new()).await.unwrap_or_default();
+    if permissions["accounts"]["mode"] == "allowlist" {
+        use dsec_sdk::chaincode::permissions::{ADDRESS, IPermissions};
+        let listing: Vec<Bytes> = senders
+            .iter()
+            .map(|s| {
+                let data = IPermissions::addAccountCall { account: s.address() }.abi_encode();
+                let raw =
+                    transfer(funder, &fees, funder_nonce, TxKind::Call(ADDRESS), U256::ZERO, data.into(), 200_000);
+                funder_nonce += 1;
+                raw
+            })
+            .collect();
+        eprintln!("listing {} senders on the account allowlist", senders.len());
+        let receipts = send_and_wait(&client, &listing, cfg.timeout).await?;
+        if receipts.iter().any(|r| !r.status()) {
+            bail!("listing the senders failed: --key must be a permission administrator on an allowlisted chain");
+        }
+    }
+
     // 2. For ERC-20: a token, and tokens for every sender.
     let (target, gas) = match cfg.workload {
         Workload::Transfer => (None, 21_000u64),

@@ -12,6 +12,7 @@ mod jwt;
 mod keys;
 mod load;
 mod node;
+mod perm;
 mod provenance;
 mod settle;
 mod tx;
@@ -52,6 +53,8 @@ enum Command {
     Provenance(provenance::ProvenanceArgs),
     /// Validator-set governance: show a height's set, approve and schedule changes.
     Validators(validators::ValidatorsArgs),
+    /// Permissions: who may send, deploy and connect, module and permission administrators.
+    Perm(perm::PermArgs),
 }
 
 fn main() {
@@ -78,6 +81,7 @@ fn main() {
             Command::Settle(args) => args.run().await,
             Command::Provenance(args) => args.run().await,
             Command::Validators(args) => args.run().await,
+            Command::Perm(args) => args.run().await,
         }
     });
     if let Err(e) = result {

@@ -49,6 +49,9 @@ pub(crate) struct NodeArgs {
     /// FAULT INJECTION FOR TESTS: sign a conflicting proposal beside each block proposed.
     #[arg(long, hide = true)]
     byzantine_equivocate_proposals: bool,
+    /// FAULT INJECTION FOR TESTS: admit and propose transactions the permissions refuse.
+    #[arg(long, hide = true)]
+    byzantine_ignore_permissions: bool,
     /// Stop when this process (the devnet supervisor that started the node) is gone.
     #[arg(long, hide = true)]
     parent_pid: Option<u32>,
@@ -74,6 +77,7 @@ impl NodeArgs {
             rpc_api: self.rpc_api,
             byzantine_equivocate: self.byzantine_equivocate,
             byzantine_equivocate_proposals: self.byzantine_equivocate_proposals,
+            byzantine_ignore_permissions: self.byzantine_ignore_permissions,
         };
         let resolved = resolve(file, overrides)?;
         init_logging(&resolved.log_level)?;

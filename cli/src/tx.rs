@@ -26,7 +26,16 @@ pub(crate) async fn send<C: SolCall>(
     to: Address,
     call: &C,
 ) -> eyre::Result<TransactionReceipt> {
-    let data: Bytes = call.abi_encode().into();
+    send_calldata(client, key, to, call.abi_encode().into()).await
+}
+
+/// Sign and send calldata already encoded to `to` from `key`, as [`send`] does.
+pub(crate) async fn send_calldata(
+    client: &RpcClient,
+    key: &LocalKey,
+    to: Address,
+    data: Bytes,
+) -> eyre::Result<TransactionReceipt> {
     // Estimating first surfaces a revert reason before anything is signed.
     let request = TransactionRequest::default().from(key.address()).to(to).input(data.clone().into());
     let gas = client.estimate_gas(&request).await.map_err(|e| eyre!("refused: {e}"))?;

@@ -19,11 +19,14 @@ use std::collections::HashSet;
 /// The revert reason of a creation refused by the deployer rule.
 pub const DEPLOY_NOT_PERMITTED: &str = "sender not permitted to deploy contracts";
 
-/// The account and deployer lists in force (`None`: anyone).
+/// The account and deployer lists in force (`None`: anyone), the blocklist,
+/// and the permission administrators, who may always send.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessRules {
     senders: Option<HashSet<Address>>,
     deployers: Option<HashSet<Address>>,
+    blocked: HashSet<Address>,
+    administrators: HashSet<Address>,
 }
 
 impl AccessRules {
@@ -41,12 +44,27 @@ impl AccessRules {
         Self {
             senders: senders.map(|s| s.into_iter().collect()),
             deployers: deployers.map(|d| d.into_iter().collect()),
+            blocked: HashSet::new(),
+            administrators: HashSet::new(),
         }
     }
 
-    /// Whether `sender` may send transactions.
+    /// The rules the permissions module's state sets: its allowlists when
+    /// enabled, its blocklist, and its administrators.
+    pub fn from_permissions(state: &dsec_chaincode::permissions::PermissionState) -> Self {
+        Self {
+            senders: state.account_allowlist.then(|| state.accounts.iter().copied().collect()),
+            deployers: state.deployer_allowlist.then(|| state.deployers.iter().copied().collect()),
+            blocked: state.blocked.iter().copied().collect(),
+            administrators: state.admins.iter().copied().collect(),
+        }
+    }
+
+    /// Whether `sender` may send transactions: an administrator always may; a
+    /// blocked account never; otherwise anyone in open mode, or a listed account.
     pub fn may_send(&self, sender: &Address) -> bool {
-        self.senders.as_ref().is_none_or(|list| list.contains(sender))
+        self.administrators.contains(sender)
+            || (!self.blocked.contains(sender) && self.senders.as_ref().is_none_or(|list| list.contains(sender)))
     }
 
     /// Whether transactions from `origin` may create contracts, directly or through contracts.
@@ -62,6 +80,16 @@ impl AccessRules {
     /// The deployer list, sorted (`None`: anyone who may send may deploy).
     pub fn deployers(&self) -> Option<Vec<Address>> {
         self.deployers.as_ref().map(sorted)
+    }
+
+    /// The blocklist, sorted.
+    pub fn blocked(&self) -> Vec<Address> {
+        sorted(&self.blocked)
+    }
+
+    /// The permission administrators, sorted.
+    pub fn administrators(&self) -> Vec<Address> {
+        sorted(&self.administrators)
     }
 
     /// Whether every sender may deploy (no creation needs watching).
@@ -122,5 +150,25 @@ mod tests {
         assert!(senders_only.may_deploy(&b), "no deployer list: whoever may send may deploy");
         assert_eq!(rules.senders(), Some(vec![a, b]));
         assert_eq!(senders_only.deployers(), None);
+    }
+
+    #[test]
+    fn administrators_always_send_and_blocked_accounts_never() {
+        use dsec_chaincode::permissions::PermissionState;
+        let (admin, blocked, listed) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let state = PermissionState {
+            account_allowlist: true,
+            accounts: vec![listed, blocked],
+            blocked: vec![blocked, admin],
+            admins: vec![admin],
+            ..Default::default()
+        };
+        let rules = AccessRules::from_permissions(&state);
+        assert!(rules.may_send(&admin), "an administrator, even blocked and unlisted");
+        assert!(!rules.may_send(&blocked), "blocked beats listed");
+        assert!(rules.may_send(&listed) && !rules.may_send(&Address::repeat_byte(4)));
+        assert!(rules.deploy_is_open());
+        let open = AccessRules::from_permissions(&PermissionState { blocked: vec![blocked], ..Default::default() });
+        assert!(open.may_send(&listed) && !open.may_send(&blocked) && open.senders().is_none());
     }
 }

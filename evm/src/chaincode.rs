@@ -70,6 +70,19 @@ impl<J: JournalTr> Host for JournalHost<'_, J> {
         Ok(loaded.data)
     }
 
+    fn sload_at(&mut self, address: Address, slot: U256) -> Result<U256, Failure> {
+        let loaded = self.journal.load_account(address).map(|_| ());
+        if let Err(e) = loaded {
+            return Err(self.fail(e));
+        }
+        let loaded = match self.journal.sload(address, slot) {
+            Ok(l) => l,
+            Err(e) => return Err(self.fail(e)),
+        };
+        self.charge(if loaded.is_cold { 2_100 } else { 100 })?;
+        Ok(loaded.data)
+    }
+
     fn sstore(&mut self, slot: U256, value: U256) -> Result<(), Failure> {
         let stored = match self.journal.sstore(self.address, slot, value) {
             Ok(s) => s,

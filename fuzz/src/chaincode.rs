@@ -6,8 +6,8 @@
 //!
 //! # Input
 //!
-//! The first byte picks the module (bits 0-1: audit, provenance, settlement,
-//! validator set) and the form of the rest (bit 7):
+//! The first byte picks the module (bits 0-2: audit, provenance, settlement,
+//! validator set, permissions; 5 to 7 pick none) and the form of the rest (bit 7):
 //!
 //! - bit 7 clear: the rest is the calldata of one call by the modules'
 //!   administrator ([`ADMIN`], also the validator admin and a member of the
@@ -31,7 +31,10 @@
 //! balances of every currency seen add up, with what is locked, to its supply;
 //! the validator-set schedule reads back with `scheduled_changes` (as the node
 //! reads it after each block) as numbered changes of non-empty sets within the
-//! limits, with increasing activation heights.
+//! limits, with increasing activation heights; the permissions module's sets
+//! stay consistent (every member's index points back at it, lengths match)
+//! and read back with `read_state` as the node reads them, with a threshold
+//! between 1 and the number of administrators.
 
 use crate::input::Input;
 use alloy::sol_types::SolCall;
@@ -39,7 +42,7 @@ use alloy_primitives::{Address, B256, Bytes, FixedBytes, U256};
 use dsec_chaincode::settlement::ISettlement;
 use dsec_chaincode::testing::MemoryHost;
 use dsec_chaincode::{Call, Chaincode, DISPATCH_GAS, Failure, GenesisTenant, ModuleConfig};
-use dsec_chaincode::{audit, provenance, settlement, validator_set};
+use dsec_chaincode::{audit, permissions, provenance, settlement, validator_set};
 use dsec_sdk::validators::{MAX_TOTAL_POWER, MAX_VALIDATORS, Validator, ValidatorKey, ValidatorSet};
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
@@ -59,6 +62,8 @@ pub(crate) const VALIDATOR_SEEDS: [[u8; 32]; 4] = [[1; 32], [2; 32], [3; 32], [4
 pub(crate) const SETTLEMENT: u8 = 2;
 /// Index of the validator-set module in [`modules`].
 pub(crate) const VALIDATORS: u8 = 3;
+/// Index of the permissions module in [`modules`] (seeded with [`ADMIN`] as administrator, threshold 1).
+pub(crate) const PERMISSIONS: u8 = 4;
 /// First-byte flag: the rest is a sequence of calls.
 pub(crate) const SEQUENCE: u8 = 0x80;
 /// Gas limit of each call.
@@ -81,7 +86,8 @@ pub(crate) fn genesis_validators() -> ValidatorSet {
     )
 }
 
-/// The four modules: audit, provenance, settlement ([`SETTLEMENT`]), validator set ([`VALIDATORS`]).
+/// The five modules: audit, provenance, settlement ([`SETTLEMENT`]), validator set ([`VALIDATORS`]),
+/// permissions ([`PERMISSIONS`]).
 pub(crate) fn modules() -> &'static [Arc<dyn Chaincode>] {
     static MODULES: OnceLock<Vec<Arc<dyn Chaincode>>> = OnceLock::new();
     MODULES.get_or_init(|| {
@@ -98,7 +104,9 @@ pub(crate) fn modules() -> &'static [Arc<dyn Chaincode>] {
             audit::AuditAnchoring::from_config(&ModuleConfig { tenants: vec![tenant], ..config.clone() }),
             provenance::Provenance::from_config(CHAIN, &config),
             settlement::Settlement::from_config(&config),
-            Ok(governance.into_module()),
+            Ok(governance.clone().into_module()),
+            Ok(permissions::Permissions::new(CHAIN, governance, vec!["audit".into(), "settlement".into()])
+                .into_module()),
         ];
         match built.into_iter().collect::<Result<Vec<_>, String>>() {
             Ok(modules) => modules,
@@ -120,7 +128,7 @@ struct CallSpec<'a> {
 fn calls(data: &[u8]) -> (u8, Vec<CallSpec<'_>>) {
     let mut input = Input::new(data);
     let Some(first) = input.u8() else { return (0, Vec::new()) };
-    let module = first & 0b11;
+    let module = first & 0b111;
     if first & SEQUENCE == 0 {
         let data = input.up_to(usize::MAX);
         return (module, vec![CallSpec { caller: ADMIN, data, is_static: false, value: false, next_block: false }]);
@@ -174,6 +182,9 @@ pub(crate) fn run(data: &[u8]) {
     let module = module.as_ref();
     let mut host = MemoryHost::new();
     host.gas_limit = GAS_LIMIT;
+    if index == PERMISSIONS {
+        host.storage.extend(permissions_seed());
+    }
     let mut named = Named { holders: CALLERS.into_iter().collect(), codes: BTreeSet::new(), complete: true };
     let mut wrote = false;
     for (n, spec) in calls.iter().enumerate() {
@@ -195,11 +206,58 @@ pub(crate) fn run(data: &[u8]) {
             if index == VALIDATORS {
                 schedule_reads_back(&host, &context);
             }
+            if index == PERMISSIONS {
+                permissions_consistent(&host, &context);
+            }
         }
     }
     if wrote && index == SETTLEMENT && named.complete {
         settlement_adds_up(module, &host, &named, &format!("settlement after {} calls", calls.len()));
     }
+}
+
+/// The permissions module's genesis storage: [`ADMIN`] administers, threshold 1,
+/// an account allowlist of `CALLERS[1]`, the audit module administered by [`ADMIN`].
+pub(crate) fn permissions_seed() -> std::collections::BTreeMap<U256, U256> {
+    use dsec_sdk::chaincode::permissions::{Seed, genesis_storage};
+    genesis_storage(&Seed {
+        admins: vec![ADMIN],
+        threshold: 1,
+        accounts: Some(vec![CALLERS[1]]),
+        module_admins: [("audit".to_string(), vec![ADMIN])].into(),
+        ..Seed::default()
+    })
+}
+
+/// Every set of the permissions module is consistent and the state reads back as the node reads it.
+fn permissions_consistent(host: &MemoryHost, context: &str) {
+    use dsec_sdk::chaincode::permissions::{
+        ACCOUNTS, ADMINS, BLOCKED, DEPLOYERS, NODES, module_set, set_index_slot, set_item_slot, set_len_slot,
+    };
+    let read = |slot: U256| host.storage.get(&slot).copied().unwrap_or_default();
+    for set in [ACCOUNTS, BLOCKED, DEPLOYERS, NODES, ADMINS, &module_set("audit"), &module_set("settlement")] {
+        let len: u64 = read(set_len_slot(set)).saturating_to();
+        assert!(len <= 1_000, "{context}: set {set} claims {len} members");
+        for i in 0..len {
+            let key = B256::from(read(set_item_slot(set, i)).to_be_bytes::<32>());
+            assert_eq!(
+                read(set_index_slot(set, &key)),
+                U256::from(i + 1),
+                "{context}: member {i} of {set} does not point back at its place"
+            );
+        }
+        assert!(read(set_item_slot(set, len)).is_zero(), "{context}: {set} has a member past its length");
+    }
+    let state = match permissions::read_state(&mut |slot| Ok(read(slot)), &["audit".to_string()]) {
+        Ok(state) => state,
+        Err(e) => panic!("{context}: the permissions do not read back: {e}"),
+    };
+    let admins = u64::try_from(state.admins.len()).unwrap_or(u64::MAX);
+    assert!(
+        state.threshold >= 1 && state.threshold <= admins.max(1),
+        "{context}: threshold {} of {admins}",
+        state.threshold
+    );
 }
 
 /// Make `call` on `host` and check what every call must satisfy.

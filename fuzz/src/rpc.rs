@@ -45,7 +45,7 @@ use std::time::Duration;
 
 /// Every method the node serves, in a fixed order (new methods go at the
 /// end, so that corpus files keep naming the same method).
-pub(crate) const METHODS: [&str; 53] = [
+pub(crate) const METHODS: [&str; 54] = [
     "web3_clientVersion",
     "web3_sha3",
     "net_version",
@@ -99,6 +99,7 @@ pub(crate) const METHODS: [&str; 53] = [
     "dsec_mempoolSize",
     "dsec_permissions",
     "perm_getAccountsAllowlist",
+    "perm_getNodesAllowlist",
 ];
 
 /// The methods, the runtime that runs them, and what exists on their chain.

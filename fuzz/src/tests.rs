@@ -304,7 +304,10 @@ mod proposal_stream {
 }
 
 mod chaincode_dispatch {
-    use crate::chaincode::{ADMIN, CALLERS, CHAIN, SEQUENCE, SETTLEMENT, TENANT, VALIDATOR_SEEDS, VALIDATORS, modules};
+    use crate::chaincode::{
+        ADMIN, CALLERS, CHAIN, PERMISSIONS, SEQUENCE, SETTLEMENT, TENANT, VALIDATOR_SEEDS, VALIDATORS, modules,
+        permissions_seed,
+    };
     use alloy::sol_types::SolCall;
     use alloy_primitives::{B256, FixedBytes, U256};
     use dsec_chaincode::Call;
@@ -328,6 +331,9 @@ mod chaincode_dispatch {
         let chaincode = modules()[usize::from(module)].as_ref();
         let mut host = MemoryHost::new();
         host.gas_limit = 5_000_000;
+        if module == PERMISSIONS {
+            host.storage.extend(permissions_seed());
+        }
         let mut input = vec![module | SEQUENCE];
         for (n, (flags, data)) in calls.iter().enumerate() {
             if flags & NEXT_BLOCK != 0 {
@@ -579,9 +585,40 @@ mod chaincode_dispatch {
 
     /// Calls of every module that succeed, one by one and in sequences on one state.
     pub(super) fn seeds() -> Vec<Vec<u8>> {
-        assert_eq!(modules().len(), 4, "the four chaincode modules build");
+        assert_eq!(modules().len(), 5, "the five chaincode modules build");
         assert_eq!(ADMIN, CALLERS[0], "single calls are made by the administrator");
-        [audit_seeds(), provenance_seeds(), settlement_seeds(), validator_seeds()].concat()
+        [audit_seeds(), provenance_seeds(), settlement_seeds(), validator_seeds(), permission_seeds()].concat()
+    }
+
+    /// Administrator changes of every kind, a refused outsider, and the views.
+    fn permission_seeds() -> Vec<Vec<u8>> {
+        use dsec_chaincode::permissions::IPermissions;
+        let peer = "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo".to_string();
+        vec![
+            single(PERMISSIONS, IPermissions::addAccountCall { account: CALLERS[2] }.abi_encode()),
+            sequence(
+                PERMISSIONS,
+                &[
+                    (0, IPermissions::removeAccountCall { account: CALLERS[1] }.abi_encode()),
+                    (0, IPermissions::blockAccountCall { account: CALLERS[3] }.abi_encode()),
+                    (0, IPermissions::setDeployerAllowlistCall { enabled: true }.abi_encode()),
+                    (0, IPermissions::addDeployerCall { account: CALLERS[2] }.abi_encode()),
+                    (0, IPermissions::addNodeCall { peerId: peer.clone() }.abi_encode()),
+                    (0, IPermissions::removeNodeCall { peerId: peer }.abi_encode()),
+                    (0, IPermissions::addModuleAdminCall { module: "audit".into(), admin: CALLERS[3] }.abi_encode()),
+                    (STATIC, IPermissions::mayTransactCall { account: CALLERS[3] }.abi_encode()),
+                    (STATIC, IPermissions::accountsCall {}.abi_encode()),
+                    (0, IPermissions::setAdminsCall { admins: vec![ADMIN, CALLERS[1]], threshold: 2 }.abi_encode()),
+                    (
+                        STATIC,
+                        IPermissions::changeDigestCall {
+                            change: IPermissions::addAccountCall { account: CALLERS[3] }.abi_encode().into(),
+                        }
+                        .abi_encode(),
+                    ),
+                ],
+            ),
+        ]
     }
 
     #[test]

@@ -87,7 +87,10 @@ pub fn generate(spec: &DevnetSpec) -> Devnet {
             .map(|(i, k)| GenesisValidator { name: format!("validator-{i}"), public_key: k.public_key(), power: 1 })
             .collect(),
         alloc,
+        // Open to every sender, administered by dev account 0 (it can switch
+        // on the allowlists, add deployers and nodes, rotate module admins).
         permissions: Permissions {
+            admins: vec![accounts[0].address],
             validator_admin: spec.validator_admin.then(|| accounts[0].address),
             ..Permissions::default()
         },

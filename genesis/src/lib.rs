@@ -103,15 +103,22 @@ pub struct GenesisAccount {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Permissions {
-    /// Network administrators (governance of validators and modules).
+    /// Permission administrators: they change the lists below at run time
+    /// through the permissions module (and may always send transactions).
     #[serde(default)]
     pub admins: Vec<Address>,
+    /// How many administrators must approve a change (default 1: any one of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_threshold: Option<u64>,
     /// If set, only these addresses may send transactions.
     #[serde(default)]
     pub senders: Option<Vec<Address>>,
     /// If set, only these addresses may deploy contracts.
     #[serde(default)]
     pub deployers: Option<Vec<Address>>,
+    /// libp2p peer ids of non-validator nodes allowed to connect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
     /// If set, this account may change the validator set by itself (otherwise
     /// only validators holding more than two thirds of the voting power can).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,10 +277,14 @@ impl Genesis {
             })?;
         }
         for (address, account) in &self.alloc {
+            if *address == dsec_sdk::chaincode::permissions::ADDRESS {
+                return Err(invalid(format!("alloc.{address}"), "reserved for the permissions module"));
+            }
             if !account.code.is_empty() && account.code.len() > 24_576 {
                 return Err(invalid(format!("alloc.{address}.code"), "larger than the 24,576-byte code limit"));
             }
         }
+        self.validate_permissions()?;
         let mut tenant_ids = BTreeSet::new();
         for (i, t) in self.tenants.iter().enumerate() {
             if t.id.trim().is_empty() {
@@ -284,6 +295,68 @@ impl Genesis {
             }
         }
         Ok(())
+    }
+
+    fn validate_permissions(&self) -> Result<(), GenesisError> {
+        use dsec_sdk::chaincode::permissions::{MAX_ADMINS, MAX_MODULE_NAME_LEN, is_peer_id};
+        let p = &self.permissions;
+        if p.admins.len() > MAX_ADMINS {
+            return Err(invalid("permissions.admins", format!("at most {MAX_ADMINS} administrators")));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, admin) in p.admins.iter().enumerate() {
+            if admin.is_zero() {
+                return Err(invalid(format!("permissions.admins[{i}]"), "the zero address cannot administer"));
+            }
+            if !seen.insert(admin) {
+                return Err(invalid(format!("permissions.admins[{i}]"), format!("duplicate administrator {admin}")));
+            }
+        }
+        if let Some(threshold) = p.admin_threshold {
+            let admins = p.admins.len() as u64;
+            if threshold == 0 || (admins > 0 && threshold > admins) {
+                return Err(invalid(
+                    "permissions.adminThreshold",
+                    format!("must be between 1 and the number of administrators ({admins})"),
+                ));
+            }
+        }
+        for (i, peer) in p.nodes.iter().enumerate() {
+            if !is_peer_id(peer) {
+                return Err(invalid(
+                    format!("permissions.nodes[{i}]"),
+                    format!("{peer:?} is not a base58 libp2p peer id"),
+                ));
+            }
+        }
+        for name in self.chaincode.keys() {
+            if name.len() > MAX_MODULE_NAME_LEN {
+                return Err(invalid(
+                    format!("chaincode.{name}"),
+                    format!("module names are at most {MAX_MODULE_NAME_LEN} bytes"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The permissions module's state at height 0, from the `permissions`
+    /// section and the administrators of each enabled chaincode module.
+    pub fn permissions_seed(&self) -> dsec_sdk::chaincode::permissions::Seed {
+        let p = &self.permissions;
+        dsec_sdk::chaincode::permissions::Seed {
+            admins: p.admins.clone(),
+            threshold: p.admin_threshold.unwrap_or(1),
+            accounts: p.senders.clone(),
+            deployers: p.deployers.clone(),
+            nodes: p.nodes.clone(),
+            module_admins: self
+                .chaincode
+                .iter()
+                .filter(|(_, m)| m.enabled)
+                .map(|(name, m)| (name.clone(), m.admins.clone()))
+                .collect(),
+        }
     }
 
     /// The initial validator set.
@@ -305,9 +378,21 @@ impl Genesis {
         keccak256(serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// The allocations as the state changes of block 0.
+    /// The allocations, and the permissions module's seeded storage, as the state changes of block 0.
     pub fn state_changes(&self) -> StateChanges {
+        use dsec_sdk::chaincode::permissions;
         let mut changes = StateChanges::default();
+        // The permissions module's account: its storage and the one-byte
+        // marker code every module account carries (so it is never empty).
+        let marker = Bytes::from_static(&[0xfe]);
+        changes.accounts.insert(
+            permissions::ADDRESS,
+            AccountChange {
+                info: Some(AccountState { nonce: 0, balance: U256::ZERO, code_hash: keccak256(&marker) }),
+                storage: permissions::genesis_storage(&self.permissions_seed()),
+                new_code: Some(marker),
+            },
+        );
         for (address, account) in &self.alloc {
             let code_hash = if account.code.is_empty() { KECCAK256_EMPTY } else { keccak256(&account.code) };
             changes.accounts.insert(

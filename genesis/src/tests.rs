@@ -96,3 +96,37 @@ fn permissions_default_to_open() {
     assert!(p.may_send(&Address::repeat_byte(1)));
     assert!(!p.may_send(&Address::repeat_byte(2)));
 }
+
+#[test]
+fn permission_settings_are_checked_and_named() {
+    let admin = "0x00000000000000000000000000000000000000a1";
+    let two = edit(|v| {
+        v["permissions"]["admins"] = serde_json::json!([admin]);
+        v["permissions"]["adminThreshold"] = 2.into();
+    });
+    assert!(
+        error_of(&two).contains("permissions.adminThreshold: must be between 1 and the number of administrators (1)")
+    );
+    let dup = edit(|v| v["permissions"]["admins"] = serde_json::json!([admin, admin]));
+    assert!(error_of(&dup).contains("permissions.admins[1]: duplicate administrator"));
+    let node = edit(|v| v["permissions"]["nodes"] = serde_json::json!(["enode://1234@127.0.0.1:30303"]));
+    assert!(error_of(&node).contains("permissions.nodes[0]"));
+    let reserved =
+        edit(|v| v["alloc"]["0x00000000000000000000000000000000da5ec004"] = serde_json::json!({"balance": "1"}));
+    assert!(error_of(&reserved).contains("reserved for the permissions module"));
+}
+
+#[test]
+fn the_permissions_section_seeds_the_module_and_the_state_root() {
+    use dsec_sdk::chaincode::permissions::{ADDRESS, account_allowlist_slot, seeded_slot};
+    let g = Genesis::from_json(&sample()).unwrap();
+    let module = &g.state_changes().accounts[&ADDRESS];
+    assert_eq!(module.storage.get(&seeded_slot()), Some(&U256::from(1)));
+    assert!(!module.storage.contains_key(&account_allowlist_slot()), "no sender list: open mode");
+    let mut listed = g.clone();
+    listed.permissions.senders = Some(vec![Address::repeat_byte(1)]);
+    assert_eq!(listed.state_changes().accounts[&ADDRESS].storage.get(&account_allowlist_slot()), Some(&U256::from(1)));
+    assert_ne!(g.header().state_root, listed.header().state_root, "the state root commits to the lists");
+    let seed = g.permissions_seed();
+    assert_eq!(seed.module_admins.keys().cloned().collect::<Vec<_>>(), vec!["audit", "provenance", "settlement"]);
+}

@@ -85,7 +85,7 @@ pub struct P2pSection {
     /// Transaction-gossip peers, each ending in `/p2p/<peer id>`.
     #[serde(default)]
     pub gossip_peers: Vec<String>,
-    /// Peer ids allowed besides the validators (full nodes, monitors).
+    /// Peer ids this node allows besides the validators and the ledger's node list (monitors, tools).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowlist: Vec<String>,
     /// File of this node's network key (full nodes; a validator uses its validator key).
@@ -415,6 +415,8 @@ pub struct Overrides {
     pub byzantine_equivocate: bool,
     /// FAULT INJECTION FOR TESTS: sign a conflicting proposal beside each one proposed.
     pub byzantine_equivocate_proposals: bool,
+    /// FAULT INJECTION FOR TESTS: admit and propose transactions the permissions refuse.
+    pub byzantine_ignore_permissions: bool,
 }
 
 /// A configuration ready to run: the node's settings and the log filter.
@@ -554,6 +556,7 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
         mempool: file.mempool.mempool(),
         sealer: file.sealer.sealer(),
         max_block_transactions: file.sealer.max_block_transactions.unwrap_or(default_block_transactions),
+        byzantine_ignore_permissions: flags.byzantine_ignore_permissions,
         consensus,
         data_dir,
         genesis,

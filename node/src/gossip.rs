@@ -12,17 +12,21 @@
 //! queue bounded in count and bytes; the admission thread survives a panic in
 //! admission (counted, the batch dropped).
 //!
-//! Only allowed peers may connect: the validators (whose peer id is derived
-//! from their consensus key) and the operator's allowlist. Any other peer's
-//! connection is denied when it is established, before a message is read.
+//! Only allowed peers may connect ([`PeerGate`]): the validators of the next
+//! heights (whose peer id is derived from their consensus key), the nodes on
+//! the permissions module's node list and the operator's allowlist. Any other
+//! peer's connection is denied when it is established, before a message is
+//! read. The set is recomputed after every committed block: a peer added is
+//! accepted, a peer removed is disconnected, without a restart.
 
 use crate::chain::{Chain, SubmitError};
 use crate::metrics::Metrics;
+use crate::peers::PeerGate;
 use alloy_primitives::{Bytes, keccak256};
 use futures::StreamExt;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, gossipsub, identity::Keypair};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -60,8 +64,8 @@ pub struct GossipConfig {
     pub listen: Multiaddr,
     /// Peers to keep connected, each ending in `/p2p/<peer id>`.
     pub peers: Vec<Multiaddr>,
-    /// Every peer allowed to connect (validators and the allowlist).
-    pub allowed: HashSet<PeerId>,
+    /// Who may connect, as of the head.
+    pub gate: Arc<PeerGate>,
 }
 
 /// Why the gossip swarm could not start.
@@ -114,11 +118,10 @@ pub async fn start(
         .map_err(|e| setup(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    for peer in &config.allowed {
-        swarm.behaviour_mut().allowed.allow_peer(*peer);
+    for peer in config.gate.peers() {
+        swarm.behaviour_mut().allowed.allow_peer(peer);
     }
     for (peer, _) in &dial {
-        swarm.behaviour_mut().allowed.allow_peer(*peer);
         swarm.behaviour_mut().gossipsub.add_explicit_peer(peer);
     }
     let topic = gossipsub::IdentTopic::new(TOPIC);
@@ -136,7 +139,7 @@ pub async fn start(
     let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
     chain.set_gossip(tx);
     info!(%listen, peer_id = %swarm.local_peer_id(), peers = dial.len(), "transaction gossip listening");
-    let task = tokio::spawn(run(swarm, topic, dial, rx, chain, metrics));
+    let task = tokio::spawn(run(swarm, topic, dial, rx, chain, config.gate, metrics));
     Ok((listen, task))
 }
 
@@ -219,8 +222,10 @@ async fn run(
     dial: Vec<(PeerId, Multiaddr)>,
     mut outgoing: mpsc::Receiver<Bytes>,
     chain: Arc<Chain>,
+    gate: Arc<PeerGate>,
     metrics: Arc<Metrics>,
 ) {
+    let mut commits = chain.subscribe_blocks();
     // Admission recovers signatures: one worker thread does it off the swarm's
     // task, so gossip never takes more than one core from block validation.
     let queued_bytes = Arc::new(AtomicUsize::new(0));
@@ -245,17 +250,37 @@ async fn run(
                     if *until > now {
                         return true;
                     }
-                    info!(%peer, "gossip peer allowed again after its ban");
-                    swarm.behaviour_mut().allowed.allow_peer(*peer);
+                    if gate.contains(peer) {
+                        info!(%peer, "gossip peer allowed again after its ban");
+                        swarm.behaviour_mut().allowed.allow_peer(*peer);
+                    }
                     invalid.remove(peer);
                     false
                 });
                 for (peer, addr) in &dial {
                     if !swarm.is_connected(peer)
+                        && gate.contains(peer)
                         && !banned.iter().any(|(b, _)| b == peer)
                         && let Err(e) = swarm.dial(addr.clone())
                     {
                         debug!(%peer, error = %e, "gossip dial failed");
+                    }
+                }
+            }
+            committed = commits.recv() => {
+                // Lagging behind commits only means several at once: refresh all the same.
+                if !matches!(committed, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    let changes = gate.refresh(&chain);
+                    for peer in changes.added {
+                        info!(%peer, "peer allowed from now on (validator set or node list)");
+                        if !banned.iter().any(|(b, _)| *b == peer) {
+                            swarm.behaviour_mut().allowed.allow_peer(peer);
+                        }
+                    }
+                    for peer in changes.removed {
+                        warn!(%peer, "peer no longer allowed (validator set or node list): disconnecting");
+                        metrics.peers_refused.inc();
+                        swarm.behaviour_mut().allowed.disallow_peer(peer);
                     }
                 }
             }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod gossip;
 pub mod mempool;
 pub mod metrics;
+pub mod peers;
 pub mod rpc;
 pub mod run;
 pub mod store;

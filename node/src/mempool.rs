@@ -588,6 +588,23 @@ impl Mempool {
         1
     }
 
+    /// Drop every transaction of the senders `keep` refuses (accounts the
+    /// permissions took away) and return their hashes.
+    pub fn evict_senders(&mut self, keep: impl Fn(&Address) -> bool) -> Vec<B256> {
+        let refused: Vec<Address> = self.senders.keys().filter(|s| !keep(s)).copied().collect();
+        let mut evicted = Vec::new();
+        for sender in refused {
+            let Some(queue) = self.senders.get(&sender) else { continue };
+            let txs: Vec<Arc<PooledTx>> = queue.txs.values().cloned().collect();
+            for p in &txs {
+                self.forget(p);
+                evicted.push(p.tx.hash);
+            }
+            self.senders.remove(&sender);
+        }
+        evicted
+    }
+
     /// Hashes of every pooled transaction.
     pub fn hashes(&self) -> Vec<B256> {
         self.by_hash.keys().copied().collect()
@@ -628,6 +645,25 @@ mod tests {
 
     fn pool() -> Mempool {
         Mempool::new(MempoolConfig { max_per_sender: 4, max_transactions: 6, ..Default::default() }, CHAIN, 30_000_000)
+    }
+
+    #[test]
+    fn evicting_a_sender_drops_its_ready_and_queued_transactions_only() {
+        let (removed, kept) = (LocalKey::random(), LocalKey::random());
+        let mut p = Mempool::new(MempoolConfig::default(), CHAIN, 30_000_000);
+        for nonce in [0, 1, 3] {
+            p.add(tx(&removed, nonce), rich(0)).unwrap();
+        }
+        p.add(tx(&kept, 0), rich(0)).unwrap();
+        let before = p.bytes();
+        let evicted = p.evict_senders(|s| *s != removed.address());
+        assert_eq!(evicted.len(), 3);
+        assert_eq!((p.len(), p.queued_len()), (1, 0));
+        assert!(p.bytes() < before && p.has_ready());
+        assert_eq!(p.ready(0).concat().len(), 1);
+        // The sender can come back later from a clean slate.
+        p.add(tx(&removed, 0), rich(0)).unwrap();
+        assert_eq!(p.len(), 2);
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct NodeSettings {
     pub sealer: DevSealerConfig,
     /// Most transactions per block.
     pub max_block_transactions: usize,
+    /// FAULT INJECTION FOR TESTS: admit and propose transactions the permissions refuse.
+    pub byzantine_ignore_permissions: bool,
     /// BFT consensus with peers (`None`: a single validator sealing alone).
     pub consensus: Option<ConsensusSettings>,
 }
@@ -58,7 +60,7 @@ pub struct ConsensusSettings {
     pub gossip_listen: Multiaddr,
     /// Transaction-gossip peers.
     pub gossip_peers: Vec<Multiaddr>,
-    /// Peer ids allowed besides the validators.
+    /// Peer ids this node allows besides the validators and the ledger's node list.
     pub allowlist: Vec<PeerId>,
     /// Network key seed of a full node (a validator uses its validator key).
     pub node_key: Option<[u8; 32]>,
@@ -172,6 +174,7 @@ pub async fn start(settings: NodeSettings) -> Result<RunningNode, NodeError> {
         mempool: settings.mempool.clone(),
         max_block_transactions: settings.max_block_transactions,
         beneficiary,
+        byzantine_ignore_permissions: settings.byzantine_ignore_permissions,
     };
     let chain = Arc::new(
         Chain::open(&settings.data_dir, settings.genesis.clone(), options, metrics.clone()).map_err(NodeError::Open)?,
@@ -238,17 +241,20 @@ async fn start_consensus(
         (None, None) => return Err(NodeError::Settings("a full node needs a network key: set [p2p] node_key".into())),
     };
     let network_key = bft::network_keypair(seed).ok_or_else(|| NodeError::Settings("invalid network key".into()))?;
-    let next = chain.head().header.number + 1;
-    let dialed: Vec<Multiaddr> = consensus.peers.iter().chain(&consensus.gossip_peers).cloned().collect();
-    let allowed = bft::allowed_peers(
-        [&settings.genesis.validator_set(), &chain.validators_at(next)],
-        &consensus.allowlist,
-        &dialed,
-    );
+    // Validators of the next heights, the permissions module's node list and
+    // this node's [p2p] allowlist; refreshed after every commit.
+    let gate = crate::peers::PeerGate::new(consensus.allowlist.iter().copied(), &chain);
+    for addr in consensus.peers.iter().chain(&consensus.gossip_peers) {
+        if let Some(peer) = bft::peer_id_in(addr)
+            && !gate.contains(&peer)
+        {
+            warn!(%peer, "a configured peer is neither a validator, on the node list nor in [p2p] allowlist: it will be refused until it is");
+        }
+    }
     let gossip = crate::gossip::GossipConfig {
         listen: consensus.gossip_listen.clone(),
         peers: consensus.gossip_peers.clone(),
-        allowed: allowed.clone(),
+        gate: gate.clone(),
     };
     let (gossip_addr, gossip_task) = crate::gossip::start(chain.clone(), network_key.clone(), gossip, metrics).await?;
     tasks.push(gossip_task);
@@ -263,7 +269,7 @@ async fn start_consensus(
         network_key,
         listen: consensus.listen.clone(),
         peers: consensus.peers.clone(),
-        allowed,
+        allowed: gate.shared(),
         wal_dir: settings.data_dir.join("wal"),
         params: consensus.params.clone(),
         byzantine: consensus.byzantine.clone(),

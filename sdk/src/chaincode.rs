@@ -172,3 +172,244 @@ pub mod validator_set {
         )
     }
 }
+
+/// The storage slot of `tag` keyed by `keys`, as chaincode modules lay out
+/// their storage (like Solidity mappings: `keccak256(keccak256(tag) ‖ keys…)`,
+/// each key left-padded to 32 bytes).
+pub fn storage_slot(tag: &str, keys: &[&[u8]]) -> alloy_primitives::U256 {
+    use alloy_primitives::keccak256;
+    let mut buf = Vec::with_capacity(32 * (keys.len() + 1));
+    buf.extend_from_slice(keccak256(tag.as_bytes()).as_slice());
+    for key in keys {
+        let mut word = [0u8; 32];
+        let n = key.len().min(32);
+        word[32 - n..].copy_from_slice(&key[key.len() - n..]);
+        buf.extend_from_slice(&word);
+    }
+    alloy_primitives::U256::from_be_bytes(keccak256(&buf).0)
+}
+
+/// Permissions (a system module, present on every chain): who may send, who
+/// may deploy, which nodes may connect, who administers each chaincode module
+/// and who administers all of this. Its storage is seeded by the genesis
+/// ([`permissions::genesis_storage`]), so the genesis state root commits to it.
+pub mod permissions {
+    use super::storage_slot;
+    use alloy::sol_types::SolValue;
+    use alloy_primitives::{Address, B256, U256, address, keccak256};
+    use std::collections::BTreeMap;
+
+    mod bindings {
+        alloy::sol!(
+            #[sol(all_derives)]
+            "../chaincode/sol/IPermissions.sol"
+        );
+    }
+    pub use bindings::IPermissions;
+
+    /// Where the module lives.
+    pub const ADDRESS: Address = address!("0x00000000000000000000000000000000da5ec004");
+
+    /// Domain tag of change digests (keccak-256 of this text is the first word).
+    pub const CHANGE_DOMAIN: &str = "dsec.permissions.change.v1";
+    /// Domain tag of administrator-replacement digests signed by validators.
+    pub const ADMINS_DOMAIN: &str = "dsec.permissions.admins.v1";
+
+    /// Most permission administrators.
+    pub const MAX_ADMINS: usize = 32;
+    /// Most bytes of a node's peer id (base58 libp2p peer ids are 46 to 53 characters).
+    pub const MAX_PEER_ID_LEN: usize = 64;
+    /// Most bytes of a module name.
+    pub const MAX_MODULE_NAME_LEN: usize = 31;
+
+    /// The set of accounts allowed to send (allowlist mode).
+    pub const ACCOUNTS: &str = "accounts";
+    /// The set of accounts refused in any mode.
+    pub const BLOCKED: &str = "blocked";
+    /// The set of accounts allowed to create contracts (deployer allowlist mode).
+    pub const DEPLOYERS: &str = "deployers";
+    /// The set of non-validator nodes allowed to connect (keys: keccak-256 of the peer id).
+    pub const NODES: &str = "nodes";
+    /// The set of permission administrators.
+    pub const ADMINS: &str = "admins";
+
+    /// The set holding the administrators of chaincode module `module`.
+    pub fn module_set(module: &str) -> String {
+        format!("module/{module}")
+    }
+
+    /// Slot of the number of members of `set`.
+    pub fn set_len_slot(set: &str) -> U256 {
+        storage_slot("perm.set.len", &[keccak256(set.as_bytes()).as_slice()])
+    }
+
+    /// Slot of member `index` (0-based) of `set`.
+    pub fn set_item_slot(set: &str, index: u64) -> U256 {
+        storage_slot("perm.set.item", &[keccak256(set.as_bytes()).as_slice(), &index.to_be_bytes()])
+    }
+
+    /// Slot holding the position plus one of `key` in `set` (zero: not a member).
+    pub fn set_index_slot(set: &str, key: &B256) -> U256 {
+        storage_slot("perm.set.index", &[keccak256(set.as_bytes()).as_slice(), key.as_slice()])
+    }
+
+    /// Slot of the byte length of the text stored under `key` (node peer ids).
+    pub fn text_len_slot(key: &B256) -> U256 {
+        storage_slot("perm.text.len", &[key.as_slice()])
+    }
+
+    /// Slot of word `index` of the text stored under `key`.
+    pub fn text_word_slot(key: &B256, index: u64) -> U256 {
+        storage_slot("perm.text.word", &[key.as_slice(), &index.to_be_bytes()])
+    }
+
+    /// Slot of the account-allowlist flag (non-zero: allowlist mode).
+    pub fn account_allowlist_slot() -> U256 {
+        storage_slot("perm.accounts.allowlist", &[])
+    }
+
+    /// Slot of the deployer-allowlist flag (non-zero: only listed deployers create).
+    pub fn deployer_allowlist_slot() -> U256 {
+        storage_slot("perm.deployers.allowlist", &[])
+    }
+
+    /// Slot of the administrators' threshold.
+    pub fn threshold_slot() -> U256 {
+        storage_slot("perm.threshold", &[])
+    }
+
+    /// Slot of the change nonce.
+    pub fn nonce_slot() -> U256 {
+        storage_slot("perm.nonce", &[])
+    }
+
+    /// Slot set to 1 when the genesis seeded the module (modules tested alone
+    /// find it zero and use the administrators of their own configuration).
+    pub fn seeded_slot() -> U256 {
+        storage_slot("perm.seeded", &[])
+    }
+
+    /// The 32-byte set key of an account.
+    pub fn account_key(account: &Address) -> B256 {
+        account.into_word()
+    }
+
+    /// The 32-byte set key of a node's peer id.
+    pub fn node_key(peer_id: &str) -> B256 {
+        keccak256(peer_id.as_bytes())
+    }
+
+    /// What the genesis declares: the module's state at height 0.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct Seed {
+        /// Permission administrators.
+        pub admins: Vec<Address>,
+        /// Administrators a change needs (at least 1).
+        pub threshold: u64,
+        /// The account allowlist (`None`: open mode).
+        pub accounts: Option<Vec<Address>>,
+        /// The deployer allowlist (`None`: every permitted sender may deploy).
+        pub deployers: Option<Vec<Address>>,
+        /// Peer ids of non-validator nodes allowed to connect.
+        pub nodes: Vec<String>,
+        /// Administrators of each chaincode module, by module name.
+        pub module_admins: BTreeMap<String, Vec<Address>>,
+    }
+
+    /// The storage the genesis gives the module (zero slots left out).
+    pub fn genesis_storage(seed: &Seed) -> BTreeMap<U256, U256> {
+        let mut storage = BTreeMap::new();
+        let add_set = |storage: &mut BTreeMap<U256, U256>, set: &str, keys: &[B256]| {
+            let mut count = 0u64;
+            for key in keys {
+                let index_slot = set_index_slot(set, key);
+                if storage.contains_key(&index_slot) {
+                    continue;
+                }
+                storage.insert(set_item_slot(set, count), U256::from_be_bytes(key.0));
+                count += 1;
+                storage.insert(index_slot, U256::from(count));
+            }
+            if count > 0 {
+                storage.insert(set_len_slot(set), U256::from(count));
+            }
+        };
+        let addresses = |list: &[Address]| list.iter().map(account_key).collect::<Vec<_>>();
+        add_set(&mut storage, ADMINS, &addresses(&seed.admins));
+        if let Some(accounts) = &seed.accounts {
+            storage.insert(account_allowlist_slot(), U256::from(1));
+            add_set(&mut storage, ACCOUNTS, &addresses(accounts));
+        }
+        if let Some(deployers) = &seed.deployers {
+            storage.insert(deployer_allowlist_slot(), U256::from(1));
+            add_set(&mut storage, DEPLOYERS, &addresses(deployers));
+        }
+        add_set(&mut storage, NODES, &seed.nodes.iter().map(|p| node_key(p)).collect::<Vec<_>>());
+        for peer in &seed.nodes {
+            for (slot, value) in text_slots(&node_key(peer), peer) {
+                storage.insert(slot, value);
+            }
+        }
+        for (module, admins) in &seed.module_admins {
+            add_set(&mut storage, &module_set(module), &addresses(admins));
+        }
+        storage.insert(threshold_slot(), U256::from(seed.threshold.max(1)));
+        storage.insert(seeded_slot(), U256::from(1));
+        storage.retain(|_, v| !v.is_zero());
+        storage
+    }
+
+    /// The slots and values that store `text` under `key`: its length, then its bytes in 32-byte words.
+    pub fn text_slots(key: &B256, text: &str) -> Vec<(U256, U256)> {
+        let bytes = text.as_bytes();
+        let mut out = vec![(text_len_slot(key), U256::from(bytes.len()))];
+        for (i, chunk) in (0u64..).zip(bytes.chunks(32)) {
+            let mut word = [0u8; 32];
+            word[..chunk.len()].copy_from_slice(chunk);
+            out.push((text_word_slot(key, i), U256::from_be_bytes(word)));
+        }
+        out
+    }
+
+    /// Whether `peer_id` looks like a libp2p peer id in base58 (a multihash of an
+    /// ed25519 key, `12D3KooW…`, or of a longer key, `Qm…`): base58 characters only,
+    /// 40 to [`MAX_PEER_ID_LEN`] of them.
+    pub fn is_peer_id(peer_id: &str) -> bool {
+        const BASE58: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+        (40..=MAX_PEER_ID_LEN).contains(&peer_id.len()) && peer_id.bytes().all(|b| BASE58.contains(&b))
+    }
+
+    /// The digest administrators sign (as an EIP-191 personal message) to approve
+    /// `change` (a change function's calldata) as change number `nonce` on the
+    /// chain whose genesis hash is `chain_hash`:
+    /// `keccak256(abi.encode(keccak256(CHANGE_DOMAIN), chainHash, address(module), nonce, keccak256(change)))`.
+    pub fn change_digest(chain_hash: &B256, nonce: u64, change: &[u8]) -> B256 {
+        keccak256((keccak256(CHANGE_DOMAIN), *chain_hash, ADDRESS, nonce, keccak256(change)).abi_encode_params())
+    }
+
+    /// The digest validators sign (the 32 bytes, with their ed25519 consensus key)
+    /// to replace the administrators at change number `nonce`:
+    /// `keccak256(abi.encode(keccak256(ADMINS_DOMAIN), chainHash, address(module), nonce, admins, threshold))`.
+    pub fn admins_digest(chain_hash: &B256, nonce: u64, admins: &[Address], threshold: u64) -> B256 {
+        keccak256(
+            (keccak256(ADMINS_DOMAIN), *chain_hash, ADDRESS, nonce, admins.to_vec(), threshold).abi_encode_params(),
+        )
+    }
+
+    /// The prehash an administrator's signature covers: the EIP-191 personal
+    /// message of the 32 digest bytes (what `eth_sign` and wallets sign).
+    pub fn approval_prehash(digest: &B256) -> B256 {
+        alloy_primitives::eip191_hash_message(digest.as_slice())
+    }
+
+    /// An administrator's approval of `digest`: 65 bytes, `r ‖ s ‖ v` with `v` 27 or 28.
+    pub fn sign_approval(key: &crate::tx::LocalKey, digest: &B256) -> alloy_primitives::Bytes {
+        key.sign_prehash(&approval_prehash(digest)).as_bytes().to_vec().into()
+    }
+
+    /// The administrator whose approval `signature` is of `digest`, if it is a well-formed signature.
+    pub fn approval_signer(digest: &B256, signature: &[u8]) -> Option<Address> {
+        let signature = alloy_primitives::Signature::from_raw(signature).ok()?;
+        crate::tx::recover_prehash(&approval_prehash(digest), &signature).ok()
+    }
+}

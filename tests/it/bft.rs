@@ -371,40 +371,15 @@ async fn a_full_node_follows_the_chain_through_value_sync_and_serves_rpc() {
     network.client(0).wait_for_receipt(hash, Duration::from_secs(30)).await.unwrap().expect("included");
 
     // A full node: no validator key, its own network key, the validators as peers.
-    let full = dir.path().join("full");
-    std::fs::create_dir_all(&full).unwrap();
-    let key = full.join("node.key");
-    let (ok, out) = dsec_tests::run_dsec(&["keys", "generate", "--out", &key.display().to_string()]);
-    assert!(ok, "{out}");
-    let full_peer_id = out.lines().find_map(|l| l.strip_prefix("peer id")).expect("peer id printed").trim().to_string();
-    let node0 = std::fs::read_to_string(&network.configs[0]).unwrap();
-    let node1 = std::fs::read_to_string(&network.configs[1]).unwrap();
-    let line = |text: &str, name: &str| -> String {
-        text.lines().find(|l| l.starts_with(name)).map(|l| l.split_once('=').unwrap().1.trim().to_string()).unwrap()
-    };
-    // node1's peer list starts with node0's address; node0's holds the other three.
-    let mut peers: Vec<String> =
-        vec![line(&node1, "peers").split(", ").next().unwrap().trim_start_matches('[').to_string()];
-    peers.extend(line(&node0, "peers").trim_matches(|c| c == '[' || c == ']').split(", ").map(str::to_string));
-    let port = dsec_tests::free_port_range(3);
+    let full = network.full_node(&dir.path().join("full"));
     // The operator of validator 0 lists the full node as a persistent peer
     // (validators accept only persistent peers) and restarts.
-    let full_addr = format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{full_peer_id}\"", port + 1);
+    let node0 = std::fs::read_to_string(&network.configs[0]).unwrap();
+    let full_addr = format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", full.p2p_port, full.peer_id);
     let with_full = node0.replacen("peers = [", &format!("peers = [{full_addr}, "), 1);
     std::fs::write(&network.configs[0], with_full).unwrap();
     network.restart(0, &[]);
-    let config = format!(
-        "data_dir = {:?}\ngenesis = {:?}\nrpc_addr = \"127.0.0.1:{port}\"\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{}\"\npeers = [{}]\ngossip_listen = \"/ip4/127.0.0.1/tcp/{}\"\nnode_key = {:?}\n",
-        full.display().to_string(),
-        network.dir.join("genesis.json").display().to_string(),
-        port + 1,
-        peers.join(", "),
-        port + 2,
-        key.display().to_string(),
-    );
-    let config_path = full.join("node.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let follower = NodeProcess::node(&config_path, &format!("http://127.0.0.1:{port}"), &[]);
+    let follower = full.start();
     let client = follower.client();
     let target = height(&network.client(1)).await;
     let deadline = Instant::now() + Duration::from_secs(90);

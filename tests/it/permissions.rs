@@ -1,7 +1,10 @@
-//! Who may transact, on a running validator: the genesis account and
+//! Who may transact, on running validators: the genesis account and
 //! deployer lists refuse at the door with clear errors, contract creations
 //! through a factory fail for a non-deployer's transaction and succeed for a
-//! deployer's, and the lists are readable over JSON-RPC.
+//! deployer's, and the lists are readable over JSON-RPC. The lists change at
+//! run time through the permissions module (`dsec perm`), with events, mempool
+//! eviction, and history that a fresh node still syncs. JSON-RPC access needs
+//! a token or a client certificate when configured.
 
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol;
@@ -254,4 +257,307 @@ fn json_rpc_over_mutual_tls_needs_a_client_certificate_from_the_ca() {
     // Plain HTTP on the TLS port gets nothing either.
     let (code, out) = curl(d, &network.urls[0], &[]);
     assert!(code != 0 || !out.contains("result"), "plain HTTP served: {out}");
+}
+
+/// Run `dsec perm` against `url` with `args`; returns the transaction hash it printed.
+fn perm(url: &str, args: &[&str]) -> alloy_primitives::B256 {
+    let mut all = vec!["perm", "--rpc", url];
+    all.extend_from_slice(args);
+    let (ok, out) = dsec_tests::run_dsec(&all);
+    assert!(ok, "dsec perm {args:?}: {out}");
+    let hash = out.split_whitespace().skip_while(|w| *w != "transaction").nth(1).unwrap_or_else(|| panic!("{out}"));
+    hash.parse().unwrap_or_else(|_| panic!("no transaction hash in {out:?}"))
+}
+
+/// The first topic of each log of a transaction, and the second (an indexed account) if any.
+async fn events(
+    client: &dsec_sdk::client::RpcClient,
+    hash: alloy_primitives::B256,
+) -> Vec<(alloy_primitives::B256, Option<alloy_primitives::B256>)> {
+    let receipt = client.receipt(hash).await.unwrap().expect("receipt");
+    assert!(receipt.status());
+    receipt.inner.logs().iter().map(|l| (l.topics()[0], l.topics().get(1).copied())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn senders_are_added_removed_and_re_added_at_run_time_and_history_still_syncs() {
+    use alloy::sol_types::SolEvent;
+    use dsec_sdk::chaincode::permissions::IPermissions;
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = Network::start(dir.path(), 4);
+    crate::bft::wait_for_height(&network, &[0, 1, 2, 3], 2, std::time::Duration::from_secs(60)).await;
+    let accounts = dsec_sdk::dev::dev_accounts();
+    let (member, outsider) = (accounts[1].address, accounts[2].address);
+    let (c0, c1, c2) = (network.client(0), network.client(1), network.client(2));
+
+    // The devnet's administrator (dev account 0) lists account 1 and switches the allowlist on.
+    let added = perm(&network.urls[0], &["add-account", &member.to_string()]);
+    assert_eq!(events(&c0, added).await[0], (IPermissions::AccountAdded::SIGNATURE_HASH, Some(member.into_word())));
+    perm(&network.urls[0], &["account-allowlist", "on"]);
+    let listed: Vec<Address> = c1.call("perm_getAccountsAllowlist", Vec::new()).await.unwrap();
+    assert_eq!(listed, vec![member], "every node reads the same list from the ledger");
+
+    // The member transacts; the outsider is refused by every node.
+    let mut wallet = Wallet::dev(&c1, 1).await;
+    assert!(
+        wallet.send(&c1, TxKind::Call(Address::repeat_byte(7)), U256::from(1), Bytes::new(), 21_000).await.status()
+    );
+    let mut stranger = Wallet::dev(&c2, 2).await;
+    let raw = stranger.sign(TxKind::Call(Address::repeat_byte(7)), U256::from(1), Bytes::new(), 21_000);
+    for client in [&c0, &c1, &c2] {
+        let err = client.send_raw(&raw).await.unwrap_err().to_string();
+        assert!(err.contains("sender not permitted"), "{err}");
+    }
+    let _ = outsider;
+
+    // The member parks a transaction with a nonce gap in validator 2's pool; removing
+    // the member evicts it there and everywhere.
+    let mut parked = Wallet::dev(&c2, 1).await;
+    parked.nonce += 5;
+    let raw = parked.sign(TxKind::Call(Address::repeat_byte(7)), U256::from(1), Bytes::new(), 21_000);
+    c2.send_raw(&raw).await.unwrap();
+    let pooled: alloy_primitives::U64 = c2.call("dsec_mempoolSize", Vec::new()).await.unwrap();
+    assert_eq!(pooled.to::<u64>(), 1);
+    let removed = perm(&network.urls[0], &["remove-account", &member.to_string()]);
+    assert_eq!(events(&c0, removed).await[0], (IPermissions::AccountRemoved::SIGNATURE_HASH, Some(member.into_word())));
+    let removal_block = c0.receipt(removed).await.unwrap().unwrap().block_number.unwrap();
+    crate::bft::wait_for_height(&network, &[2], removal_block, std::time::Duration::from_secs(30)).await;
+    let pooled: alloy_primitives::U64 = c2.call("dsec_mempoolSize", Vec::new()).await.unwrap();
+    assert_eq!(pooled.to::<u64>(), 0, "the removed sender's pooled transaction is evicted");
+    let raw = wallet.sign(TxKind::Call(Address::repeat_byte(7)), U256::from(1), Bytes::new(), 21_000);
+    let err = c1.send_raw(&raw).await.unwrap_err().to_string();
+    assert!(err.contains("sender not permitted"), "{err}");
+    wallet.nonce -= 1;
+
+    // Re-added, it transacts again.
+    perm(&network.urls[0], &["add-account", &member.to_string()]);
+    assert!(
+        wallet.send(&c1, TxKind::Call(Address::repeat_byte(7)), U256::from(2), Bytes::new(), 21_000).await.status()
+    );
+    let view: Value = c3_view(&network).await;
+    assert_eq!(view["accounts"]["allowlist"], serde_json::json!([member]));
+    assert_eq!(view["changeNonce"], "0x4");
+
+    // A node that starts from nothing replays the whole history, including the
+    // member's transactions and the removal, and reaches the same head.
+    network.kill9(3);
+    let config = std::fs::read_to_string(&network.configs[3]).unwrap();
+    let data_dir = config
+        .lines()
+        .find_map(|l| l.strip_prefix("data_dir = "))
+        .map(|v| std::path::PathBuf::from(v.trim().trim_matches('"')))
+        .expect("data_dir in the config");
+    // Its chain and consensus log go; its key and config stay.
+    std::fs::remove_dir_all(data_dir.join("db")).unwrap();
+    let _ = std::fs::remove_dir_all(data_dir.join("wal"));
+    network.restart(3, &[]);
+    let target = crate::bft::height(&c0).await;
+    crate::bft::wait_for_height(&network, &[3], target, std::time::Duration::from_secs(90)).await;
+    let ours = crate::bft::block(&network.client(3), target).await.expect("block");
+    let theirs = crate::bft::block(&c0, target).await.expect("block");
+    assert_eq!(ours.header.hash, theirs.header.hash);
+}
+
+async fn c3_view(network: &Network) -> Value {
+    network.client(3).call("dsec_permissions", Vec::new()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_node_joins_by_the_node_list_without_restarts_and_is_cut_off_when_removed() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::start(dir.path(), 4);
+    crate::bft::wait_for_height(&network, &[0, 1, 2, 3], 2, Duration::from_secs(60)).await;
+
+    // A full node with its own network key, dialling the four validators; no validator config changes.
+    let full = network.full_node(&dir.path().join("full"));
+    let peer_id = full.peer_id.clone();
+    let follower = full.start();
+    let client = follower.client();
+
+    // Not on the node list: the validators refuse its connections (Malachite
+    // checks a peer once it has identified itself, so a sync answer can slip
+    // through in between: the README says to firewall the consensus port), and
+    // it does not follow the chain.
+    let refused = |i: usize| {
+        network
+            .output(i)
+            .lines()
+            .any(|l| l.contains("Rejecting connection from non-persistent peer") && l.contains(&peer_id))
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !(0..4).any(refused) {
+        assert!(Instant::now() < deadline, "no validator refused the unlisted node:\n{}", network.output(0));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (ours, theirs) = (crate::bft::height(&client).await, crate::bft::height(&network.client(0)).await);
+    assert!(ours + 3 < theirs, "an unlisted node follows the chain ({ours} of {theirs}):\n{}", follower.output());
+
+    // Listed through the permissions module: accepted by every validator without a restart.
+    perm(&network.urls[0], &["add-node", &peer_id]);
+    let listed: Vec<String> = network.client(2).call("perm_getNodesAllowlist", Vec::new()).await.unwrap();
+    assert_eq!(listed, vec![peer_id.clone()]);
+    let target = crate::bft::height(&network.client(0)).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while crate::bft::height(&client).await < target {
+        assert!(Instant::now() < deadline, "the listed node did not catch up:\n{}", follower.output());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Removed: every validator disconnects it, and it falls behind while the validators go on.
+    let removed = perm(&network.urls[0], &["remove-node", &peer_id]);
+    let removal = network.client(0).receipt(removed).await.unwrap().unwrap().block_number.unwrap();
+    let disconnected = |i: usize| {
+        network
+            .output(i)
+            .lines()
+            .any(|l| l.contains("consensus peer no longer allowed: disconnected") && l.contains(&peer_id))
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !(0..4).all(disconnected) {
+        assert!(Instant::now() < deadline, "a validator kept the removed node:\n{}", network.output(0));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (ours, theirs) = (crate::bft::height(&client).await, crate::bft::height(&network.client(0)).await);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let (ours_later, theirs_later) = (crate::bft::height(&client).await, crate::bft::height(&network.client(0)).await);
+    assert!(theirs_later >= theirs + 5, "the validators stalled: {theirs} -> {theirs_later}");
+    assert!(
+        (ours_later - ours) * 2 < theirs_later - theirs && ours_later < theirs_later,
+        "a removed node kept following (removed at {removal}; it went {ours} -> {ours_later}, validators {theirs} -> {theirs_later}):\n{}",
+        follower.output()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_byzantine_proposer_including_a_refused_sender_is_outvoted_and_the_chain_goes_on() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = Network::prepare(dir.path(), 4);
+    // Dev accounts 0-8 may send; account 9 may not.
+    let accounts = dsec_sdk::dev::dev_accounts();
+    let genesis_path = dir.path().join("genesis.json");
+    let mut genesis: Value = serde_json::from_str(&std::fs::read_to_string(&genesis_path).unwrap()).unwrap();
+    genesis["permissions"]["senders"] =
+        serde_json::json!(accounts[..9].iter().map(|a| a.address.to_string()).collect::<Vec<_>>());
+    std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();
+    for i in 0..3 {
+        network.restart(i, &[]);
+    }
+    // Validator 3 admits anyone and proposes what it admitted.
+    network.restart(3, &["--byzantine-ignore-permissions"]);
+    crate::bft::wait_for_height(&network, &[0, 1, 2, 3], 2, Duration::from_secs(60)).await;
+
+    let byzantine = network.client(3);
+    let mut outsider = Wallet::dev(&byzantine, 9).await;
+    let raw = outsider.sign(TxKind::Call(Address::repeat_byte(7)), U256::from(1), Bytes::new(), 21_000);
+    let refused = byzantine.send_raw(&raw).await.expect("the Byzantine validator admits it");
+
+    // The chain goes on (validator 3 proposes about every fourth height) and
+    // includes a permitted transaction, never the refused one.
+    let start = crate::bft::height(&network.client(0)).await;
+    let mut member = Wallet::dev(&network.client(0), 1).await;
+    let receipt = member
+        .send(&network.client(0), TxKind::Call(Address::repeat_byte(8)), U256::from(1), Bytes::new(), 21_000)
+        .await;
+    assert!(receipt.status());
+    crate::bft::wait_for_height(&network, &[0, 1, 2], start + 12, Duration::from_secs(90)).await;
+    for i in 0..3 {
+        assert!(
+            network.client(i).receipt(refused).await.unwrap().is_none(),
+            "validator {i} included the refused sender"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rejected = loop {
+        let seen = (0..3).any(|i| {
+            let out = network.output(i);
+            out.lines().any(|l| l.contains("rejecting invalid block") && l.contains("sender not permitted"))
+        });
+        if seen || Instant::now() > deadline {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(rejected, "no honest validator reported refusing the Byzantine block:\n{}", network.output(0));
+    let h = crate::bft::height(&network.client(2)).await;
+    let a = crate::bft::block(&network.client(0), h).await.expect("block");
+    let b = crate::bft::block(&network.client(2), h).await.expect("block");
+    assert_eq!(a.header.hash, b.header.hash, "honest validators agree");
+}
+
+/// Run `dsec perm` expecting a refusal; returns its message.
+fn perm_refused(url: &str, args: &[&str]) -> String {
+    let mut all = vec!["perm", "--rpc", url];
+    all.extend_from_slice(args);
+    let (ok, out) = dsec_tests::run_dsec(&all);
+    assert!(!ok, "dsec perm {args:?} should have been refused: {out}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_of_three_administrators_approve_and_validators_replace_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::start(dir.path(), 1);
+    let url = network.urls[0].clone();
+    let accounts = dsec_sdk::dev::dev_accounts();
+    let key = |i: usize| accounts[i].key().secret_bytes().to_string();
+    let addr = |i: usize| accounts[i].address.to_string();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+
+    // The devnet's administrator hands over to three administrators, two of whom must approve.
+    perm(&url, &["set-admins", "--threshold", "2", &addr(1), &addr(2), &addr(3)]);
+    let direct = perm_refused(&url, &["--key", &key(1), "add-account", &addr(5)]);
+    assert!(direct.contains("changes need 2 administrator approvals"), "{direct}");
+
+    // One approval is not enough; two are; the same two again are a replay.
+    let (a, b) = (path("a.json"), path("b.json"));
+    for (i, file) in [(1, &a), (2, &b)] {
+        let (ok, out) = dsec_tests::run_dsec(&[
+            "perm",
+            "--rpc",
+            &url,
+            "--key",
+            &key(i),
+            "--sign-only",
+            file,
+            "add-account",
+            &addr(5),
+        ]);
+        assert!(ok, "{out}");
+    }
+    let one = perm_refused(&url, &["--approval", &a, "add-account", &addr(5)]);
+    assert!(one.contains("1 administrator approvals; 2 needed"), "{one}");
+    perm(&url, &["--key", &key(7), "--approval", &a, "--approval", &b, "add-account", &addr(5)]);
+    let view: Value = network.client(0).call("dsec_permissions", Vec::new()).await.unwrap();
+    assert_eq!(view["accounts"]["allowlist"], serde_json::json!([accounts[5].address]));
+    let replay = perm_refused(&url, &["--approval", &a, "--approval", &b, "add-account", &addr(5)]);
+    assert!(replay.contains("sign again"), "{replay}");
+    let other = perm_refused(&url, &["--approval", &a, "--approval", &b, "add-account", &addr(6)]);
+    assert!(other.contains("approves another change"), "{other}");
+
+    // The validators (here one, holding all the power) replace the administrators.
+    let validator_key = dir.path().join("node0").join("validator.key").display().to_string();
+    let v0 = path("v0.json");
+    let (ok, out) = dsec_tests::run_dsec(&[
+        "perm",
+        "--rpc",
+        &url,
+        "replace-admins",
+        "--threshold",
+        "1",
+        &addr(4),
+        "--validator-key",
+        &validator_key,
+        "--sign-only",
+        &v0,
+    ]);
+    assert!(ok, "{out}");
+    perm(&url, &["--key", &key(8), "replace-admins", "--threshold", "1", &addr(4), "--validator-approval", &v0]);
+    let view: Value = network.client(0).call("dsec_permissions", Vec::new()).await.unwrap();
+    assert_eq!(view["admins"], serde_json::json!([accounts[4].address]));
+    assert_eq!(view["threshold"], "0x1");
+    perm(&url, &["--key", &key(4), "remove-account", &addr(5)]);
 }

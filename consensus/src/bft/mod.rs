@@ -6,11 +6,14 @@
 //! [`Application`](crate::Application) in [`host`].
 //!
 //! The network identity of a validator is its consensus key, so the libp2p
-//! peer id of every validator is known from the validator set: peers are the
-//! members of the set plus an operator allowlist, dialled as persistent peers
-//! with `persistent_peers_only` and discovery off. Proposal parts from any
-//! other peer are refused (Malachite's network itself has no connection gate;
-//! its votes and proposals are signature-checked against the validator set).
+//! peer id of every validator is known from the validator set. The node
+//! keeps an [`AllowedPeers`] set (validators, the permissions module's node
+//! list, the operator's allowlist) up to date after every commit; Malachite
+//! runs with `persistent_peers_only` and discovery off, and its persistent
+//! peers follow that set at run time (Malachite refuses a peer that is not
+//! persistent once it identifies itself, and disconnects one removed).
+//! Proposal parts from a peer outside the set are refused before reassembly;
+//! votes and proposals are signature-checked against the validator set.
 
 pub mod codec;
 pub mod context;
@@ -93,8 +96,9 @@ pub struct BftConfig {
     pub listen: Multiaddr,
     /// Peers to keep connected (`/ip4/../tcp/../p2p/<peer id>`).
     pub peers: Vec<Multiaddr>,
-    /// Every peer allowed to talk to this node (see [`allowed_peers`]).
-    pub allowed: HashSet<Libp2pPeerId>,
+    /// Every peer allowed to talk to this node now;
+    /// the node updates it as validators and its node list change.
+    pub allowed: AllowedPeers,
     /// Directory of the engine's write-ahead log.
     pub wal_dir: PathBuf,
     /// Tunables.
@@ -123,24 +127,99 @@ pub enum BftError {
     EmptyValidatorSet(u64),
 }
 
+/// The peers allowed to talk to a node, shared between the node (which
+/// replaces the set after commits) and consensus (which reads it per message
+/// and keeps Malachite's persistent peers in step with it).
+#[derive(Debug, Clone, Default)]
+pub struct AllowedPeers {
+    set: Arc<std::sync::RwLock<HashSet<Libp2pPeerId>>>,
+    changed: Arc<tokio::sync::Notify>,
+}
+
+impl AllowedPeers {
+    /// Whether `peer` is allowed now.
+    pub fn contains(&self, peer: &Libp2pPeerId) -> bool {
+        self.set.read().is_ok_and(|set| set.contains(peer))
+    }
+
+    /// Every peer allowed now.
+    pub fn snapshot(&self) -> HashSet<Libp2pPeerId> {
+        self.set.read().map(|set| set.clone()).unwrap_or_default()
+    }
+
+    /// Replace the set; returns the peers added and removed (and wakes [`AllowedPeers::changed`] if any).
+    pub fn replace(&self, now: HashSet<Libp2pPeerId>) -> (Vec<Libp2pPeerId>, Vec<Libp2pPeerId>) {
+        let Ok(mut set) = self.set.write() else { return (Vec::new(), Vec::new()) };
+        let added: Vec<Libp2pPeerId> = now.difference(&set).copied().collect();
+        let removed: Vec<Libp2pPeerId> = set.difference(&now).copied().collect();
+        *set = now;
+        if !added.is_empty() || !removed.is_empty() {
+            self.changed.notify_one();
+        }
+        (added, removed)
+    }
+
+    /// Resolves after the next [`AllowedPeers::replace`] that changed the set.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+}
+
 /// The libp2p peer id of a validator whose ed25519 public key is `public_key`.
 pub fn peer_id_of(public_key: &[u8; 32]) -> Option<Libp2pPeerId> {
     let key = libp2p_identity::ed25519::PublicKey::try_from_bytes(public_key).ok()?;
     Some(libp2p_identity::PublicKey::from(key).to_peer_id())
 }
 
-/// The peers a node accepts: every validator of `sets` (its peer id follows
-/// from its consensus key), the operator's `allowlist`, and the peers the
-/// operator configured this node to dial (`/p2p/<id>` in `dialed`) — so a
-/// validator joining by governance is accepted by the nodes that list it.
-pub fn allowed_peers<'a>(
-    sets: impl IntoIterator<Item = &'a dsec_sdk::validators::ValidatorSet>,
-    allowlist: &[Libp2pPeerId],
-    dialed: &[Multiaddr],
-) -> HashSet<Libp2pPeerId> {
-    let validators = sets.into_iter().flat_map(|set| set.validators.iter()).filter_map(|v| peer_id_of(&v.public_key.0));
-    let dialed = dialed.iter().filter_map(peer_id_in);
-    validators.chain(allowlist.iter().copied()).chain(dialed).collect()
+/// The address `/p2p/<peer>`: a persistent-peer entry Malachite accepts
+/// connections from but does not dial.
+fn bare_address(peer: Libp2pPeerId) -> Multiaddr {
+    Multiaddr::empty().with(libp2p::multiaddr::Protocol::P2p(peer))
+}
+
+/// Keep Malachite's persistent peers in step with the allowed set: a peer
+/// added becomes persistent (its configured addresses, which are dialled, or
+/// its bare id), a peer removed loses every entry and is disconnected.
+async fn follow_allowed_peers(
+    allowed: AllowedPeers,
+    configured: Vec<Multiaddr>,
+    own: Libp2pPeerId,
+    requests: tokio::sync::mpsc::Sender<malachitebft_app_channel::NetworkRequest>,
+) {
+    use malachitebft_app_channel::NetworkRequest;
+    let addresses_of = |peer: &Libp2pPeerId| -> Vec<Multiaddr> {
+        let listed: Vec<Multiaddr> =
+            configured.iter().filter(|a| peer_id_in(a).as_ref() == Some(peer)).cloned().collect();
+        if listed.is_empty() { vec![bare_address(*peer)] } else { listed }
+    };
+    let mut known = allowed.snapshot();
+    loop {
+        allowed.changed().await;
+        let now = allowed.snapshot();
+        for peer in now.difference(&known).filter(|p| **p != own) {
+            for addr in addresses_of(peer) {
+                match NetworkRequest::add_persistent_peer(&requests, addr.clone()).await {
+                    Ok(Ok(())) => info!(%peer, %addr, "consensus peer allowed"),
+                    Ok(Err(e)) => tracing::debug!(%peer, %addr, error = %e, "consensus peer not added"),
+                    Err(e) => tracing::warn!(%peer, error = %e, "consensus network unreachable"),
+                }
+            }
+        }
+        for peer in known.difference(&now).filter(|p| **p != own) {
+            // Every entry that may hold it: its configured addresses and its bare id.
+            let mut entries = addresses_of(peer);
+            entries.push(bare_address(*peer));
+            entries.dedup();
+            for addr in entries {
+                match NetworkRequest::remove_persistent_peer(&requests, addr.clone()).await {
+                    Ok(Ok(())) => info!(%peer, %addr, "consensus peer no longer allowed: disconnected"),
+                    Ok(Err(_)) => {}
+                    Err(e) => tracing::warn!(%peer, error = %e, "consensus network unreachable"),
+                }
+            }
+        }
+        known = now;
+    }
 }
 
 /// The peer id at the end of an address (`…/p2p/<peer id>`), if it has one.
@@ -186,14 +265,25 @@ impl NodeConfig for EngineConfig {
 pub async fn run<A: Application>(app: Arc<A>, cfg: BftConfig) -> Result<(), BftError> {
     let ctx = DsecContext::new(app.chain_hash());
     // Malachite hands us its own peer-id type: compare by bytes.
-    let mut allowed: HashSet<Vec<u8>> = cfg.allowed.iter().map(|p| p.to_bytes()).collect();
-    allowed.insert(cfg.network_key.public().to_peer_id().to_bytes());
-    let allowed_peers: Arc<dyn Fn(&PeerId) -> bool + Send + Sync> =
-        Arc::new(move |peer: &PeerId| allowed.contains(&peer.to_bytes()));
+    let own = cfg.network_key.public().to_peer_id();
+    let allowed = cfg.allowed.clone();
+    let allowed_peers: Arc<dyn Fn(&PeerId) -> bool + Send + Sync> = Arc::new(move |peer: &PeerId| {
+        Libp2pPeerId::from_bytes(&peer.to_bytes()).is_ok_and(|id| id == own || allowed.contains(&id))
+    });
+    // Malachite accepts only its persistent peers: the configured ones (which
+    // this node dials) and, by bare `/p2p/<id>` entries it does not dial,
+    // every other allowed peer, so a node on the node list may connect in.
+    let mut persistent = cfg.peers.clone();
+    let configured: HashSet<Libp2pPeerId> = cfg.peers.iter().filter_map(peer_id_in).collect();
+    for peer in cfg.allowed.snapshot() {
+        if peer != own && !configured.contains(&peer) {
+            persistent.push(bare_address(peer));
+        }
+    }
 
     let p2p = P2pConfig {
         listen_addr: cfg.listen.clone(),
-        persistent_peers: cfg.peers.clone(),
+        persistent_peers: persistent,
         persistent_peers_only: true,
         discovery: DiscoveryConfig { enabled: false, ..Default::default() },
         // Validators are a full mesh of persistent peers: make them explicit
@@ -287,6 +377,7 @@ pub async fn run<A: Application>(app: Arc<A>, cfg: BftConfig) -> Result<(), BftE
         peers = cfg.peers.len(),
         "consensus engine started"
     );
+    tokio::spawn(follow_allowed_peers(cfg.allowed.clone(), cfg.peers.clone(), own, channels.net_requests.clone()));
     let network = channels.network.clone();
     host::Host::new(app, ctx, cfg.params, cfg.validator_key, address, network, allowed_peers).run(channels).await
 }

@@ -109,7 +109,7 @@ impl Chain {
         let timestamp_ms = now_ms().max(parent.header.timestamp_ms);
         let ctx = self.next_block_context(&parent.header, parent.hash, timestamp_ms, self.options.beneficiary);
         let groups = self.mempool.lock().ready(ctx.base_fee);
-        let mut exec = BlockExecutor::new(self.store.head_state(), &self.config, &ctx);
+        let mut exec = BlockExecutor::new(self.store.head_state(), &self.build_config(), &ctx);
         let mut included: Vec<(B256, BodyTx)> = Vec::new();
         let mut invalid: Vec<(B256, InvalidTx)> = Vec::new();
         'groups: for group in groups {

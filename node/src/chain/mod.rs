@@ -9,6 +9,7 @@
 mod admission;
 mod application;
 mod build;
+mod permissions;
 mod schedule;
 mod validate;
 
@@ -19,7 +20,6 @@ use crate::metrics::Metrics;
 use crate::store::{Retention, Store, StoreError};
 use admission::RecentlyCommitted;
 use alloy_primitives::{Address, B256};
-use dsec_evm::AccessRules;
 use dsec_evm::ExecError;
 use dsec_evm::executor::ChainConfig;
 use dsec_genesis::Genesis;
@@ -56,6 +56,9 @@ pub enum ChainError {
     /// The validator-set schedule in committed state could not be read.
     #[error("cannot read the validator-set schedule: {0}")]
     Schedule(String),
+    /// The permissions module's committed state could not be read.
+    #[error("cannot read the permissions: {0}")]
+    Permissions(String),
     /// Consensus asked for a height that does not follow the head.
     #[error("cannot build height {requested}: the head is {head}")]
     WrongHeight {
@@ -120,6 +123,9 @@ pub struct ChainOptions {
     pub max_block_transactions: usize,
     /// Account credited with priority fees of blocks this node builds.
     pub beneficiary: Address,
+    /// FAULT INJECTION FOR TESTS: admit and build blocks with transactions the
+    /// permissions refuse (a Byzantine proposer; its blocks are refused by others).
+    pub byzantine_ignore_permissions: bool,
 }
 
 /// Blocks of state history kept when not an archive.
@@ -134,6 +140,7 @@ impl Default for ChainOptions {
             mempool: MempoolConfig::default(),
             max_block_transactions: DEFAULT_MAX_BLOCK_TRANSACTIONS,
             beneficiary: Address::ZERO,
+            byzantine_ignore_permissions: false,
         }
     }
 }
@@ -143,7 +150,9 @@ pub struct Chain {
     store: Store,
     genesis: Genesis,
     genesis_hash: B256,
+    /// Execution settings; the access rules in it are replaced by those in force ([`Chain::config`]).
     config: ChainConfig,
+    permissions: RwLock<permissions::InForce>,
     schedule: RwLock<Schedule>,
     options: ChainOptions,
     head: RwLock<Head>,
@@ -224,17 +233,14 @@ impl Chain {
             &genesis.validator_set(),
             genesis.permissions.validator_admin,
         );
-        let chaincode = chaincode_registry(&genesis)?.with_module(governance.into_module());
+        let modules = genesis.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, _)| name.clone()).collect();
+        let permissions = dsec_chaincode::permissions::Permissions::new(genesis_hash, governance.clone(), modules);
+        let chaincode =
+            chaincode_registry(&genesis)?.with_module(governance.into_module()).with_module(permissions.into_module());
         let schedule = Schedule::new(genesis.validator_set());
         let chain = Self {
-            config: ChainConfig {
-                chain_id: genesis.chain_id,
-                chaincode: Arc::new(chaincode),
-                access: Arc::new(AccessRules::new(
-                    genesis.permissions.senders.clone(),
-                    genesis.permissions.deployers.clone(),
-                )),
-            },
+            config: ChainConfig { chaincode: Arc::new(chaincode), ..ChainConfig::new(genesis.chain_id) },
+            permissions: RwLock::new(permissions::InForce::default()),
             schedule: RwLock::new(schedule),
             store,
             genesis_hash,
@@ -251,6 +257,7 @@ impl Chain {
             recently_committed: Mutex::new(RecentlyCommitted::default()),
         };
         chain.load_schedule()?;
+        chain.load_permissions()?;
         Ok(chain)
     }
 
@@ -272,11 +279,6 @@ impl Chain {
     /// The account that may change the validator set alone, if the genesis names one.
     pub fn validator_admin(&self) -> Option<Address> {
         self.genesis.permissions.validator_admin
-    }
-
-    /// Execution settings.
-    pub fn config(&self) -> &ChainConfig {
-        &self.config
     }
 
     /// The last committed block.

@@ -44,7 +44,7 @@ impl Chain {
         // hash is the head's hash), so the header's own context is the one the
         // block must have been built in.
         let ctx = self.block_context_of(header);
-        let mut exec = BlockExecutor::new(self.store.head_state(), &self.config, &ctx);
+        let mut exec = BlockExecutor::new(self.store.head_state(), &self.config(), &ctx);
         let mut transactions = Vec::with_capacity(block.body.transactions.len());
         // Transactions this node already admitted were decoded and their sender
         // recovered then: re-use that work (the hash covers the signed bytes).
@@ -122,6 +122,9 @@ impl Chain {
         })?;
         *self.head.write() = Head { header: executed.header.clone(), hash: block_hash };
         self.load_schedule()?;
+        if executed.changes.accounts.contains_key(&dsec_chaincode::permissions::ADDRESS) {
+            self.load_permissions()?;
+        }
         // Other candidates for this height are dead now.
         self.executed.lock().retain(|_, e| e.header.number > executed.header.number);
         let nonces = executed

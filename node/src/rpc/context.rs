@@ -151,6 +151,12 @@ impl RpcContext {
         f(&state, &header)
     }
 
+    /// Execution settings for a call on the state after the block of
+    /// `header`: the access rules as of that block.
+    pub(super) fn config_after(&self, header: &Header) -> RpcResult<dsec_evm::executor::ChainConfig> {
+        self.chain.config_after(header.number).map_err(|e| server_error(e.to_string()))
+    }
+
     /// The transactions of block `number`, in order.
     pub(super) fn block_txs(&self, number: u64) -> RpcResult<Vec<RecoveredTx>> {
         self.chain

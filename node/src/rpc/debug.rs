@@ -39,7 +39,8 @@ fn trace_transaction(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) ->
     let block_ctx = ctx.chain.block_context_of(&header);
     let index = index as usize;
     let tx = txs.get(index).ok_or_else(|| internal("transaction index out of range"))?;
-    trace::trace_transaction(state, ctx.chain.config(), &block_ctx, &txs[..index], tx, &ctx.call_limits(), opts)
+    let config = ctx.chain.config_after(number.saturating_sub(1)).map_err(|e| server_error(e.to_string()))?;
+    trace::trace_transaction(state, &config, &block_ctx, &txs[..index], tx, &ctx.call_limits(), opts)
         .map_err(execution_error)
 }
 
@@ -54,13 +55,13 @@ fn trace_call(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -> RpcRes
     }
     ctx.with_state(block, |state, header| {
         let block_ctx = ctx.chain.block_context_of(header);
-        let (config, limits, tracing) = (ctx.chain.config(), ctx.call_limits(), opts.tracing_options.clone());
+        let (config, limits, tracing) = (ctx.config_after(header)?, ctx.call_limits(), opts.tracing_options.clone());
         match &opts.state_overrides {
             Some(o) => {
                 let state = with_overrides(state, o).map_err(execution_error)?;
-                trace::trace_call(&state, config, &block_ctx, &request, &limits, tracing)
+                trace::trace_call(&state, &config, &block_ctx, &request, &limits, tracing)
             }
-            None => trace::trace_call(state, config, &block_ctx, &request, &limits, tracing),
+            None => trace::trace_call(state, &config, &block_ctx, &request, &limits, tracing),
         }
         .map_err(execution_error)
     })

@@ -22,17 +22,34 @@ pub(super) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     Ok(())
 }
 
-/// Who may transact and deploy (`mode` `open` or `allowlist`), and who
-/// administers the validator set.
+/// Everything the permissions module holds as of the head: who may transact
+/// (`mode` `open` or `allowlist`, the allowlist and the blocklist) and deploy,
+/// the nodes allowed to connect, the administrators of each chaincode module,
+/// the permission administrators with their threshold and change nonce, and
+/// who administers the validator set.
 fn permissions(_: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<serde_json::Value> {
-    let access = &ctx.chain.config().access;
-    let list = |l: Option<Vec<alloy_primitives::Address>>| match l {
-        Some(list) => serde_json::json!({ "mode": "allowlist", "allowlist": list }),
-        None => serde_json::json!({ "mode": "open", "allowlist": [] }),
+    let p = ctx.chain.permissions();
+    let sorted = |mut list: Vec<alloy_primitives::Address>| {
+        list.sort_unstable();
+        list
     };
+    let mode = |allowlist: bool| if allowlist { "allowlist" } else { "open" };
+    let modules: serde_json::Map<String, serde_json::Value> =
+        p.module_admins.into_iter().map(|(name, admins)| (name, serde_json::json!(sorted(admins)))).collect();
+    let mut nodes = p.nodes;
+    nodes.sort_unstable();
     Ok(serde_json::json!({
-        "accounts": list(access.senders()),
-        "deployers": list(access.deployers()),
+        "accounts": {
+            "mode": mode(p.account_allowlist),
+            "allowlist": sorted(p.accounts),
+            "blocklist": sorted(p.blocked),
+        },
+        "deployers": { "mode": mode(p.deployer_allowlist), "allowlist": sorted(p.deployers) },
+        "nodes": nodes,
+        "moduleAdmins": modules,
+        "admins": sorted(p.admins),
+        "threshold": U64::from(p.threshold),
+        "changeNonce": U64::from(p.nonce),
         "validatorAdmin": ctx.chain.validator_admin(),
     }))
 }

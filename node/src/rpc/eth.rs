@@ -259,12 +259,13 @@ fn call(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -> RpcResult<By
     let overrides: Option<StateOverride> = seq.optional_next().map_err(|e| param_error("state overrides", e))?;
     ctx.with_state(block, |state, header| {
         let block_ctx = ctx.chain.block_context_of(header);
+        let config = ctx.config_after(header)?;
         match &overrides {
             Some(o) => {
                 let state = evm::with_overrides(state, o).map_err(execution_error)?;
-                call_outcome(evm::call(&state, ctx.chain.config(), &block_ctx, &request, &ctx.call_limits()))
+                call_outcome(evm::call(&state, &config, &block_ctx, &request, &ctx.call_limits()))
             }
-            None => call_outcome(evm::call(state, ctx.chain.config(), &block_ctx, &request, &ctx.call_limits())),
+            None => call_outcome(evm::call(state, &config, &block_ctx, &request, &ctx.call_limits())),
         }
     })
 }
@@ -275,7 +276,8 @@ fn create_access_list(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -
     let block = parse_block_id(&mut seq)?;
     ctx.with_state(block, |state, header| {
         let block_ctx = ctx.chain.block_context_of(header);
-        let out = evm::create_access_list(state, ctx.chain.config(), &block_ctx, &request, &ctx.call_limits())
+        let config = ctx.config_after(header)?;
+        let out = evm::create_access_list(state, &config, &block_ctx, &request, &ctx.call_limits())
             .map_err(execution_error)?;
         Ok(AccessListResult { access_list: out.access_list, gas_used: U256::from(out.gas_used), error: out.error })
     })
@@ -287,7 +289,8 @@ fn estimate_gas(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -> RpcR
     let block = parse_block_id(&mut seq)?;
     ctx.with_state(block, |state, header| {
         let block_ctx = ctx.chain.block_context_of(header);
-        evm::estimate_gas(state, ctx.chain.config(), &block_ctx, &request, &ctx.call_limits())
+        let config = ctx.config_after(header)?;
+        evm::estimate_gas(state, &config, &block_ctx, &request, &ctx.call_limits())
             .map(U64::from)
             .map_err(execution_error)
     })

@@ -679,6 +679,7 @@ mod tests {
             "dsec_mempoolSize",
             "dsec_permissions",
             "perm_getAccountsAllowlist",
+            "perm_getNodesAllowlist",
         ];
         expected.sort_unstable();
         assert_eq!(names, expected);
