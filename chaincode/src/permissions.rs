@@ -580,5 +580,151 @@ pub fn read_state(
     result.map_err(|f| host.explain(f))
 }
 
+/// What identifies a [`PermissionState`] cheaply: its flags, threshold and
+/// nonce and the size of each set, read in a dozen slots ([`read_summary`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Account allowlist flag, deployer allowlist flag.
+    pub flags: (bool, bool),
+    /// Threshold and change nonce.
+    pub counters: (u64, u64),
+    /// Sizes of the account, blocked, deployer, node and administrator sets,
+    /// then of each module's administrators in the order asked for.
+    pub sizes: Vec<usize>,
+}
+
+impl PermissionState {
+    /// This state's [`Summary`].
+    pub fn summary(&self) -> Summary {
+        let mut sizes =
+            vec![self.accounts.len(), self.blocked.len(), self.deployers.len(), self.nodes.len(), self.admins.len()];
+        sizes.extend(self.module_admins.iter().map(|(_, admins)| admins.len()));
+        Summary {
+            flags: (self.account_allowlist, self.deployer_allowlist),
+            counters: (self.threshold, self.nonce),
+            sizes,
+        }
+    }
+
+    /// Follow the module's events (topics and data of its logs, in order) to
+    /// the state after them. The node checks the result against
+    /// [`read_summary`] and reads the whole state again if they differ.
+    pub fn apply_events<'a>(&mut self, logs: impl IntoIterator<Item = (&'a [B256], &'a [u8])>) {
+        use IPermissions as P;
+        fn decode<E: SolEvent>(topics: &[B256], data: &[u8]) -> Option<E> {
+            E::decode_raw_log(topics.iter().copied(), data).ok()
+        }
+        fn add(list: &mut Vec<Address>, a: Address) {
+            if !list.contains(&a) {
+                list.push(a);
+            }
+        }
+        for (topics, data) in logs {
+            let Some(signature) = topics.first() else { continue };
+            match *signature {
+                P::AccountAdded::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::AccountAdded>(topics, data) {
+                        add(&mut self.accounts, e.account);
+                    }
+                }
+                P::AccountRemoved::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::AccountRemoved>(topics, data) {
+                        self.accounts.retain(|a| *a != e.account);
+                    }
+                }
+                P::AccountBlocked::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::AccountBlocked>(topics, data) {
+                        add(&mut self.blocked, e.account);
+                    }
+                }
+                P::AccountUnblocked::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::AccountUnblocked>(topics, data) {
+                        self.blocked.retain(|a| *a != e.account);
+                    }
+                }
+                P::AccountAllowlistChanged::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::AccountAllowlistChanged>(topics, data) {
+                        self.account_allowlist = e.enabled;
+                    }
+                }
+                P::DeployerAdded::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::DeployerAdded>(topics, data) {
+                        add(&mut self.deployers, e.account);
+                    }
+                }
+                P::DeployerRemoved::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::DeployerRemoved>(topics, data) {
+                        self.deployers.retain(|a| *a != e.account);
+                    }
+                }
+                P::DeployerAllowlistChanged::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::DeployerAllowlistChanged>(topics, data) {
+                        self.deployer_allowlist = e.enabled;
+                    }
+                }
+                P::NodeAdded::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::NodeAdded>(topics, data)
+                        && !self.nodes.contains(&e.peerId)
+                    {
+                        self.nodes.push(e.peerId);
+                    }
+                }
+                P::NodeRemoved::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::NodeRemoved>(topics, data) {
+                        self.nodes.retain(|n| *n != e.peerId);
+                    }
+                }
+                P::ModuleAdminAdded::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::ModuleAdminAdded>(topics, data)
+                        && let Some((_, admins)) = self.module_admins.iter_mut().find(|(m, _)| *m == e.module)
+                    {
+                        add(admins, e.admin);
+                    }
+                }
+                P::ModuleAdminRemoved::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::ModuleAdminRemoved>(topics, data)
+                        && let Some((_, admins)) = self.module_admins.iter_mut().find(|(m, _)| *m == e.module)
+                    {
+                        admins.retain(|a| *a != e.admin);
+                    }
+                }
+                P::AdminsChanged::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::AdminsChanged>(topics, data) {
+                        self.admins = e.admins;
+                        self.threshold = e.threshold.max(1);
+                    }
+                }
+                P::ChangeMade::SIGNATURE_HASH => {
+                    if let Some(e) = decode::<P::ChangeMade>(topics, data) {
+                        self.nonce = e.nonce.saturating_add(1);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The [`Summary`] of the module's committed storage, read through `read`
+/// (a dozen slots, whatever the size of the lists), with the module
+/// administrators of `modules`.
+pub fn read_summary(read: &mut dyn FnMut(U256) -> Result<U256, String>, modules: &[String]) -> Result<Summary, String> {
+    let mut host = crate::storage::CommittedStorage::new(read);
+    let result = (|| -> Result<Summary, Failure> {
+        let h: &mut dyn Host = &mut host;
+        let mut sizes = Vec::new();
+        let sets = [ACCOUNTS, BLOCKED, DEPLOYERS, NODES, ADMINS].map(String::from);
+        for set in sets.iter().chain(modules.iter().map(|m| module_set(m)).collect::<Vec<_>>().iter()) {
+            sizes.push(usize::try_from(load_u64(h, set_len_slot(set))?).unwrap_or(usize::MAX));
+        }
+        Ok(Summary {
+            flags: (flag(h, account_allowlist_slot())?, flag(h, deployer_allowlist_slot())?),
+            counters: (load_u64(h, threshold_slot())?.max(1), load_u64(h, nonce_slot())?),
+            sizes,
+        })
+    })();
+    result.map_err(|f| host.explain(f))
+}
+
 #[cfg(test)]
 mod tests;

@@ -358,8 +358,14 @@ async fn replace_admins(
 async fn show(client: &RpcClient) -> eyre::Result<String> {
     let p: serde_json::Value = client.call("dsec_permissions", Vec::<serde_json::Value>::new()).await?;
     let list = |v: &serde_json::Value| -> String {
-        let items: Vec<String> =
-            v.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(String::from)).collect();
+        // Addresses with their EIP-55 checksum, as wallets show them; peer ids as they are.
+        let items: Vec<String> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str())
+            .map(|x| x.parse::<Address>().map(|a| a.to_checksum(None)).unwrap_or_else(|_| x.to_string()))
+            .collect();
         if items.is_empty() { "(none)".to_string() } else { items.join("\n    ") }
     };
     let mut out = String::new();

@@ -776,7 +776,21 @@ fn access_rules_cost() {
     let rules = [
         ("open", AccessRules::open()),
         ("10,001 senders, open deployment", AccessRules::new(Some(listed.clone()), None::<Vec<Address>>)),
-        ("10,001 senders, sender not a deployer (inspector on)", AccessRules::new(Some(listed), Some([Address::ZERO]))),
+        (
+            "10,001 senders, sender not a deployer (inspector on)",
+            AccessRules::new(Some(listed.clone()), Some([Address::ZERO])),
+        ),
+        (
+            "permissions module: 10,001 listed, 100 blocked, 3 administrators",
+            AccessRules::from_permissions(&dsec_chaincode::permissions::PermissionState {
+                account_allowlist: true,
+                accounts: listed,
+                blocked: (0..100u8).map(Address::repeat_byte).collect(),
+                admins: (200..203u8).map(Address::repeat_byte).collect(),
+                threshold: 1,
+                ..Default::default()
+            }),
+        ),
     ];
     let txs: Vec<RecoveredTx> = (0..TXS as u64)
         .map(|nonce| {

@@ -191,6 +191,20 @@ async fn validators_join_by_vote_and_leave_by_admin_at_their_activation_height()
     let (ok, out) = run_dsec(&["validators", "show", "--height", &removal.to_string(), "--rpc", &url]);
     assert!(ok && out.to_lowercase().contains(&keys[4].address().to_string().to_lowercase()), "{out}");
     wait_for_height(&network, &[0, 1, 2, 4], removal + 1, Duration::from_secs(60)).await;
+    // The removed validator is no longer a peer: each remaining validator drops
+    // it from Malachite's persistent peers and from transaction gossip.
+    let (ok, out) = run_dsec(&["keys", "show", &path("node3/validator.key")]);
+    assert!(ok, "{out}");
+    let peer3 = out.lines().find_map(|l| l.strip_prefix("peer id")).expect("peer id printed").trim().to_string();
+    for i in [0, 1, 2, 4] {
+        let out = network.output(i);
+        let dropped = |what: &str| out.lines().any(|l| l.contains(what) && l.contains(&peer3));
+        assert!(
+            dropped("consensus peer no longer allowed")
+                && dropped("peer no longer allowed (validator set or node list)"),
+            "validator {i} kept the removed validator {peer3} as a peer:\n{out}"
+        );
+    }
 
     // In the set {0, 1, 2, 4} a quorum is three: node 2 may go too.
     network.kill9(2);

@@ -338,6 +338,13 @@ async fn senders_are_added_removed_and_re_added_at_run_time_and_history_still_sy
     assert_eq!(view["accounts"]["allowlist"], serde_json::json!([member]));
     assert_eq!(view["changeNonce"], "0x4");
 
+    // Every validator followed the changes from their events, never needing to read the lists whole.
+    for i in 0..4 {
+        let out = network.output(i);
+        assert!(out.contains("followed its events"), "validator {i} did not follow the events:\n{out}");
+        assert!(!out.contains("disagree"), "validator {i}: events and storage disagreed:\n{out}");
+    }
+
     // A node that starts from nothing replays the whole history, including the
     // member's transactions and the removal, and reaches the same head.
     network.kill9(3);

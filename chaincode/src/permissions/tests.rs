@@ -319,3 +319,46 @@ fn views_refuse_writes_in_static_calls() {
     let call = Call { caller: n.admin(0), value: U256::ZERO, data: &data, is_static: true };
     assert!(revert_text(n.host.call_with(&n.module, &call)).contains("read-only"));
 }
+
+#[test]
+fn following_the_events_gives_the_state_read_from_storage() {
+    let mut n = net(3, 1, Some(vec![Address::repeat_byte(0x11)]));
+    let before = n.state();
+    let (admin, a, b) = (n.admin(0), Address::repeat_byte(1), Address::repeat_byte(2));
+    let changes: Vec<Vec<u8>> = vec![
+        IPermissions::addAccountCall { account: a }.abi_encode(),
+        IPermissions::removeAccountCall { account: Address::repeat_byte(0x11) }.abi_encode(),
+        IPermissions::blockAccountCall { account: b }.abi_encode(),
+        IPermissions::setDeployerAllowlistCall { enabled: true }.abi_encode(),
+        IPermissions::addDeployerCall { account: a }.abi_encode(),
+        IPermissions::addNodeCall { peerId: PEER.into() }.abi_encode(),
+        IPermissions::addModuleAdminCall { module: "settlement".into(), admin: b }.abi_encode(),
+        IPermissions::removeModuleAdminCall { module: "settlement".into(), admin: Address::repeat_byte(0x5e) }
+            .abi_encode(),
+        IPermissions::setAccountAllowlistCall { enabled: false }.abi_encode(),
+        IPermissions::setAdminsCall { admins: vec![admin, a], threshold: 2 }.abi_encode(),
+    ];
+    for change in &changes {
+        n.host.call(&n.module, admin, change).unwrap();
+    }
+    // A refused change leaves no event.
+    assert!(n.host.call(&n.module, b, &changes[0]).is_err());
+    let mut followed = before;
+    followed.apply_events(n.host.logs.iter().map(|(t, d)| (t.as_slice(), d.as_ref())));
+    let read = n.state();
+    let sorted = |s: &PermissionState| {
+        let mut s = s.clone();
+        for list in [&mut s.accounts, &mut s.blocked, &mut s.deployers, &mut s.admins] {
+            list.sort();
+        }
+        s.module_admins.iter_mut().for_each(|(_, l)| l.sort());
+        s
+    };
+    assert_eq!(sorted(&followed), sorted(&read));
+    let storage = n.host.storage.clone();
+    let summary =
+        read_summary(&mut |slot| Ok(storage.get(&slot).copied().unwrap_or_default()), &["settlement".to_string()])
+            .unwrap();
+    assert_eq!(summary, followed.summary());
+    assert_eq!(summary.counters, (2, 10));
+}

@@ -123,7 +123,7 @@ impl Chain {
         *self.head.write() = Head { header: executed.header.clone(), hash: block_hash };
         self.load_schedule()?;
         if executed.changes.accounts.contains_key(&dsec_chaincode::permissions::ADDRESS) {
-            self.load_permissions()?;
+            self.follow_permissions(&executed.receipts)?;
         }
         // Other candidates for this height are dead now.
         self.executed.lock().retain(|_, e| e.header.number > executed.header.number);
