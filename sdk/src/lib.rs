@@ -6,6 +6,7 @@
 //! - [`tx`]: decoding and signing Ethereum transactions, fast sender recovery;
 //! - [`dev`]: the well-known development accounts;
 //! - [`keyfile`]: validator key files (read by the node, written by the CLI);
+//! - [`pq`]: post-quantum signatures (ML-DSA-65) and key encapsulation (ML-KEM-768);
 //! - [`client`]: a typed JSON-RPC client for a dsec (or any Ethereum) node.
 
 pub mod block;
@@ -14,6 +15,7 @@ pub mod client;
 pub mod dev;
 pub mod keyfile;
 pub mod merkle;
+pub mod pq;
 pub mod state;
 pub mod tx;
 pub mod validators;

