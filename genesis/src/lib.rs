@@ -125,18 +125,6 @@ pub struct Permissions {
     pub validator_admin: Option<Address>,
 }
 
-impl Permissions {
-    /// Whether `sender` may send transactions.
-    pub fn may_send(&self, sender: &Address) -> bool {
-        self.senders.as_ref().is_none_or(|list| list.contains(sender))
-    }
-
-    /// Whether `sender` may deploy contracts.
-    pub fn may_deploy(&self, sender: &Address) -> bool {
-        self.deployers.as_ref().is_none_or(|list| list.contains(sender))
-    }
-}
-
 /// A tenant (an agency) of the audit-anchoring workload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -350,13 +338,13 @@ impl Genesis {
             accounts: p.senders.clone(),
             deployers: p.deployers.clone(),
             nodes: p.nodes.clone(),
-            module_admins: self
-                .chaincode
-                .iter()
-                .filter(|(_, m)| m.enabled)
-                .map(|(name, m)| (name.clone(), m.admins.clone()))
-                .collect(),
+            module_admins: self.enabled_chaincode().map(|(name, m)| (name.to_string(), m.admins.clone())).collect(),
         }
+    }
+
+    /// The chaincode modules the genesis enables, by name.
+    pub fn enabled_chaincode(&self) -> impl Iterator<Item = (&str, &ChaincodeModule)> {
+        self.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, m)| (name.as_str(), m))
     }
 
     /// The initial validator set.

@@ -190,9 +190,9 @@ pub fn chaincode_registry(genesis: &Genesis) -> Result<dsec_chaincode::Registry,
         .collect();
     dsec_chaincode::Registry::for_chain(
         genesis.hash(),
-        genesis.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, m)| {
+        genesis.enabled_chaincode().map(|(name, m)| {
             (
-                name.as_str(),
+                name,
                 dsec_chaincode::ModuleConfig {
                     admins: m.admins.clone(),
                     settings: m.settings.clone(),
@@ -233,7 +233,7 @@ impl Chain {
             &genesis.validator_set(),
             genesis.permissions.validator_admin,
         );
-        let modules = genesis.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, _)| name.clone()).collect();
+        let modules = genesis.enabled_chaincode().map(|(name, _)| name.to_string()).collect();
         let permissions = dsec_chaincode::permissions::Permissions::new(genesis_hash, governance.clone(), modules);
         let chaincode =
             chaincode_registry(&genesis)?.with_module(governance.into_module()).with_module(permissions.into_module());

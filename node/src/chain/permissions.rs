@@ -25,7 +25,7 @@ pub(super) struct InForce {
 impl Chain {
     /// The names of the chaincode modules the genesis enables (whose administrators the module keeps).
     pub(super) fn module_names(&self) -> Vec<String> {
-        self.genesis.chaincode.iter().filter(|(_, m)| m.enabled).map(|(name, _)| name.clone()).collect()
+        self.genesis.enabled_chaincode().map(|(name, _)| name.to_string()).collect()
     }
 
     /// Read the permissions module from `state`.
