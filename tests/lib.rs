@@ -233,7 +233,7 @@ impl Wallet {
         value: U256,
         input: Bytes,
         gas_limit: u64,
-    ) -> alloy::rpc::types::TransactionReceipt {
+    ) -> dsec_sdk::block::RpcReceipt {
         let raw = self.sign(to, value, input, gas_limit);
         let hash: B256 = client.send_raw(&raw).await.expect("send");
         client.wait_for_receipt(hash, Duration::from_secs(30)).await.expect("receipt").expect("included within 30 s")

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use dsec_sdk::chaincode::audit::{ADDRESS, IAuditAnchor, tenant_id};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::merkle;
-use dsec_sdk::tx::LocalKey;
+use dsec_sdk::tx::AccountKey;
 use eyre::{WrapErr, bail, eyre};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -149,7 +149,7 @@ async fn view<C: SolCall>(client: &RpcClient, call: &C) -> eyre::Result<C::Retur
 /// Anchor `file` for `tenant`; returns the receipt's anchor sequence number and hash.
 pub(crate) async fn anchor(
     client: &RpcClient,
-    key: &LocalKey,
+    key: &AccountKey,
     tenant: &str,
     file: &Path,
 ) -> eyre::Result<(u64, B256, B256)> {

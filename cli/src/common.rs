@@ -5,21 +5,40 @@
 use alloy_primitives::B256;
 use dsec_node::{NodeSettings, RunningNode};
 use dsec_sdk::client::RpcClient;
-use dsec_sdk::tx::LocalKey;
+use dsec_sdk::tx::AccountKey;
 use eyre::eyre;
 
 /// The JSON-RPC URL operator commands talk to unless `--rpc` says otherwise.
 pub(crate) const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8545";
 
 /// The key of a `--key`-like flag, or dev account 0 when the flag is absent.
-pub(crate) fn parse_key(hex: Option<&str>, flag: &str) -> eyre::Result<LocalKey> {
-    match hex {
-        Some(hex) => {
-            let bytes: B256 = hex.parse().map_err(|e| eyre!("{flag}: not a 32-byte hex key: {e}"))?;
-            LocalKey::from_bytes(&bytes).map_err(|e| eyre!("{flag}: {e}"))
+///
+/// The flag takes a key file written by `dsec keys new` (either scheme), or
+/// a secp256k1 private key in hex; a hex key that is not a well-known dev
+/// account's gets a warning, since the command line is visible to every user
+/// of the machine.
+pub(crate) fn parse_key(value: Option<&str>, flag: &str) -> eyre::Result<AccountKey> {
+    let Some(value) = value else {
+        let dev = dsec_sdk::dev::dev_accounts().first().ok_or_else(|| eyre!("no dev accounts"))?.key();
+        return Ok(AccountKey::Secp256k1(dev));
+    };
+    let trimmed = value.trim_start_matches("0x");
+    if trimmed.len() == 64 && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let bytes: B256 = value.parse().map_err(|e| eyre!("{flag}: not a 32-byte hex key: {e}"))?;
+        let key = dsec_sdk::tx::LocalKey::from_bytes(&bytes).map_err(|e| eyre!("{flag}: {e}"))?;
+        if !dsec_sdk::dev::dev_accounts().iter().any(|dev| dev.address == key.address()) {
+            eprintln!(
+                "warning: {flag}: a private key on the command line is visible to other users (ps, shell history); \
+                 use a key file (dsec keys new --out FILE)"
+            );
         }
-        None => Ok(dsec_sdk::dev::dev_accounts().first().ok_or_else(|| eyre!("no dev accounts"))?.key()),
+        return Ok(AccountKey::Secp256k1(key));
     }
+    let path = std::path::Path::new(value);
+    if !path.exists() {
+        return Err(eyre!("{flag}: {value:?} is neither a 32-byte hex private key nor an existing key file"));
+    }
+    crate::keys::read_account_key_file(path).map_err(|e| eyre!("{flag}: {e}"))
 }
 
 /// A JSON-RPC client for the `--rpc` URL.

@@ -1,21 +1,69 @@
-//! `dsec keys`: generate a validator key file and show what operators
+//! `dsec keys`: generate validator and account keys, and show what operators
 //! exchange about a key (address, public key, libp2p peer id).
 
-use clap::Subcommand;
-use dsec_sdk::keyfile::{read_key, write_key};
+use clap::{Subcommand, ValueEnum};
+use dsec_sdk::keyfile::{account_secret, read_account_key, read_key, write_account_key, write_key, write_keystore};
+use dsec_sdk::keystore::{passphrase_from_env, passphrase_from_file};
+use dsec_sdk::tx::{AccountKey, LocalKey, MlDsaSigner};
 use dsec_sdk::validators::ValidatorKey;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The signature scheme of an account key.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// Ethereum's secp256k1 (wallets, MetaMask, every Ethereum tool).
+    Secp256k1,
+    /// ML-DSA-65 (FIPS 204), post-quantum; signs dsec's transaction type 0x4D.
+    #[value(name = "ml-dsa-65")]
+    MlDsa65,
+}
+
+impl Scheme {
+    /// A fresh random key of this scheme.
+    pub(crate) fn generate(self) -> AccountKey {
+        match self {
+            Scheme::Secp256k1 => AccountKey::Secp256k1(LocalKey::random()),
+            Scheme::MlDsa65 => AccountKey::MlDsa65(MlDsaSigner::random()),
+        }
+    }
+}
 
 /// `dsec keys` subcommands.
 #[derive(Subcommand, Debug)]
 pub(crate) enum KeysCommand {
-    /// Generate a validator key file (mode 0600; never overwrites).
+    /// Generate an account key and print its address (the file is mode 0600; never overwrites).
+    New {
+        /// Signature scheme.
+        #[arg(long, value_enum, default_value_t = Scheme::Secp256k1)]
+        scheme: Scheme,
+        /// Where to write the key file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Write an encrypted keystore (Web3 Secret Storage v3, as geth) instead of plaintext.
+        #[arg(long)]
+        encrypt: bool,
+        /// File holding the passphrase (default: $DSEC_PASSWORD_FILE, then $DSEC_PASSWORD).
+        #[arg(long, requires = "encrypt")]
+        password_file: Option<PathBuf>,
+    },
+    /// Encrypt a plaintext account or validator key file into a v3 keystore.
+    Encrypt {
+        /// The plaintext key file.
+        file: PathBuf,
+        /// Where to write the keystore.
+        #[arg(long)]
+        out: PathBuf,
+        /// File holding the passphrase (default: $DSEC_PASSWORD_FILE, then $DSEC_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Generate a validator key file (ed25519; mode 0600; never overwrites).
     Generate {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print the address and public key of a key file.
+    /// Print the address and public key of a validator or account key file.
     Show {
         /// The key file.
         file: PathBuf,
@@ -26,14 +74,76 @@ impl KeysCommand {
     /// Run the subcommand.
     pub(crate) fn run(self) -> eyre::Result<()> {
         match self {
+            Self::New { scheme, out, encrypt, password_file } => {
+                let key = scheme.generate();
+                if encrypt {
+                    let passphrase = passphrase(password_file.as_deref())?;
+                    let scheme = (key.scheme() != "secp256k1").then_some(key.scheme());
+                    write_keystore(&out, &account_secret(&key), key.address(), scheme, &passphrase)?;
+                } else {
+                    write_account_key(&out, &key)?;
+                }
+                print_account(&key);
+            }
+            Self::Encrypt { file, out, password_file } => {
+                let passphrase = passphrase(password_file.as_deref())?;
+                match read_key(&file) {
+                    Ok(key) => {
+                        let seed = alloy_primitives::B256::from(key.seed());
+                        write_keystore(&out, &seed, key.address(), Some("ed25519"), &passphrase)?;
+                        print_key(&key);
+                    }
+                    Err(_) => {
+                        let key = read_account_key_file(&file)?;
+                        let scheme = (key.scheme() != "secp256k1").then_some(key.scheme());
+                        write_keystore(&out, &account_secret(&key), key.address(), scheme, &passphrase)?;
+                        print_account(&key);
+                    }
+                }
+                println!("encrypted  {} (the plaintext {} is unchanged: delete it)", out.display(), file.display());
+            }
             Self::Generate { out } => {
                 let key = ValidatorKey::generate();
                 write_key(&out, &key)?;
                 print_key(&key);
             }
-            Self::Show { file } => print_key(&read_key(&file)?),
+            Self::Show { file } => match read_key(&file) {
+                Ok(key) => print_key(&key),
+                Err(validator_error) => match read_account_key_file(&file) {
+                    Ok(key) => print_account(&key),
+                    Err(account_error) => {
+                        eyre::bail!("neither a validator key ({validator_error}) nor an account key ({account_error})")
+                    }
+                },
+            },
         }
         Ok(())
+    }
+}
+
+/// The passphrase from `--password-file`, else from the environment.
+fn passphrase(file: Option<&Path>) -> eyre::Result<zeroize::Zeroizing<Vec<u8>>> {
+    let passphrase = match file {
+        Some(path) => passphrase_from_file(path)?,
+        None => passphrase_from_env()?,
+    };
+    if passphrase.is_empty() {
+        eyre::bail!("the passphrase is empty");
+    }
+    Ok(passphrase)
+}
+
+/// Read an account key file of either scheme, plaintext or encrypted.
+pub(crate) fn read_account_key_file(path: &Path) -> eyre::Result<AccountKey> {
+    Ok(read_account_key(path)?)
+}
+
+/// Print an account key's scheme, address and (ML-DSA-65) public key size.
+fn print_account(key: &AccountKey) {
+    println!("scheme     {}\naddress    {}", key.scheme(), key.address());
+    if let AccountKey::MlDsa65(signer) = key {
+        let public = signer.key().public_key().as_bytes();
+        println!("public key {} bytes, 0x{}…", public.len(), alloy_primitives::hex::encode(&public[..16]));
     }
 }
 

@@ -6,6 +6,7 @@
 //! submit-to-inclusion latency percentiles.
 
 use crate::common::{DEFAULT_RPC_URL, parse_key};
+use crate::keys::Scheme;
 use alloy::consensus::TxEip1559;
 use alloy::rpc::types::Block;
 use alloy::sol;
@@ -13,7 +14,7 @@ use alloy::sol_types::{SolCall, SolValue};
 use alloy_primitives::{B256, Bytes, TxKind, U256};
 use clap::Args;
 use dsec_sdk::client::RpcClient;
-use dsec_sdk::tx::LocalKey;
+use dsec_sdk::tx::AccountKey;
 use eyre::{WrapErr, bail, eyre};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,9 +56,12 @@ pub(crate) struct LoadArgs {
     /// Offered load in transactions per second (default: as fast as the node takes them).
     #[arg(long)]
     rate: Option<f64>,
-    /// Private key that funds the senders (default: dev account 0).
+    /// Key that funds the senders: a key file or a secp256k1 hex key (default: dev account 0).
     #[arg(long)]
     funder_key: Option<String>,
+    /// Signature scheme of the senders: secp256k1, or ml-dsa-65 (dsec's post-quantum transaction type).
+    #[arg(long, value_enum, default_value_t = Scheme::Secp256k1)]
+    scheme: Scheme,
     /// Seconds to wait for inclusion.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
@@ -87,6 +91,7 @@ impl LoadArgs {
             batch: self.batch,
             rate: self.rate,
             funder,
+            scheme: self.scheme,
             timeout: Duration::from_secs(self.timeout_secs),
         })
         .await?;
@@ -119,7 +124,7 @@ sol! {
 }
 
 /// Load settings.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct LoadConfig {
     /// JSON-RPC URL.
     pub(crate) rpc_url: String,
@@ -136,7 +141,9 @@ pub(crate) struct LoadConfig {
     /// Offered load in transactions per second (`None`: as fast as the node takes them).
     pub(crate) rate: Option<f64>,
     /// Key that funds the senders (a dev account by default).
-    pub(crate) funder: LocalKey,
+    pub(crate) funder: AccountKey,
+    /// Signature scheme of the senders.
+    pub(crate) scheme: Scheme,
     /// Give up waiting for inclusion after this long.
     pub(crate) timeout: Duration,
 }
@@ -194,8 +201,16 @@ struct Fees {
     tip: u128,
 }
 
-fn transfer(key: &LocalKey, fees: &Fees, nonce: u64, to: TxKind, value: U256, input: Bytes, gas: u64) -> Bytes {
-    key.sign_tx_bytes(TxEip1559 {
+fn transfer(
+    key: &AccountKey,
+    fees: &Fees,
+    nonce: u64,
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+    gas: u64,
+) -> eyre::Result<Bytes> {
+    Ok(key.sign_dynamic_fee(TxEip1559 {
         chain_id: fees.chain_id,
         nonce,
         gas_limit: gas,
@@ -205,14 +220,14 @@ fn transfer(key: &LocalKey, fees: &Fees, nonce: u64, to: TxKind, value: U256, in
         value,
         input,
         ..Default::default()
-    })
+    })?)
 }
 
 async fn send_and_wait(
     client: &RpcClient,
     raws: &[Bytes],
     timeout: Duration,
-) -> eyre::Result<Vec<alloy::rpc::types::TransactionReceipt>> {
+) -> eyre::Result<Vec<dsec_sdk::block::RpcReceipt>> {
     let mut hashes = Vec::new();
     for chunk in raws.chunks(500) {
         for r in client.send_raw_batch(chunk).await? {
@@ -227,7 +242,7 @@ async fn send_and_wait(
             .wait_for_receipt(hash, left)
             .await?
             .ok_or_else(|| eyre!("setup transaction {hash} not included in time"))?;
-        if !receipt.status() {
+        if !receipt.inner.status() {
             bail!("setup transaction {hash} failed");
         }
         receipts.push(receipt);
@@ -257,7 +272,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
 
     let run_tag: u64 = rand::random();
     // 1. Senders, funded.
-    let senders: Vec<LocalKey> = (0..cfg.senders).map(|_| LocalKey::random()).collect();
+    let senders: Vec<AccountKey> = (0..cfg.senders).map(|_| cfg.scheme.generate()).collect();
     let per_sender = cfg.transactions.div_ceil(cfg.senders) as u64;
     let fund = U256::from(fees.max_fee) * U256::from(100_000u64 * (per_sender + 1)) + U256::from(10u64.pow(18));
     let funding: Vec<Bytes> = senders
@@ -267,7 +282,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
             funder_nonce += 1;
             raw
         })
-        .collect();
+        .collect::<eyre::Result<_>>()?;
     eprintln!("funding {} senders from {}", senders.len(), funder.address());
     send_and_wait(&client, &funding, cfg.timeout).await?;
 
@@ -286,10 +301,10 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                 funder_nonce += 1;
                 raw
             })
-            .collect();
+            .collect::<eyre::Result<_>>()?;
         eprintln!("listing {} senders on the account allowlist", senders.len());
         let receipts = send_and_wait(&client, &listing, cfg.timeout).await?;
-        if receipts.iter().any(|r| !r.status()) {
+        if receipts.iter().any(|r| !r.inner.status()) {
             bail!("listing the senders failed: --key must be a permission administrator on an allowlisted chain");
         }
     }
@@ -304,7 +319,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
             let supply = U256::from(10u128.pow(30));
             let initcode: Bytes =
                 [code.to_vec(), ("Load".to_string(), "LOAD".to_string(), supply).abi_encode_params()].concat().into();
-            let deploy = transfer(funder, &fees, funder_nonce, TxKind::Create, U256::ZERO, initcode, 3_000_000);
+            let deploy = transfer(funder, &fees, funder_nonce, TxKind::Create, U256::ZERO, initcode, 3_000_000)?;
             funder_nonce += 1;
             let receipt = send_and_wait(&client, &[deploy], cfg.timeout).await?.remove(0);
             let token = receipt.contract_address.ok_or_else(|| eyre!("token deployment created no contract"))?;
@@ -318,7 +333,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                     funder_nonce += 1;
                     raw
                 })
-                .collect();
+                .collect::<eyre::Result<_>>()?;
             send_and_wait(&client, &grants, cfg.timeout).await?;
             (Some(token), 60_000u64)
         }
@@ -329,7 +344,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                 let artifact: serde_json::Value = serde_json::from_str(AUDIT_SOL_ARTIFACT)?;
                 let code: Bytes =
                     artifact["bytecode"].as_str().ok_or_else(|| eyre!("artifact has no bytecode"))?.parse()?;
-                let deploy = transfer(funder, &fees, funder_nonce, TxKind::Create, U256::ZERO, code, 3_000_000);
+                let deploy = transfer(funder, &fees, funder_nonce, TxKind::Create, U256::ZERO, code, 3_000_000)?;
                 funder_nonce += 1;
                 let receipt = send_and_wait(&client, &[deploy], cfg.timeout).await?.remove(0);
                 receipt.contract_address.ok_or_else(|| eyre!("AuditAnchorSol deployment created no contract"))?
@@ -364,7 +379,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                         U256::ZERO,
                         data.into(),
                         300_000,
-                    ));
+                    )?);
                     funder_nonce += 1;
                 }
             }
@@ -384,11 +399,11 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
         let recipient = senders[(s + 1) % senders.len()].address();
         let raw = match (cfg.workload, target) {
             (Workload::Transfer, _) | (_, None) => {
-                transfer(&senders[s], &fees, nonces[s], TxKind::Call(recipient), U256::from(1), Bytes::new(), gas)
+                transfer(&senders[s], &fees, nonces[s], TxKind::Call(recipient), U256::from(1), Bytes::new(), gas)?
             }
             (Workload::Erc20, Some(token)) => {
                 let data = IErc20::transferCall { to: recipient, value: U256::from(1) }.abi_encode();
-                transfer(&senders[s], &fees, nonces[s], TxKind::Call(token), U256::ZERO, data.into(), gas)
+                transfer(&senders[s], &fees, nonces[s], TxKind::Call(token), U256::ZERO, data.into(), gas)?
             }
             (Workload::AuditChaincode | Workload::AuditSolidity, Some(target)) => {
                 // Anchors chain per tenant: the previous hash is known before sending.
@@ -403,7 +418,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                 }
                 .abi_encode();
                 heads[s] = dsec_sdk::chaincode::audit::anchor_hash(&tenant, seq, &root, 100, &heads[s]);
-                transfer(&senders[s], &fees, nonces[s], TxKind::Call(target), U256::ZERO, data.into(), gas)
+                transfer(&senders[s], &fees, nonces[s], TxKind::Call(target), U256::ZERO, data.into(), gas)?
             }
         };
         nonces[s] += 1;
@@ -485,7 +500,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     for chunk in hashes.chunks(500) {
         for r in client.receipts_batch(chunk).await? {
             match r {
-                Some(r) if r.status() => {
+                Some(r) if r.inner.status() => {
                     succeeded += 1;
                     gas_total += r.gas_used;
                 }

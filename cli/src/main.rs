@@ -14,6 +14,7 @@ mod load;
 mod node;
 mod perm;
 mod provenance;
+mod send;
 mod settle;
 mod tx;
 mod validators;
@@ -36,12 +37,14 @@ enum Command {
     /// Create, check and inspect genesis files.
     #[command(subcommand)]
     Genesis(genesis::GenesisCommand),
-    /// Create and inspect validator keys.
+    /// Create and inspect account keys (secp256k1, ML-DSA-65) and validator keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Keys and bearer tokens of authenticated JSON-RPC.
     #[command(subcommand)]
     Jwt(jwt::JwtCommand),
+    /// Send value, call a contract or create one, signed with a secp256k1 or ML-DSA-65 key.
+    Send(send::SendArgs),
     /// Send load to a node and measure throughput and latency.
     Load(load::LoadArgs),
     /// Tenant audit anchoring: anchor a log file, prove a line, verify a proof.
@@ -76,6 +79,7 @@ fn main() {
             Command::Genesis(cmd) => cmd.run(),
             Command::Keys(cmd) => cmd.run(),
             Command::Jwt(cmd) => cmd.run(),
+            Command::Send(args) => args.run().await,
             Command::Load(args) => args.run().await,
             Command::Audit(cmd) => cmd.run().await,
             Command::Settle(args) => args.run().await,

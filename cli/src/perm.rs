@@ -17,7 +17,7 @@ use alloy_primitives::{Address, B256, Bytes};
 use clap::{Args, Subcommand};
 use dsec_sdk::chaincode::permissions::{ADDRESS, IPermissions, approval_signer, is_peer_id, sign_approval};
 use dsec_sdk::client::RpcClient;
-use dsec_sdk::tx::LocalKey;
+use dsec_sdk::tx::AccountKey;
 use eyre::{WrapErr, bail, eyre};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -251,23 +251,28 @@ fn change_calldata(op: PermCommand) -> eyre::Result<Bytes> {
 }
 
 /// Send a change as one administrator (threshold 1): the calldata straight to the module.
-async fn send_change(client: &RpcClient, key: &LocalKey, change: &Bytes) -> eyre::Result<(B256, u64)> {
+async fn send_change(client: &RpcClient, key: &AccountKey, change: &Bytes) -> eyre::Result<(B256, u64)> {
     let receipt = send_calldata(client, key, ADDRESS, change.clone()).await?;
     Ok((receipt.transaction_hash, receipt.block_number.unwrap_or_default()))
 }
 
 /// Sign `change` at the current nonce with `key`.
-async fn sign(client: &RpcClient, key: &LocalKey, change: Bytes) -> eyre::Result<AdminApproval> {
+async fn sign(client: &RpcClient, key: &AccountKey, change: Bytes) -> eyre::Result<AdminApproval> {
     let nonce = view(client, ADDRESS, &IPermissions::changeNonceCall {}).await?;
     let digest = view(client, ADDRESS, &IPermissions::changeDigestCall { change: change.clone() }).await?;
-    let signature = sign_approval(key, &digest);
+    let AccountKey::Secp256k1(secp) = key else {
+        bail!(
+            "--key: administrator approvals are EIP-191 signatures, made with a secp256k1 key (administrators are Ethereum accounts)"
+        );
+    };
+    let signature = sign_approval(secp, &digest);
     Ok(AdminApproval { change, nonce, digest, signer: key.address(), signature })
 }
 
 /// Submit `change` through `execute` with administrators' approvals, after checking they approve it now.
 async fn execute(
     client: &RpcClient,
-    key: &LocalKey,
+    key: &AccountKey,
     change: Bytes,
     approvals: &[AdminApproval],
 ) -> eyre::Result<(B256, u64)> {
@@ -297,7 +302,7 @@ async fn execute(
 /// `replace-admins`: sign as a validator, or submit validators' approvals.
 async fn replace_admins(
     client: &RpcClient,
-    key: &LocalKey,
+    key: &AccountKey,
     admins: Vec<Address>,
     threshold: u64,
     validator_key: Option<PathBuf>,

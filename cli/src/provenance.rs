@@ -9,7 +9,7 @@ use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
 use clap::{Args, Subcommand};
 use dsec_sdk::chaincode::provenance::{ADDRESS, IProvenance};
 use dsec_sdk::client::RpcClient;
-use dsec_sdk::tx::LocalKey;
+use dsec_sdk::tx::AccountKey;
 use eyre::{bail, eyre};
 use serde_json::{Value, json};
 
@@ -141,7 +141,7 @@ pub(crate) fn leg(text: &str) -> eyre::Result<IProvenance::Leg> {
 /// Register a party (module administrators).
 pub(crate) async fn register_party(
     client: &RpcClient,
-    key: &LocalKey,
+    key: &AccountKey,
     party: Address,
     role_name: &str,
     name: &str,
@@ -183,7 +183,7 @@ pub(crate) struct NewShipment {
 }
 
 /// Create a shipment (registered shippers).
-pub(crate) async fn create(client: &RpcClient, key: &LocalKey, s: NewShipment) -> eyre::Result<B256> {
+pub(crate) async fn create(client: &RpcClient, key: &AccountKey, s: NewShipment) -> eyre::Result<B256> {
     let call = IProvenance::createShipmentCall {
         id: shipment_id(&s.id),
         consignee: s.consignee,
@@ -201,7 +201,7 @@ pub(crate) async fn create(client: &RpcClient, key: &LocalKey, s: NewShipment) -
 /// Propose a hand-off (the current custodian).
 pub(crate) async fn hand_over(
     client: &RpcClient,
-    key: &LocalKey,
+    key: &AccountKey,
     id: &str,
     to: Address,
     location: &str,
@@ -211,7 +211,7 @@ pub(crate) async fn hand_over(
 }
 
 /// Accept custody (the proposed receiver).
-pub(crate) async fn accept(client: &RpcClient, key: &LocalKey, id: &str) -> eyre::Result<B256> {
+pub(crate) async fn accept(client: &RpcClient, key: &AccountKey, id: &str) -> eyre::Result<B256> {
     Ok(send(client, key, ADDRESS, &IProvenance::acceptCustodyCall { id: shipment_id(id) }).await?.transaction_hash)
 }
 

@@ -7,7 +7,7 @@ use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
 use clap::{Args, Subcommand};
 use dsec_sdk::chaincode::settlement::{ADDRESS, ISettlement, currency};
 use dsec_sdk::client::RpcClient;
-use dsec_sdk::tx::LocalKey;
+use dsec_sdk::tx::AccountKey;
 use eyre::eyre;
 
 /// Flags of `dsec settle`.
@@ -111,8 +111,8 @@ impl SettleArgs {
 }
 
 /// Run one operation; returns what to print.
-async fn execute(client: &RpcClient, key: &LocalKey, op: SettleCommand) -> eyre::Result<String> {
-    let done = |r: alloy::rpc::types::TransactionReceipt| {
+async fn execute(client: &RpcClient, key: &AccountKey, op: SettleCommand) -> eyre::Result<String> {
+    let done = |r: dsec_sdk::block::RpcReceipt| {
         format!("ok: transaction {} in block {}", r.transaction_hash, r.block_number.unwrap_or_default())
     };
     Ok(match op {

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use dsec_sdk::chaincode::validator_set::{ADDRESS, IValidatorSet, change_digest};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::keyfile::read_key;
-use dsec_sdk::tx::LocalKey;
+use dsec_sdk::tx::AccountKey;
 use dsec_sdk::validators::ValidatorKey;
 use eyre::{WrapErr, bail, eyre};
 use serde::{Deserialize, Serialize};
@@ -191,7 +191,7 @@ pub(crate) enum Authority {
 /// Submit a change; returns the change number and the block that includes it.
 pub(crate) async fn schedule(
     client: &RpcClient,
-    sender: &LocalKey,
+    sender: &AccountKey,
     set: Vec<IValidatorSet::ValidatorInfo>,
     activation: u64,
     authority: Authority,

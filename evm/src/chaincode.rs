@@ -25,7 +25,8 @@ use std::sync::Arc;
 /// the account is never "empty" (EIP-161) and `eth_getCode` shows something.
 pub const MODULE_CODE: [u8; 1] = [0xfe];
 
-/// Ethereum's precompiles plus the enabled chaincode modules.
+/// Ethereum's precompiles, dsec's ML-DSA-65 verification precompile
+/// ([`crate::mldsa`]) and the enabled chaincode modules.
 #[derive(Debug, Clone)]
 pub struct ChaincodePrecompiles {
     inner: EthPrecompiles,
@@ -37,9 +38,15 @@ impl ChaincodePrecompiles {
     /// The precompiles of `spec` and the modules of `registry`.
     pub fn new(registry: Arc<Registry>, spec: SpecId) -> Self {
         let inner = EthPrecompiles::new(spec);
+        let warm = Self::warm_set(&inner, &registry);
+        Self { inner, registry, warm }
+    }
+
+    fn warm_set(inner: &EthPrecompiles, registry: &Registry) -> AddressSet {
         let mut warm = inner.warm_addresses().clone();
         warm.extend(registry.addresses().copied());
-        Self { inner, registry, warm }
+        warm.insert(dsec_sdk::pq::precompile::ADDRESS);
+        warm
     }
 }
 
@@ -132,13 +139,15 @@ impl<CTX: ContextTr<Cfg: Cfg<Spec = SpecId>>> PrecompileProvider<CTX> for Chainc
 
     fn set_spec(&mut self, spec: SpecId) -> bool {
         let changed = <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.inner, spec);
-        let mut warm = self.inner.warm_addresses().clone();
-        warm.extend(self.registry.addresses().copied());
-        self.warm = warm;
+        self.warm = Self::warm_set(&self.inner, &self.registry);
         changed
     }
 
     fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
+        if inputs.bytecode_address == dsec_sdk::pq::precompile::ADDRESS {
+            let data = inputs.input.bytes(context);
+            return Ok(Some(crate::mldsa::run(&data, inputs.gas_limit)));
+        }
         let Some(module) = self.registry.get(&inputs.bytecode_address).cloned() else {
             return <EthPrecompiles as PrecompileProvider<CTX>>::run(&mut self.inner, context, inputs);
         };

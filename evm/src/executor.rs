@@ -122,11 +122,17 @@ pub(crate) fn build_evm<S: StateReader>(state: S, chain: &ChainConfig, block: &B
         .with_precompiles(crate::chaincode::ChaincodePrecompiles::new(chain.chaincode.clone(), SPEC))
 }
 
-/// The revm transaction environment of a recovered transaction.
+/// The revm transaction environment of a recovered transaction. An ML-DSA-65
+/// transaction (type `0x4D`, its signature checked at decoding) executes
+/// exactly as the EIP-1559 transaction with the same fields.
 pub fn tx_env(tx: &RecoveredTx) -> TxEnv {
     let env = &tx.envelope;
+    let tx_type = match env.ty() {
+        dsec_sdk::tx::ML_DSA_TX_TYPE => alloy::consensus::TxType::Eip1559 as u8,
+        ty => ty,
+    };
     TxEnv {
-        tx_type: env.ty(),
+        tx_type,
         caller: tx.sender,
         gas_limit: env.gas_limit(),
         gas_price: env.max_fee_per_gas(),

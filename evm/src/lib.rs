@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod executor;
 pub mod intrinsic;
+pub mod mldsa;
 pub mod trace;
 
 pub use access::AccessRules;

@@ -123,11 +123,23 @@ mod raw_tx {
         let twin = Signature::new(signature.r(), n - signature.s(), !signature.v());
         let high_s = TxEnvelope::from(dynamic.clone().into_signed(twin)).encoded_2718();
         assert_eq!(RecoveredTx::decode(&high_s), Err(TxDecodeError::InvalidSignature));
-        let mut trailing = key.sign_tx_bytes(dynamic).to_vec();
+        let mut trailing = key.sign_tx_bytes(dynamic.clone()).to_vec();
         trailing.push(0x80);
         assert_eq!(RecoveredTx::decode(&trailing), Err(TxDecodeError::TrailingBytes));
 
+        // dsec's ML-DSA-65 type: a valid one, a tampered signature, a cut one.
+        let pq = dsec_sdk::tx::MlDsaSigner::from_seed(&[7; 32]);
+        let pq_valid = pq.sign_tx_bytes(dynamic.clone().into()).expect("ML-DSA-65 signs").to_vec();
+        let decoded = RecoveredTx::decode(&pq_valid).expect("an ML-DSA-65 seed transaction decodes");
+        assert_eq!(decoded.sender, pq.address());
+        let mut pq_tampered = pq_valid.clone();
+        let last = pq_tampered.len() - 1;
+        pq_tampered[last] ^= 1;
+        assert!(matches!(RecoveredTx::decode(&pq_tampered), Err(TxDecodeError::PostQuantum(_))));
+        let pq_cut = pq_valid[..pq_valid.len() / 2].to_vec();
+
         let mut seeds: Vec<Vec<u8>> = valid.into_iter().map(|raw| raw.to_vec()).collect();
+        seeds.extend([pq_valid, pq_tampered, pq_cut]);
         seeds.extend([unprotected, high_s, trailing, Vec::new(), vec![0x02], vec![0x04, 0xc0], vec![0xc0]]);
         seeds
     }

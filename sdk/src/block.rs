@@ -4,8 +4,9 @@
 //! proposer, the hashes of the validator sets, and the state commitment
 //! described in [`crate::commitment`]. Its hash is `keccak256(rlp(header))`.
 
-use alloy::consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType};
+use alloy::consensus::{Eip658Value, Receipt, ReceiptWithBloom};
 use alloy::eips::eip2718::Encodable2718;
+use alloy::rpc::types::AnyReceiptEnvelope;
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, keccak256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use serde::{Deserialize, Serialize};
@@ -148,6 +149,10 @@ impl CommitCertificate {
     }
 }
 
+/// A receipt as `eth_getTransactionReceipt` returns it, for every transaction
+/// type dsec accepts (its `type` is a number, so type `0x4D` fits).
+pub type RpcReceipt = alloy::rpc::types::TransactionReceipt<AnyReceiptEnvelope<alloy::rpc::types::Log>>;
+
 /// The receipt of one transaction as the node stores it. The RPC layer adds
 /// block hash, index and sender when it answers.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -170,22 +175,16 @@ pub struct StoredReceipt {
 }
 
 impl StoredReceipt {
-    /// The receipt as Ethereum encodes it (what the receipts root commits to).
-    pub fn to_envelope(&self) -> ReceiptEnvelope {
+    /// The receipt as Ethereum encodes it (what the receipts root commits to):
+    /// `rlp(receipt)` for a legacy transaction, `type ‖ rlp(receipt)` for a
+    /// typed one, dsec's ML-DSA-65 type `0x4D` included.
+    pub fn to_envelope(&self) -> AnyReceiptEnvelope {
         let receipt = Receipt {
             status: Eip658Value::Eip658(self.success),
             cumulative_gas_used: self.cumulative_gas_used,
             logs: self.logs.clone(),
         };
-        let with_bloom = ReceiptWithBloom::new(receipt, self.bloom());
-        let ty = match self.tx_type {
-            1 => TxType::Eip2930,
-            2 => TxType::Eip1559,
-            3 => TxType::Eip4844,
-            4 => TxType::Eip7702,
-            _ => TxType::Legacy,
-        };
-        ReceiptEnvelope::from_typed(ty, with_bloom)
+        AnyReceiptEnvelope { inner: ReceiptWithBloom::new(receipt, self.bloom()), r#type: self.tx_type }
     }
 
     /// The EIP-2718 encoding of the receipt.

@@ -2,7 +2,8 @@
 //! so it also works against any Ethereum node). Used by `dsec load`, the CLI
 //! and the end-to-end tests.
 
-use alloy::rpc::types::{BlockNumberOrTag, Log, TransactionReceipt, TransactionRequest};
+use crate::block::RpcReceipt;
+use alloy::rpc::types::{BlockNumberOrTag, Log, TransactionRequest};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use jsonrpsee_core::client::ClientT;
 use jsonrpsee_core::params::BatchRequestBuilder;
@@ -84,17 +85,17 @@ impl RpcClient {
     }
 
     /// `eth_getTransactionReceipt`.
-    pub async fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, RpcClientError> {
+    pub async fn receipt(&self, hash: B256) -> Result<Option<RpcReceipt>, RpcClientError> {
         self.inner.request("eth_getTransactionReceipt", rpc_params![hash]).await
     }
 
     /// Fetch many receipts in one batch request; `None` for those not yet included.
-    pub async fn receipts_batch(&self, hashes: &[B256]) -> Result<Vec<Option<TransactionReceipt>>, RpcClientError> {
+    pub async fn receipts_batch(&self, hashes: &[B256]) -> Result<Vec<Option<RpcReceipt>>, RpcClientError> {
         let mut batch = BatchRequestBuilder::new();
         for hash in hashes {
             batch.insert("eth_getTransactionReceipt", rpc_params![hash]).map_err(RpcClientError::ParseError)?;
         }
-        let response = self.inner.batch_request::<Option<TransactionReceipt>>(batch).await?;
+        let response = self.inner.batch_request::<Option<RpcReceipt>>(batch).await?;
         Ok(response.into_iter().map(|r| r.ok().flatten()).collect())
     }
 
@@ -115,11 +116,7 @@ impl RpcClient {
     }
 
     /// Poll `eth_getTransactionReceipt` until the receipt appears or `timeout` passes.
-    pub async fn wait_for_receipt(
-        &self,
-        hash: B256,
-        timeout: Duration,
-    ) -> Result<Option<TransactionReceipt>, RpcClientError> {
+    pub async fn wait_for_receipt(&self, hash: B256, timeout: Duration) -> Result<Option<RpcReceipt>, RpcClientError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(receipt) = self.receipt(hash).await? {

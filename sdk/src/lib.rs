@@ -5,7 +5,8 @@
 //! - [`validators`]: validator sets, ed25519 validator keys, certificate checks;
 //! - [`tx`]: decoding and signing Ethereum transactions, fast sender recovery;
 //! - [`dev`]: the well-known development accounts;
-//! - [`keyfile`]: validator key files (read by the node, written by the CLI);
+//! - [`keyfile`]: validator and account key files (read by the node, written by the CLI);
+//! - [`keystore`]: encrypted key files (Web3 Secret Storage v3, geth's keystore format);
 //! - [`pq`]: post-quantum signatures (ML-DSA-65) and key encapsulation (ML-KEM-768);
 //! - [`client`]: a typed JSON-RPC client for a dsec (or any Ethereum) node.
 
@@ -14,6 +15,7 @@ pub mod chaincode;
 pub mod client;
 pub mod dev;
 pub mod keyfile;
+pub mod keystore;
 pub mod merkle;
 pub mod pq;
 pub mod state;

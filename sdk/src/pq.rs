@@ -337,5 +337,48 @@ impl MlKem768PublicKey {
     }
 }
 
+/// The ML-DSA-65 verification precompile: lets Solidity contracts and
+/// chaincode flows check post-quantum signatures (a smart account, an escrow
+/// released by a customs officer's ML-DSA signature).
+///
+/// Called with the ABI of [`IMlDsa65::verifyCall`], from Solidity as
+/// `IMlDsa65(0x…da5ec101).verify(publicKey, message, context, signature)`.
+/// It returns `true` when the signature verifies, `false` when it does not
+/// (a signature of the wrong size included), and reverts with a reason for
+/// input that is a caller's mistake: calldata that is not the ABI of
+/// `verify`, a public key that is not 1,952 bytes, a context over 255 bytes.
+///
+/// Gas: [`BASE_GAS`] plus [`WORD_GAS`] per 32-byte word of message and
+/// context. The base is the measured verification time priced as this
+/// machine prices `ecrecover`: 3,000 gas for a 43 µs libsecp256k1 recovery,
+/// against 107 µs for an ML-DSA-65 verification (test `pq_speed`); the words
+/// pay for hashing the message, at SHA-256's rate.
+pub mod precompile {
+    use alloy_primitives::{Address, address};
+
+    /// Address of the precompile, beside the chaincode modules (`0x…da5ec0NN`).
+    pub const ADDRESS: Address = address!("0x00000000000000000000000000000000da5ec101");
+    /// Gas of one verification.
+    pub const BASE_GAS: u64 = 7_500;
+    /// Gas per 32-byte word of message and context.
+    pub const WORD_GAS: u64 = 12;
+
+    alloy::sol! {
+        /// The ML-DSA-65 verification precompile at `0x…da5ec101`.
+        interface IMlDsa65 {
+            /// Whether `signature` is `publicKey`'s ML-DSA-65 signature of `message` under `context`.
+            function verify(bytes publicKey, bytes message, bytes context, bytes signature)
+                external view returns (bool valid);
+        }
+    }
+
+    /// The gas a verification of a `message_len`-byte message under a
+    /// `context_len`-byte context costs.
+    pub fn gas(message_len: usize, context_len: usize) -> u64 {
+        let words = (message_len as u64).div_ceil(32).saturating_add((context_len as u64).div_ceil(32));
+        BASE_GAS.saturating_add(WORD_GAS.saturating_mul(words))
+    }
+}
+
 #[cfg(test)]
 mod tests;

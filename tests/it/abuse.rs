@@ -598,7 +598,7 @@ async fn trace_bombs_are_cut_off_by_the_output_budget_or_the_timeout() {
     let receipt = wallet
         .send(&client, TxKind::Create, U256::ZERO, Bytes::from_static(&[0x5b, 0x60, 0x00, 0x56]), 10_000_000)
         .await;
-    assert!(!receipt.status(), "the loop runs out of gas");
+    assert!(!receipt.inner.status(), "the loop runs out of gas");
     let started = Instant::now();
     let hash = receipt.transaction_hash;
     let reply = rpc_raw(&url, &rpc_request(1, "debug_traceTransaction", json!([hash, {}])));
@@ -1160,7 +1160,7 @@ async fn a_gossip_peer_sending_garbage_is_banned_and_the_chain_goes_on() {
             "a sound transaction gossiped by an allowlisted peer was not included within 15 s"
         );
     };
-    assert!(receipt.status());
+    assert!(receipt.inner.status());
     println!(
         "forged signatures: a sound gossiped batch first: included in block {:?} after {:?}",
         receipt.block_number,
@@ -1237,7 +1237,7 @@ async fn a_gossip_peer_sending_garbage_is_banned_and_the_chain_goes_on() {
     // The node still admits transactions and produces blocks.
     let receipt =
         wallet.send(&client, TxKind::Call(Address::repeat_byte(0x68)), U256::from(1), Bytes::new(), 21_000).await;
-    assert!(receipt.status());
+    assert!(receipt.inner.status());
     let during = client.block_number().await.unwrap() - start_height;
     println!("gossip garbage: {during} blocks produced during the attack");
     memory.check(100, false);

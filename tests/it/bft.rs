@@ -90,7 +90,7 @@ async fn four_validators_agree_and_survive_crashes_and_restarts() {
     }
     for hash in &hashes {
         let receipt = network.client(0).wait_for_receipt(*hash, Duration::from_secs(30)).await.unwrap();
-        assert!(receipt.is_some_and(|r| r.status()), "transaction {hash} was not included");
+        assert!(receipt.is_some_and(|r| r.inner.status()), "transaction {hash} was not included");
     }
     let h = height(&network.client(0)).await;
     assert!(commit_signers(&network.client(0), h).await >= 3, "a commit certificate holds 2f+1 = 3 signatures");
@@ -393,6 +393,6 @@ async fn a_full_node_follows_the_chain_through_value_sync_and_serves_rpc() {
         assert_eq!(ours.header.hash, theirs.header.hash, "full node differs at {n}");
     }
     let receipt = client.receipt(hash).await.unwrap().expect("the full node serves the receipt");
-    assert!(receipt.status());
+    assert!(receipt.inner.status());
     assert!(commit_signers(&client, target).await >= 3, "the full node stores verified certificates");
 }

@@ -39,12 +39,12 @@ async fn erc20_survives_a_restart() {
             .concat()
             .into();
     let deployed = alice.send(&client, TxKind::Create, U256::ZERO, initcode, 3_000_000).await;
-    assert!(deployed.status());
+    assert!(deployed.inner.status());
     let token = deployed.contract_address.expect("contract address");
 
     let transfer = IToken::transferCall { to: bob, value: U256::from(4_000) }.abi_encode();
     let receipt = alice.send(&client, TxKind::Call(token), U256::ZERO, transfer.into(), 100_000).await;
-    assert!(receipt.status());
+    assert!(receipt.inner.status());
     assert_eq!(receipt.inner.logs().len(), 1);
 
     let logs = client
@@ -70,7 +70,7 @@ async fn erc20_survives_a_restart() {
     // And it still takes transactions.
     let mut alice = Wallet::dev(&client, 0).await;
     let more = IToken::transferCall { to: bob, value: U256::from(1) }.abi_encode();
-    assert!(alice.send(&client, TxKind::Call(token), U256::ZERO, more.into(), 100_000).await.status());
+    assert!(alice.send(&client, TxKind::Call(token), U256::ZERO, more.into(), 100_000).await.inner.status());
     assert_eq!(balance_of(&client, token, bob).await, U256::from(4_001));
 }
 

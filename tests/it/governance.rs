@@ -100,7 +100,7 @@ async fn validators_join_by_vote_and_leave_by_admin_at_their_activation_height()
     };
     let to = TxKind::Call(ADDRESS);
     let short = submitter.send(&client, to, U256::ZERO, call(approve(&[0, 1])).into(), 2_000_000).await;
-    assert!(!short.status(), "two of four approvals must not change the set");
+    assert!(!short.inner.status(), "two of four approvals must not change the set");
     assert_eq!(approve(&[0]).len(), 1);
 
     // The operators' way: each signs an approval with `dsec validators approve`,
@@ -167,7 +167,7 @@ async fn validators_join_by_vote_and_leave_by_admin_at_their_activation_height()
     let admin_call =
         IValidatorSet::scheduleByAdminCall { validators: without_3.clone(), activationHeight: removal }.abi_encode();
     let refused = stranger.send(&client, to, U256::ZERO, admin_call.clone().into(), 2_000_000).await;
-    assert!(!refused.status(), "only the validator admin may use the admin path");
+    assert!(!refused.inner.status(), "only the validator admin may use the admin path");
     let members: Vec<_> = [0, 1, 2, 4]
         .iter()
         .map(|&i| serde_json::json!({ "name": format!("org-{i}"), "publicKey": keys[i].public_key(), "power": 1 }))

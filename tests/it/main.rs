@@ -10,4 +10,5 @@ mod devnet;
 mod governance;
 mod operator_cli;
 mod permissions;
+mod pq;
 mod trade_finance;

@@ -51,7 +51,7 @@ async fn genesis_lists_gate_senders_and_deployers_at_every_depth() {
     // ...the deployer can.
     let mut deployer = Wallet::dev(&client, 0).await;
     let receipt = deployer.send(&client, TxKind::Create, U256::ZERO, factory_code, 3_000_000).await;
-    assert!(receipt.status());
+    assert!(receipt.inner.status());
     let factory = receipt.contract_address.expect("factory address");
 
     // Through the factory: the sender's transaction is included but its creation fails, with the reason.
@@ -60,11 +60,11 @@ async fn genesis_lists_gate_senders_and_deployers_at_every_depth() {
     let err = client.call_latest(&request).await.unwrap_err().to_string();
     assert!(err.contains("sender not permitted to deploy contracts"), "eth_call says why: {err}");
     let receipt = sender.send(&client, TxKind::Call(factory), U256::ZERO, create.clone(), 1_000_000).await;
-    assert!(!receipt.status(), "a non-deployer's transaction creates nothing");
+    assert!(!receipt.inner.status(), "a non-deployer's transaction creates nothing");
     assert!(receipt.inner.logs().is_empty());
     // The deployer's goes through.
     let receipt = deployer.send(&client, TxKind::Call(factory), U256::ZERO, create, 1_000_000).await;
-    assert!(receipt.status());
+    assert!(receipt.inner.status());
     assert_eq!(receipt.inner.logs().len(), 1, "Deployed event");
 
     // The lists over JSON-RPC.
@@ -275,7 +275,7 @@ async fn events(
     hash: alloy_primitives::B256,
 ) -> Vec<(alloy_primitives::B256, Option<alloy_primitives::B256>)> {
     let receipt = client.receipt(hash).await.unwrap().expect("receipt");
-    assert!(receipt.status());
+    assert!(receipt.inner.status());
     receipt.inner.logs().iter().map(|l| (l.topics()[0], l.topics().get(1).copied())).collect()
 }
 
@@ -300,7 +300,11 @@ async fn senders_are_added_removed_and_re_added_at_run_time_and_history_still_sy
     // The member transacts; the outsider is refused by every node.
     let mut wallet = Wallet::dev(&c1, 1).await;
     assert!(
-        wallet.send(&c1, TxKind::Call(Address::repeat_byte(7)), U256::from(1), Bytes::new(), 21_000).await.status()
+        wallet
+            .send(&c1, TxKind::Call(Address::repeat_byte(7)), U256::from(1), Bytes::new(), 21_000)
+            .await
+            .inner
+            .status()
     );
     let mut stranger = Wallet::dev(&c2, 2).await;
     let raw = stranger.sign(TxKind::Call(Address::repeat_byte(7)), U256::from(1), Bytes::new(), 21_000);
@@ -332,7 +336,11 @@ async fn senders_are_added_removed_and_re_added_at_run_time_and_history_still_sy
     // Re-added, it transacts again.
     perm(&network.urls[0], &["add-account", &member.to_string()]);
     assert!(
-        wallet.send(&c1, TxKind::Call(Address::repeat_byte(7)), U256::from(2), Bytes::new(), 21_000).await.status()
+        wallet
+            .send(&c1, TxKind::Call(Address::repeat_byte(7)), U256::from(2), Bytes::new(), 21_000)
+            .await
+            .inner
+            .status()
     );
     let view: Value = c3_view(&network).await;
     assert_eq!(view["accounts"]["allowlist"], serde_json::json!([member]));
@@ -461,7 +469,7 @@ async fn a_byzantine_proposer_including_a_refused_sender_is_outvoted_and_the_cha
     let receipt = member
         .send(&network.client(0), TxKind::Call(Address::repeat_byte(8)), U256::from(1), Bytes::new(), 21_000)
         .await;
-    assert!(receipt.status());
+    assert!(receipt.inner.status());
     crate::bft::wait_for_height(&network, &[0, 1, 2], start + 12, Duration::from_secs(90)).await;
     for i in 0..3 {
         assert!(

@@ -20,7 +20,7 @@ sol! {
 }
 
 async fn call(wallet: &mut Wallet, client: &RpcClient, to: Address, data: Vec<u8>) -> bool {
-    wallet.send(client, TxKind::Call(to), U256::ZERO, data.into(), 1_000_000).await.status()
+    wallet.send(client, TxKind::Call(to), U256::ZERO, data.into(), 1_000_000).await.inner.status()
 }
 
 async fn balance(client: &RpcClient, who: Address) -> U256 {

@@ -12,7 +12,7 @@ use super::convert::{ReceiptParts, rpc_logs, rpc_receipt, stored_tx};
 use super::filter_store::Filters;
 use super::{RpcConfig, RpcResult, invalid_params, server_error, store_err};
 use crate::chain::Chain;
-use alloy::rpc::types::{BlockId, BlockNumberOrTag, Filter, FilterBlockOption, Log, TransactionReceipt};
+use alloy::rpc::types::{BlockId, BlockNumberOrTag, Filter, FilterBlockOption, Log};
 use alloy_primitives::{Address, B256, keccak256};
 use dsec_evm::call::CallLimits;
 use dsec_evm::db::StateReader;
@@ -182,7 +182,7 @@ impl RpcContext {
     }
 
     /// The receipt of transaction `index` of block `number`, as `eth_getTransactionReceipt` returns it.
-    pub(super) fn receipt_at(&self, number: u64, index: u32) -> RpcResult<Option<TransactionReceipt>> {
+    pub(super) fn receipt_at(&self, number: u64, index: u32) -> RpcResult<Option<dsec_sdk::block::RpcReceipt>> {
         let Some((first_log_index, receipt)) = self.chain.store().receipt(number, index).map_err(store_err)? else {
             return Ok(None);
         };

@@ -2,11 +2,11 @@
 //! shapes Ethereum tools expect (alloy's RPC types).
 
 use alloy::consensus::transaction::Recovered;
-use alloy::consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxType};
-use alloy::rpc::types::{Block, BlockTransactions, Header as RpcHeader, Log, Transaction, TransactionReceipt};
+use alloy::consensus::{Eip658Value, Receipt, ReceiptWithBloom};
+use alloy::rpc::types::{AnyReceiptEnvelope, Block, BlockTransactions, Header as RpcHeader, Log};
 use alloy_primitives::{B64, B256, Bytes, TxKind, U256};
-use dsec_sdk::block::{BodyTx, Header, StoredReceipt};
-use dsec_sdk::tx::{RecoveredTx, TxDecodeError};
+use dsec_sdk::block::{BodyTx, Header, RpcReceipt, StoredReceipt};
+use dsec_sdk::tx::{RecoveredTx, RpcTransaction, TxDecodeError};
 
 /// Keccak of the RLP of an empty list: the uncles hash of a block without uncles.
 pub const EMPTY_OMMERS_HASH: B256 = alloy::consensus::EMPTY_OMMER_ROOT_HASH;
@@ -41,7 +41,7 @@ pub fn rpc_header(header: &Header, hash: B256, size: usize) -> RpcHeader {
 }
 
 /// A transaction as `eth_getTransactionByHash` returns it.
-pub fn rpc_transaction(tx: &RecoveredTx, block: Option<(&Header, B256, u32)>) -> Transaction {
+pub fn rpc_transaction(tx: &RecoveredTx, block: Option<(&Header, B256, u32)>) -> RpcTransaction {
     let (block_hash, block_number, index, price, timestamp) = match block {
         Some((header, hash, index)) => (
             Some(hash),
@@ -52,7 +52,7 @@ pub fn rpc_transaction(tx: &RecoveredTx, block: Option<(&Header, B256, u32)>) ->
         ),
         None => (None, None, None, None, None),
     };
-    Transaction {
+    RpcTransaction {
         inner: Recovered::new_unchecked(tx.envelope.clone(), tx.sender),
         block_hash,
         block_number,
@@ -65,16 +65,6 @@ pub fn rpc_transaction(tx: &RecoveredTx, block: Option<(&Header, B256, u32)>) ->
 /// Decode a stored body transaction (its sender was checked when it was admitted).
 pub fn stored_tx(body_tx: &BodyTx) -> Result<RecoveredTx, TxDecodeError> {
     RecoveredTx::from_trusted(body_tx.raw.clone(), body_tx.sender)
-}
-
-fn tx_type(ty: u8) -> TxType {
-    match ty {
-        1 => TxType::Eip2930,
-        2 => TxType::Eip1559,
-        3 => TxType::Eip4844,
-        4 => TxType::Eip7702,
-        _ => TxType::Legacy,
-    }
 }
 
 /// The logs of a receipt with their block-wide metadata.
@@ -121,12 +111,11 @@ pub struct ReceiptParts<'a> {
 }
 
 /// A receipt as `eth_getTransactionReceipt` returns it.
-pub fn rpc_receipt(parts: ReceiptParts<'_>) -> TransactionReceipt {
+pub fn rpc_receipt(parts: ReceiptParts<'_>) -> RpcReceipt {
     let ReceiptParts { receipt, first_log_index, tx, index, header, block_hash } = parts;
     let logs = rpc_logs(receipt, first_log_index, tx.hash, index, header, block_hash);
-    let inner = ReceiptEnvelope::from_typed(
-        tx_type(receipt.tx_type),
-        ReceiptWithBloom {
+    let inner = AnyReceiptEnvelope {
+        inner: ReceiptWithBloom {
             receipt: Receipt {
                 status: Eip658Value::Eip658(receipt.success),
                 cumulative_gas_used: receipt.cumulative_gas_used,
@@ -134,12 +123,13 @@ pub fn rpc_receipt(parts: ReceiptParts<'_>) -> TransactionReceipt {
             },
             logs_bloom: receipt.bloom(),
         },
-    );
+        r#type: receipt.tx_type,
+    };
     let to = match alloy::consensus::Transaction::kind(&tx.envelope) {
         TxKind::Call(to) => Some(to),
         TxKind::Create => None,
     };
-    TransactionReceipt {
+    RpcReceipt {
         inner,
         transaction_hash: tx.hash,
         transaction_index: Some(index as u64),
@@ -156,7 +146,7 @@ pub fn rpc_receipt(parts: ReceiptParts<'_>) -> TransactionReceipt {
 }
 
 /// A block as `eth_getBlockBy*` returns it.
-pub fn rpc_block(header: &Header, hash: B256, txs: &[RecoveredTx], full: bool) -> Block<Transaction> {
+pub fn rpc_block(header: &Header, hash: B256, txs: &[RecoveredTx], full: bool) -> Block<RpcTransaction> {
     let size = header.to_rlp().len() + txs.iter().map(|t| t.raw.len()).sum::<usize>();
     let transactions = if full {
         BlockTransactions::Full(

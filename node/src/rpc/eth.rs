@@ -13,11 +13,12 @@ use super::{check_filter_size, revert_error, server_error, store_err};
 use crate::chain::{SubmitError, TxOrigin};
 use alloy::rpc::types::state::StateOverride;
 use alloy::rpc::types::{
-    AccessListResult, Block, BlockId, BlockNumberOrTag, FeeHistory, Filter, Log, Transaction, TransactionReceipt,
-    TransactionRequest,
+    AccessListResult, Block, BlockId, BlockNumberOrTag, FeeHistory, Filter, Log, TransactionRequest,
 };
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use dsec_evm::call::{self as evm, CallError, CallOutcome};
+use dsec_sdk::block::RpcReceipt;
+use dsec_sdk::tx::RpcTransaction;
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::types::Params;
 use jsonrpsee::types::params::ParamsSequence;
@@ -307,7 +308,7 @@ fn send_raw_transaction(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions)
     })
 }
 
-fn get_transaction_by_hash(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Option<Transaction>> {
+fn get_transaction_by_hash(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Option<RpcTransaction>> {
     let hash: B256 = one(&params, "transaction hash")?;
     if let Some((number, index)) = ctx.chain.store().tx_location(&hash).map_err(store_err)? {
         return Ok(ctx
@@ -317,11 +318,7 @@ fn get_transaction_by_hash(params: Params<'_>, ctx: &RpcContext, _: &Extensions)
     Ok(ctx.chain.pooled(&hash).map(|p| rpc_transaction(&p.tx, None)))
 }
 
-fn get_transaction_receipt(
-    params: Params<'_>,
-    ctx: &RpcContext,
-    _: &Extensions,
-) -> RpcResult<Option<TransactionReceipt>> {
+fn get_transaction_receipt(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Option<RpcReceipt>> {
     let hash: B256 = one(&params, "transaction hash")?;
     match ctx.chain.store().tx_location(&hash).map_err(store_err)? {
         Some((number, index)) => ctx.receipt_at(number, index),
@@ -329,11 +326,7 @@ fn get_transaction_receipt(
     }
 }
 
-fn get_block_receipts(
-    params: Params<'_>,
-    ctx: &RpcContext,
-    _: &Extensions,
-) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+fn get_block_receipts(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Option<Vec<RpcReceipt>>> {
     let id: BlockId = one(&params, "block")?;
     let Some((number, _, _)) = ctx.resolve(id)? else { return Ok(None) };
     let count = ctx.chain.store().receipts(number).map_err(store_err)?.len();
@@ -358,13 +351,17 @@ fn block_hash_param(seq: &mut ParamsSequence<'_>) -> RpcResult<BlockId> {
     Ok(BlockId::from(seq.next::<B256>().map_err(|e| param_error("block hash", e))?))
 }
 
-fn get_block_by_number(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Option<Block<Transaction>>> {
+fn get_block_by_number(
+    params: Params<'_>,
+    ctx: &RpcContext,
+    _: &Extensions,
+) -> RpcResult<Option<Block<RpcTransaction>>> {
     let mut seq = params.sequence();
     let id = block_number_param(&mut seq)?;
     block_with_flag(ctx, id, &mut seq)
 }
 
-fn get_block_by_hash(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Option<Block<Transaction>>> {
+fn get_block_by_hash(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Option<Block<RpcTransaction>>> {
     let mut seq = params.sequence();
     let id = block_hash_param(&mut seq)?;
     block_with_flag(ctx, id, &mut seq)
@@ -375,7 +372,7 @@ fn block_with_flag(
     ctx: &RpcContext,
     id: BlockId,
     seq: &mut ParamsSequence<'_>,
-) -> RpcResult<Option<Block<Transaction>>> {
+) -> RpcResult<Option<Block<RpcTransaction>>> {
     let full: bool = seq.optional_next().map_err(|e| param_error("full transactions flag", e))?.unwrap_or(false);
     let Some((number, header, hash)) = ctx.resolve(id)? else { return Ok(None) };
     let txs = ctx.block_txs(number)?;
@@ -414,7 +411,7 @@ fn get_transaction_by_block_number_and_index(
     params: Params<'_>,
     ctx: &RpcContext,
     _: &Extensions,
-) -> RpcResult<Option<Transaction>> {
+) -> RpcResult<Option<RpcTransaction>> {
     let mut seq = params.sequence();
     let id = block_number_param(&mut seq)?;
     transaction_at_index(ctx, id, &mut seq)
@@ -424,14 +421,18 @@ fn get_transaction_by_block_hash_and_index(
     params: Params<'_>,
     ctx: &RpcContext,
     _: &Extensions,
-) -> RpcResult<Option<Transaction>> {
+) -> RpcResult<Option<RpcTransaction>> {
     let mut seq = params.sequence();
     let id = block_hash_param(&mut seq)?;
     transaction_at_index(ctx, id, &mut seq)
 }
 
 /// Transaction at the index the next parameter gives in block `id`; `None` if either is unknown.
-fn transaction_at_index(ctx: &RpcContext, id: BlockId, seq: &mut ParamsSequence<'_>) -> RpcResult<Option<Transaction>> {
+fn transaction_at_index(
+    ctx: &RpcContext,
+    id: BlockId,
+    seq: &mut ParamsSequence<'_>,
+) -> RpcResult<Option<RpcTransaction>> {
     let index: U64 = seq.next().map_err(|e| param_error("transaction index", e))?;
     let Some((number, _, _)) = ctx.resolve(id)? else { return Ok(None) };
     let Ok(index) = u32::try_from(index.to::<u64>()) else { return Ok(None) };
