@@ -152,6 +152,8 @@ pub struct SealerSection {
     pub build_time_ms: Option<u64>,
     /// Most transactions per block.
     pub max_block_transactions: Option<usize>,
+    /// Most bytes of signed transactions per block this node proposes.
+    pub max_block_bytes: Option<usize>,
 }
 
 impl SealerSection {
@@ -556,6 +558,7 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
         mempool: file.mempool.mempool(),
         sealer: file.sealer.sealer(),
         max_block_transactions: file.sealer.max_block_transactions.unwrap_or(default_block_transactions),
+        max_block_bytes: file.sealer.max_block_bytes.unwrap_or(crate::chain::DEFAULT_MAX_BLOCK_BYTES),
         byzantine_ignore_permissions: flags.byzantine_ignore_permissions,
         consensus,
         data_dir,

@@ -43,6 +43,8 @@ pub struct NodeSettings {
     pub sealer: DevSealerConfig,
     /// Most transactions per block.
     pub max_block_transactions: usize,
+    /// Most bytes of signed transactions per block this node proposes.
+    pub max_block_bytes: usize,
     /// FAULT INJECTION FOR TESTS: admit and propose transactions the permissions refuse.
     pub byzantine_ignore_permissions: bool,
     /// BFT consensus with peers (`None`: a single validator sealing alone).
@@ -173,6 +175,7 @@ pub async fn start(settings: NodeSettings) -> Result<RunningNode, NodeError> {
         retention: settings.retention,
         mempool: settings.mempool.clone(),
         max_block_transactions: settings.max_block_transactions,
+        max_block_bytes: settings.max_block_bytes,
         beneficiary,
         byzantine_ignore_permissions: settings.byzantine_ignore_permissions,
     };

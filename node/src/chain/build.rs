@@ -111,6 +111,7 @@ impl Chain {
         let groups = self.mempool.lock().ready(ctx.base_fee);
         let mut exec = BlockExecutor::new(self.store.head_state(), &self.build_config(), &ctx);
         let mut included: Vec<(B256, BodyTx)> = Vec::new();
+        let mut bytes = 0usize;
         let mut invalid: Vec<(B256, InvalidTx)> = Vec::new();
         'groups: for group in groups {
             for pooled in group {
@@ -121,11 +122,16 @@ impl Chain {
                     break 'groups;
                 }
                 let tx = &pooled.tx;
-                if tx.gas_limit() > exec.remaining_gas() {
+                if tx.gas_limit() > exec.remaining_gas()
+                    || bytes.saturating_add(tx.raw.len()) > self.options.max_block_bytes
+                {
                     continue 'groups;
                 }
                 match exec.execute(tx) {
-                    Ok(_) => included.push((tx.hash, BodyTx { sender: tx.sender, raw: tx.raw.clone() })),
+                    Ok(_) => {
+                        bytes += tx.raw.len();
+                        included.push((tx.hash, BodyTx { sender: tx.sender, raw: tx.raw.clone() }))
+                    }
                     Err(TxExecError::Invalid(reason)) => {
                         invalid.push((tx.hash, reason));
                         continue 'groups;
@@ -164,8 +170,8 @@ impl Chain {
 
 #[cfg(test)]
 mod tests {
-    use crate::chain::TxOrigin;
     use crate::chain::tests::{open, transfer};
+    use crate::chain::{Chain, ChainOptions, TxOrigin};
     use dsec_consensus::DevSealer;
     use dsec_genesis::devnet::{DevnetSpec, generate};
     use std::time::Duration;
@@ -189,5 +195,23 @@ mod tests {
         assert!(third.block.header.base_fee_per_gas < second.block.header.base_fee_per_gas, "empty block lowers it");
         assert!(chain.store().certificate(1).unwrap().is_some());
         assert_eq!(chain.pending_nonce(&dsec_sdk::dev::dev_accounts()[0].address).unwrap(), 4);
+    }
+
+    #[test]
+    fn proposals_stop_at_the_byte_limit_and_the_rest_waits_for_the_next_block() {
+        let devnet = generate(&DevnetSpec::default());
+        let key = devnet.validator_keys[0].clone();
+        let dir = tempfile::tempdir().unwrap();
+        let size = transfer(0, 1).len();
+        let options = ChainOptions { max_block_bytes: 3 * size + size / 2, ..Default::default() };
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+        let chain = Chain::open(dir.path(), devnet.genesis.clone(), options, metrics).unwrap();
+        for n in 0..7 {
+            chain.submit(&transfer(n, 1), TxOrigin::Local).unwrap();
+        }
+        let sizes: Vec<usize> = (0..3)
+            .map(|_| DevSealer::seal_one(&chain, &key, Duration::from_secs(1)).unwrap().block.body.transactions.len())
+            .collect();
+        assert_eq!(sizes, vec![3, 3, 1], "{size}-byte transactions, 3.5 of them per block");
     }
 }

@@ -121,6 +121,8 @@ pub struct ChainOptions {
     pub mempool: MempoolConfig,
     /// Most transactions per block.
     pub max_block_transactions: usize,
+    /// Most bytes of signed transactions per block this node proposes.
+    pub max_block_bytes: usize,
     /// Account credited with priority fees of blocks this node builds.
     pub beneficiary: Address,
     /// FAULT INJECTION FOR TESTS: admit and build blocks with transactions the
@@ -132,6 +134,10 @@ pub struct ChainOptions {
 pub const DEFAULT_STATE_HISTORY_BLOCKS: u64 = 10_000;
 /// Most transactions per block of a single validator.
 pub const DEFAULT_MAX_BLOCK_TRANSACTIONS: usize = 20_000;
+/// Most bytes of signed transactions per proposed block (CometBFT's default
+/// `max_bytes`): a block of 5 KB ML-DSA-65 transactions streams and validates
+/// within a round instead of timing rounds out.
+pub const DEFAULT_MAX_BLOCK_BYTES: usize = 4 * 1024 * 1024;
 
 impl Default for ChainOptions {
     fn default() -> Self {
@@ -139,6 +145,7 @@ impl Default for ChainOptions {
             retention: Retention::Blocks(DEFAULT_STATE_HISTORY_BLOCKS),
             mempool: MempoolConfig::default(),
             max_block_transactions: DEFAULT_MAX_BLOCK_TRANSACTIONS,
+            max_block_bytes: DEFAULT_MAX_BLOCK_BYTES,
             beneficiary: Address::ZERO,
             byzantine_ignore_permissions: false,
         }
