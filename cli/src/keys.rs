@@ -19,6 +19,14 @@ pub(crate) enum Scheme {
 }
 
 impl Scheme {
+    /// The scheme's name, as `--scheme` takes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scheme::Secp256k1 => "secp256k1",
+            Scheme::MlDsa65 => "ml-dsa-65",
+        }
+    }
+
     /// A fresh random key of this scheme.
     pub(crate) fn generate(self) -> AccountKey {
         match self {

@@ -391,7 +391,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     let mut heads = vec![B256::ZERO; senders.len()];
 
     // 3. Pre-sign everything, so signing is not measured.
-    eprintln!("signing {} transactions", cfg.transactions);
+    eprintln!("signing {} transactions with {} keys", cfg.transactions, cfg.scheme.name());
     let mut nonces = vec![0u64; senders.len()];
     let mut txs: Vec<(B256, Bytes)> = Vec::with_capacity(cfg.transactions);
     for i in 0..cfg.transactions {
@@ -424,6 +424,8 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
         nonces[s] += 1;
         txs.push((alloy_primitives::keccak256(&raw), raw));
     }
+    let bytes: usize = txs.iter().map(|(_, raw)| raw.len()).sum();
+    eprintln!("{} bytes per transaction on average", bytes / txs.len().max(1));
 
     // 4. Follow blocks in the background, recording when each hash is included.
     let start_block = client.block_number().await?;
