@@ -52,6 +52,7 @@ pub(crate) async fn send_tx(
     data: Bytes,
     gas: Option<u64>,
 ) -> eyre::Result<RpcReceipt> {
+    let chain_id = client.chain_id().await.map_err(|e| eyre!("cannot reach the node's JSON-RPC: {e}"))?;
     let mut request = TransactionRequest::default().from(key.address()).value(value).input(data.clone().into());
     request.to = Some(to);
     let gas_limit = match gas {
@@ -61,7 +62,6 @@ pub(crate) async fn send_tx(
             gas.saturating_add(gas / 5)
         }
     };
-    let chain_id = client.chain_id().await?;
     let nonce = client.pending_nonce(key.address()).await?;
     let price = client.gas_price().await?;
     let raw = key.sign_dynamic_fee(TxEip1559 {
