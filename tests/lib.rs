@@ -210,17 +210,7 @@ impl Wallet {
 
     /// Sign an EIP-1559 transaction with generous fees.
     pub fn sign(&mut self, to: TxKind, value: U256, input: Bytes, gas_limit: u64) -> Bytes {
-        let raw = self.key.sign_tx_bytes(TxEip1559 {
-            chain_id: self.chain_id,
-            nonce: self.nonce,
-            gas_limit,
-            max_fee_per_gas: 100_000_000_000,
-            max_priority_fee_per_gas: 1_000_000_000,
-            to,
-            value,
-            input,
-            ..Default::default()
-        });
+        let raw = self.key.sign_tx_bytes(dynamic_fee_tx(self.chain_id, self.nonce, to, value, input, gas_limit));
         self.nonce += 1;
         raw
     }
@@ -237,6 +227,22 @@ impl Wallet {
         let raw = self.sign(to, value, input, gas_limit);
         let hash: B256 = client.send_raw(&raw).await.expect("send");
         client.wait_for_receipt(hash, Duration::from_secs(30)).await.expect("receipt").expect("included within 30 s")
+    }
+}
+
+/// An unsigned EIP-1559 transaction with generous fees (what test wallets sign,
+/// with secp256k1 as it is or with ML-DSA-65 as type `0x4D`).
+pub fn dynamic_fee_tx(chain_id: u64, nonce: u64, to: TxKind, value: U256, input: Bytes, gas_limit: u64) -> TxEip1559 {
+    TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        value,
+        input,
+        ..Default::default()
     }
 }
 

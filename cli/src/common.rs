@@ -38,7 +38,7 @@ pub(crate) fn parse_key(value: Option<&str>, flag: &str) -> eyre::Result<Account
     if !path.exists() {
         return Err(eyre!("{flag}: {value:?} is neither a 32-byte hex private key nor an existing key file"));
     }
-    crate::keys::read_account_key_file(path).map_err(|e| eyre!("{flag}: {e}"))
+    dsec_sdk::keyfile::read_account_key(path).map_err(|e| eyre!("{flag}: {e}"))
 }
 
 /// A JSON-RPC client for the `--rpc` URL.

@@ -2,7 +2,9 @@
 //! exchange about a key (address, public key, libp2p peer id).
 
 use clap::{Subcommand, ValueEnum};
-use dsec_sdk::keyfile::{account_secret, read_account_key, read_key, write_account_key, write_key, write_keystore};
+use dsec_sdk::keyfile::{
+    read_account_key, read_key, write_account_key, write_account_keystore, write_key, write_keystore,
+};
 use dsec_sdk::keystore::{passphrase_from_env, passphrase_from_file};
 use dsec_sdk::tx::{AccountKey, LocalKey, MlDsaSigner};
 use dsec_sdk::validators::ValidatorKey;
@@ -19,14 +21,6 @@ pub(crate) enum Scheme {
 }
 
 impl Scheme {
-    /// The scheme's name, as `--scheme` takes it.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Scheme::Secp256k1 => "secp256k1",
-            Scheme::MlDsa65 => "ml-dsa-65",
-        }
-    }
-
     /// A fresh random key of this scheme.
     pub(crate) fn generate(self) -> AccountKey {
         match self {
@@ -86,8 +80,7 @@ impl KeysCommand {
                 let key = scheme.generate();
                 if encrypt {
                     let passphrase = passphrase(password_file.as_deref())?;
-                    let scheme = (key.scheme() != "secp256k1").then_some(key.scheme());
-                    write_keystore(&out, &account_secret(&key), key.address(), scheme, &passphrase)?;
+                    write_account_keystore(&out, &key, &passphrase)?;
                 } else {
                     write_account_key(&out, &key)?;
                 }
@@ -102,9 +95,8 @@ impl KeysCommand {
                         print_key(&key);
                     }
                     Err(_) => {
-                        let key = read_account_key_file(&file)?;
-                        let scheme = (key.scheme() != "secp256k1").then_some(key.scheme());
-                        write_keystore(&out, &account_secret(&key), key.address(), scheme, &passphrase)?;
+                        let key = read_account_key(&file)?;
+                        write_account_keystore(&out, &key, &passphrase)?;
                         print_account(&key);
                     }
                 }
@@ -117,7 +109,7 @@ impl KeysCommand {
             }
             Self::Show { file } => match read_key(&file) {
                 Ok(key) => print_key(&key),
-                Err(validator_error) => match read_account_key_file(&file) {
+                Err(validator_error) => match read_account_key(&file) {
                     Ok(key) => print_account(&key),
                     Err(account_error) => {
                         eyre::bail!("neither a validator key ({validator_error}) nor an account key ({account_error})")
@@ -139,11 +131,6 @@ fn passphrase(file: Option<&Path>) -> eyre::Result<zeroize::Zeroizing<Vec<u8>>> 
         eyre::bail!("the passphrase is empty");
     }
     Ok(passphrase)
-}
-
-/// Read an account key file of either scheme, plaintext or encrypted.
-pub(crate) fn read_account_key_file(path: &Path) -> eyre::Result<AccountKey> {
-    Ok(read_account_key(path)?)
 }
 
 /// Print an account key's scheme, address and (ML-DSA-65) public key size.

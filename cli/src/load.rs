@@ -391,7 +391,8 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     let mut heads = vec![B256::ZERO; senders.len()];
 
     // 3. Pre-sign everything, so signing is not measured.
-    eprintln!("signing {} transactions with {} keys", cfg.transactions, cfg.scheme.name());
+    let scheme = senders.first().map_or("", AccountKey::scheme);
+    eprintln!("signing {} transactions with {scheme} keys", cfg.transactions);
     let mut nonces = vec![0u64; senders.len()];
     let mut txs: Vec<(B256, Bytes)> = Vec::with_capacity(cfg.transactions);
     for i in 0..cfg.transactions {

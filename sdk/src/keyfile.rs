@@ -185,6 +185,16 @@ pub fn write_keystore(
     write_new_private(path, text.as_bytes())
 }
 
+/// Write an account key as a v3 keystore: a plain geth keystore for a
+/// secp256k1 key, with the `dsec` scheme member for an ML-DSA-65 one.
+pub fn write_account_keystore(path: &Path, key: &AccountKey, passphrase: &[u8]) -> Result<(), KeyError> {
+    let scheme = match key {
+        AccountKey::Secp256k1(_) => None,
+        AccountKey::MlDsa65(_) => Some(key.scheme()),
+    };
+    write_keystore(path, &account_secret(key), key.address(), scheme, passphrase)
+}
+
 /// Read an account key file, plaintext or encrypted (a v3 keystore, opened
 /// with the passphrase from the environment), and check its address.
 pub fn read_account_key(path: &Path) -> Result<AccountKey, KeyError> {
@@ -221,8 +231,7 @@ mod tests {
         let none = || Err(crate::keystore::KeystoreError::NoPassphrase);
         for key in [AccountKey::Secp256k1(LocalKey::random()), AccountKey::MlDsa65(MlDsaSigner::random())] {
             let path = dir.path().join(key.scheme());
-            let scheme = (key.scheme() != "secp256k1").then_some(key.scheme());
-            write_keystore(&path, &account_secret(&key), key.address(), scheme, b"s3cret").unwrap();
+            write_account_keystore(&path, &key, b"s3cret").unwrap();
             let back = read_account_key_with(&path, &right).unwrap();
             assert_eq!((back.address(), back.scheme()), (key.address(), key.scheme()));
             let err = read_account_key_with(&path, &wrong).unwrap_err().to_string();

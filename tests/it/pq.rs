@@ -12,7 +12,7 @@ use dsec_sdk::chaincode::{audit::IAuditAnchor, permissions::IPermissions};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::pq::MlDsa65Key;
 use dsec_sdk::tx::{ML_DSA_TX_TYPE, MlDsaSigner, TxMlDsa65};
-use dsec_tests::{Network, Wallet, artifact_bytecode};
+use dsec_tests::{Network, Wallet, artifact_bytecode, dynamic_fee_tx};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -33,17 +33,7 @@ struct PqWallet {
 
 impl PqWallet {
     fn tx(&self, to: TxKind, value: U256, input: Bytes, gas_limit: u64) -> TxMlDsa65 {
-        TxMlDsa65 {
-            chain_id: self.chain_id,
-            nonce: self.nonce,
-            gas_limit,
-            max_fee_per_gas: 100_000_000_000,
-            max_priority_fee_per_gas: 1_000_000_000,
-            to,
-            value,
-            input,
-            ..Default::default()
-        }
+        dynamic_fee_tx(self.chain_id, self.nonce, to, value, input, gas_limit).into()
     }
 
     fn sign(&mut self, to: TxKind, value: U256, input: Bytes, gas_limit: u64) -> Bytes {
