@@ -269,6 +269,16 @@ fn perm(url: &str, args: &[&str]) -> alloy_primitives::B256 {
     hash.parse().unwrap_or_else(|_| panic!("no transaction hash in {out:?}"))
 }
 
+/// Waits until every node of the network has applied the block holding `hash`
+/// (a change made through node 0 reaches the others a block later at most;
+/// a client that sends to another node right away can still see the old lists).
+async fn applied_everywhere(network: &Network, hash: alloy_primitives::B256) {
+    let receipt = network.client(0).receipt(hash).await.unwrap().expect("receipt");
+    let block = receipt.block_number.expect("included");
+    let all: Vec<usize> = (0..network.urls.len()).collect();
+    crate::bft::wait_for_height(network, &all, block, std::time::Duration::from_secs(30)).await;
+}
+
 /// The first topic of each log of a transaction, and the second (an indexed account) if any.
 async fn events(
     client: &dsec_sdk::client::RpcClient,
@@ -293,7 +303,8 @@ async fn senders_are_added_removed_and_re_added_at_run_time_and_history_still_sy
     // The devnet's administrator (dev account 0) lists account 1 and switches the allowlist on.
     let added = perm(&network.urls[0], &["add-account", &member.to_string()]);
     assert_eq!(events(&c0, added).await[0], (IPermissions::AccountAdded::SIGNATURE_HASH, Some(member.into_word())));
-    perm(&network.urls[0], &["account-allowlist", "on"]);
+    let allowlist_on = perm(&network.urls[0], &["account-allowlist", "on"]);
+    applied_everywhere(&network, allowlist_on).await;
     let listed: Vec<Address> = c1.call("perm_getAccountsAllowlist", Vec::new()).await.unwrap();
     assert_eq!(listed, vec![member], "every node reads the same list from the ledger");
 
@@ -324,8 +335,7 @@ async fn senders_are_added_removed_and_re_added_at_run_time_and_history_still_sy
     assert_eq!(pooled.to::<u64>(), 1);
     let removed = perm(&network.urls[0], &["remove-account", &member.to_string()]);
     assert_eq!(events(&c0, removed).await[0], (IPermissions::AccountRemoved::SIGNATURE_HASH, Some(member.into_word())));
-    let removal_block = c0.receipt(removed).await.unwrap().unwrap().block_number.unwrap();
-    crate::bft::wait_for_height(&network, &[2], removal_block, std::time::Duration::from_secs(30)).await;
+    applied_everywhere(&network, removed).await;
     let pooled: alloy_primitives::U64 = c2.call("dsec_mempoolSize", Vec::new()).await.unwrap();
     assert_eq!(pooled.to::<u64>(), 0, "the removed sender's pooled transaction is evicted");
     let raw = wallet.sign(TxKind::Call(Address::repeat_byte(7)), U256::from(1), Bytes::new(), 21_000);
@@ -334,7 +344,8 @@ async fn senders_are_added_removed_and_re_added_at_run_time_and_history_still_sy
     wallet.nonce -= 1;
 
     // Re-added, it transacts again.
-    perm(&network.urls[0], &["add-account", &member.to_string()]);
+    let re_added = perm(&network.urls[0], &["add-account", &member.to_string()]);
+    applied_everywhere(&network, re_added).await;
     assert!(
         wallet
             .send(&c1, TxKind::Call(Address::repeat_byte(7)), U256::from(2), Bytes::new(), 21_000)
