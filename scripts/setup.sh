@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing dsec needs beyond the Rust toolchain:
 # libclang (the RocksDB bindings are generated with bindgen), a C/C++
-# compiler, Python's venv, and openssl and curl for the TLS test.
+# compiler, Python's venv, openssl and curl for the TLS test, and SoftHSM2
+# for the test of a validator whose key is in an HSM.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 # The TLS end-to-end test makes its CA with openssl and talks to the node with curl.
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The HSM tests keep a validator key in SoftHSM2 (PKCS#11).
+command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -28,7 +28,12 @@ pub fn dsec_bin() -> PathBuf {
 
 /// Run the `dsec` CLI to completion: whether it succeeded, and everything it printed.
 pub fn run_dsec(args: &[&str]) -> (bool, String) {
-    let out = Command::new(dsec_bin()).args(args).output().expect("run dsec");
+    run_dsec_with_env(args, &[])
+}
+
+/// [`run_dsec`] with extra environment variables.
+pub fn run_dsec_with_env(args: &[&str], env: &[(String, String)]) -> (bool, String) {
+    let out = Command::new(dsec_bin()).args(args).envs(env.iter().cloned()).output().expect("run dsec");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
@@ -85,15 +90,30 @@ impl NodeProcess {
 
     /// Start `dsec node --config config` whose JSON-RPC is at `rpc_url`.
     pub fn node(config: &Path, rpc_url: &str, extra: &[&str]) -> Self {
+        Self::node_with_env(config, rpc_url, extra, &[])
+    }
+
+    /// [`NodeProcess::node`] with extra environment variables.
+    pub fn node_with_env(config: &Path, rpc_url: &str, extra: &[&str], env: &[(String, String)]) -> Self {
         let mut args = vec!["node".to_string(), "--config".into(), config.display().to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        Self::spawn(&args, "JSON-RPC listening", Some(rpc_url.to_string()))
+        Self::spawn_with_env(&args, "JSON-RPC listening", Some(rpc_url.to_string()), env)
     }
 
     fn spawn(args: &[String], ready: &'static str, known_url: Option<String>) -> Self {
+        Self::spawn_with_env(args, ready, known_url, &[])
+    }
+
+    fn spawn_with_env(
+        args: &[String],
+        ready: &'static str,
+        known_url: Option<String>,
+        env: &[(String, String)],
+    ) -> Self {
         let bin = dsec_bin();
         let mut child = Command::new(&bin)
             .args(args)
+            .envs(env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -288,6 +308,8 @@ pub struct Network {
     pub p2p_ports: Vec<u16>,
     /// Each validator's transaction-gossip port.
     pub gossip_ports: Vec<u16>,
+    /// Extra environment variables of the validator processes (e.g. `SOFTHSM2_CONF`).
+    pub env: Vec<(String, String)>,
 }
 
 fn ports_free(base: u16, count: u16) -> bool {
@@ -370,11 +392,12 @@ impl Network {
             nodes: (0..validators).map(|_| None).collect(),
             p2p_ports: (0..n).map(|i| base + 2 * n + i).collect(),
             gossip_ports: (0..n).map(|i| base + 3 * n + i).collect(),
+            env: Vec::new(),
         }
     }
 
     fn spawn(&self, i: usize, extra: &[&str]) -> NodeProcess {
-        NodeProcess::node(&self.configs[i], &self.urls[i], extra)
+        NodeProcess::node_with_env(&self.configs[i], &self.urls[i], extra, &self.env)
     }
 
     /// (Re)start validator `i` with extra flags.
@@ -946,5 +969,66 @@ impl WsClient {
     pub fn close(mut self) {
         let _ = self.send_frame(0x8, &1000u16.to_be_bytes());
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// A SoftHSM2 token in a test's own directory (its config and token files
+/// live there, so parallel tests never share one), initialised with a user PIN
+/// kept in a file, as an operator's HSM would be.
+pub struct SoftHsm {
+    /// The `softhsm2.conf` the processes read through `SOFTHSM2_CONF`.
+    pub conf: PathBuf,
+    /// The PKCS#11 module.
+    pub module: PathBuf,
+    /// The file holding the user PIN.
+    pub pin_file: PathBuf,
+    /// The token's label.
+    pub label: String,
+}
+
+impl SoftHsm {
+    /// Where Debian installs SoftHSM2's PKCS#11 module.
+    pub fn module_path() -> PathBuf {
+        ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .expect("SoftHSM2 is not installed (scripts/setup.sh installs the softhsm2 package)")
+    }
+
+    /// Create a token labelled `label` under `dir` with user PIN `pin`.
+    pub fn init(dir: &Path, label: &str, pin: &str) -> Self {
+        let tokens = dir.join("tokens");
+        std::fs::create_dir_all(&tokens).expect("token directory");
+        let conf = dir.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+        )
+        .expect("softhsm2.conf");
+        let out = Command::new("softhsm2-util")
+            .args(["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "so-secret-0"])
+            .env("SOFTHSM2_CONF", &conf)
+            .output()
+            .expect("softhsm2-util is not installed (scripts/setup.sh installs the softhsm2 package)");
+        assert!(out.status.success(), "softhsm2-util --init-token: {}", String::from_utf8_lossy(&out.stderr));
+        let pin_file = dir.join("token.pin");
+        std::fs::write(&pin_file, format!("{pin}\n")).expect("PIN file");
+        Self { conf, module: Self::module_path(), pin_file, label: label.to_string() }
+    }
+
+    /// The environment a process needs to find this token.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("SOFTHSM2_CONF".into(), self.conf.display().to_string())]
+    }
+
+    /// The PKCS#11 URI of the key labelled `object` in this token.
+    pub fn uri(&self, object: &str) -> String {
+        format!(
+            "pkcs11:token={};object={object}?module-path={}&pin-source=file:{}",
+            self.label,
+            self.module.display(),
+            self.pin_file.display()
+        )
     }
 }

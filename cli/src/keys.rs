@@ -2,12 +2,13 @@
 //! exchange about a key (address, public key, libp2p peer id).
 
 use clap::{Subcommand, ValueEnum};
+use dsec_sdk::hsm::{Pkcs11Key, is_pkcs11_uri};
 use dsec_sdk::keyfile::{
     read_account_key, read_key, write_account_key, write_account_keystore, write_key, write_keystore,
 };
 use dsec_sdk::keystore::{passphrase_from_env, passphrase_from_file};
 use dsec_sdk::tx::{AccountKey, LocalKey, MlDsaSigner};
-use dsec_sdk::validators::ValidatorKey;
+use dsec_sdk::validators::{ValidatorKey, ValidatorSigner};
 use std::path::{Path, PathBuf};
 
 /// The signature scheme of an account key.
@@ -59,15 +60,21 @@ pub(crate) enum KeysCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
-    /// Generate a validator key file (ed25519; mode 0600; never overwrites).
+    /// Generate a validator key (ed25519): a file (mode 0600; never
+    /// overwrites), or with --pkcs11 a key inside an HSM that never leaves it.
     Generate {
         /// Where to write it.
+        #[arg(long, required_unless_present = "pkcs11", conflicts_with = "pkcs11")]
+        out: Option<PathBuf>,
+        /// Generate the key inside a PKCS#11 token instead, named by this URI
+        /// (pkcs11:token=…;object=…?module-path=…&pin-source=file:…).
         #[arg(long)]
-        out: PathBuf,
+        pkcs11: Option<String>,
     },
-    /// Print the address and public key of a validator or account key file.
+    /// Print the address and public key of a validator or account key file,
+    /// or of a validator key in a token (a pkcs11: URI).
     Show {
-        /// The key file.
+        /// The key file or pkcs11: URI.
         file: PathBuf,
     },
 }
@@ -102,10 +109,20 @@ impl KeysCommand {
                 }
                 println!("encrypted  {} (the plaintext {} is unchanged: delete it)", out.display(), file.display());
             }
-            Self::Generate { out } => {
+            Self::Generate { out: Some(out), pkcs11: None } => {
                 let key = ValidatorKey::generate();
                 write_key(&out, &key)?;
                 print_key(&key);
+            }
+            Self::Generate { pkcs11: Some(uri), .. } => {
+                let key = Pkcs11Key::generate(&uri.parse()?)?;
+                print_key(&key);
+                println!("token      {uri}");
+            }
+            Self::Generate { out: None, pkcs11: None } => eyre::bail!("give --out FILE or --pkcs11 URI"),
+            Self::Show { file } if file.to_str().is_some_and(is_pkcs11_uri) => {
+                let uri = file.to_str().unwrap_or_default();
+                print_key(&Pkcs11Key::open(&uri.parse()?)?);
             }
             Self::Show { file } => match read_key(&file) {
                 Ok(key) => print_key(&key),
@@ -118,6 +135,15 @@ impl KeysCommand {
             },
         }
         Ok(())
+    }
+}
+
+/// A validator's signer from a key file (plain or encrypted) or a `pkcs11:`
+/// URI naming a key in a token: what governance approvals sign with.
+pub(crate) fn open_validator_signer(path: &Path) -> eyre::Result<Box<dyn ValidatorSigner>> {
+    match path.to_str().filter(|text| is_pkcs11_uri(text)) {
+        Some(uri) => Ok(Box::new(Pkcs11Key::open(&uri.parse()?)?)),
+        None => Ok(Box::new(read_key(path)?)),
     }
 }
 
@@ -142,8 +168,14 @@ fn print_account(key: &AccountKey) {
     }
 }
 
-/// Print what operators exchange about a key: address, public key, libp2p peer id.
-fn print_key(key: &ValidatorKey) {
-    let peer = dsec_consensus::bft::peer_id_of(&key.public_key().0).map(|p| p.to_string()).unwrap_or_default();
-    println!("address    {}\npublic key {}\npeer id    {peer}", key.address(), key.public_key());
+/// Print what operators exchange about a key: address, public key, and the
+/// libp2p peer id of a node using it (a key in a token is not a network
+/// identity: that node has its own [p2p] node_key).
+fn print_key(key: &dyn ValidatorSigner) {
+    println!("address    {}\npublic key {}", key.address(), key.public_key());
+    if key.seed().is_some()
+        && let Some(peer) = dsec_consensus::bft::peer_id_of(&key.public_key().0)
+    {
+        println!("peer id    {peer}");
+    }
 }

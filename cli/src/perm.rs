@@ -100,7 +100,7 @@ enum PermCommand {
         /// Administrators a change needs.
         #[arg(long, default_value = "1")]
         threshold: u64,
-        /// With --sign-only: the validator key file that signs.
+        /// With --sign-only: the validator key file (or pkcs11: URI) that signs.
         #[arg(long, value_name = "FILE")]
         validator_key: Option<PathBuf>,
         /// Validators' approvals (files written with --validator-key --sign-only; repeat the flag).
@@ -313,15 +313,15 @@ async fn replace_admins(
     let digest = view(client, ADDRESS, &IPermissions::adminsDigestCall { admins: admins.clone(), threshold }).await?;
     match (validator_key, sign_only) {
         (Some(path), Some(out)) => {
-            let validator =
-                dsec_sdk::keyfile::read_key(&path).map_err(|e| eyre!("--validator-key {}: {e}", path.display()))?;
+            let validator = crate::keys::open_validator_signer(&path)
+                .map_err(|e| eyre!("--validator-key {}: {e}", path.display()))?;
             let file = ValidatorApprovalFile {
                 admins,
                 threshold,
                 nonce,
                 digest,
                 public_key: validator.public_key(),
-                signature: validator.sign(digest.as_slice()).to_vec().into(),
+                signature: validator.try_sign(digest.as_slice())?.to_vec().into(),
             };
             write_json(&out, &file)?;
             Ok(format!("validator approval written to {}", out.display()))

@@ -8,9 +8,8 @@ use alloy_primitives::{Address, B256, Bytes};
 use clap::{Args, Subcommand};
 use dsec_sdk::chaincode::validator_set::{ADDRESS, IValidatorSet, change_digest};
 use dsec_sdk::client::RpcClient;
-use dsec_sdk::keyfile::read_key;
 use dsec_sdk::tx::AccountKey;
-use dsec_sdk::validators::ValidatorKey;
+use dsec_sdk::validators::ValidatorSigner;
 use eyre::{WrapErr, bail, eyre};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -35,7 +34,7 @@ enum ValidatorsCommand {
     },
     /// Sign the next change with a validator key; prints the approval (JSON) to pass to `schedule`.
     Approve {
-        /// This validator's key file.
+        /// This validator's key file, or a pkcs11: URI naming its key in a token.
         #[arg(long)]
         validator_key: PathBuf,
         /// The complete new set: a JSON array of {"name"?, "publicKey", "power"}.
@@ -75,8 +74,8 @@ impl ValidatorsArgs {
                 println!("{}", serde_json::to_string_pretty(&show(&c, height).await?)?);
             }
             ValidatorsCommand::Approve { validator_key, set, activation } => {
-                let key = read_key(&validator_key)?;
-                let approval = approve(&c, &key, &read_set(&set)?, activation).await?;
+                let key = crate::keys::open_validator_signer(&validator_key)?;
+                let approval = approve(&c, key.as_ref(), &read_set(&set)?, activation).await?;
                 println!("{}", serde_json::to_string_pretty(&approval)?);
             }
             ValidatorsCommand::Schedule { set, activation, approvals, admin, key } => {
@@ -165,7 +164,7 @@ async fn next_digest(
 /// Sign the next change with a validator key.
 pub(crate) async fn approve(
     client: &RpcClient,
-    key: &ValidatorKey,
+    key: &dyn ValidatorSigner,
     set: &[IValidatorSet::ValidatorInfo],
     activation: u64,
 ) -> eyre::Result<ApprovalFile> {
@@ -175,7 +174,7 @@ pub(crate) async fn approve(
         activation_height: activation,
         digest,
         public_key: key.public_key(),
-        signature: key.sign(digest.as_slice()).to_vec().into(),
+        signature: key.try_sign(digest.as_slice())?.to_vec().into(),
     })
 }
 
@@ -252,7 +251,7 @@ mod tests {
     fn set_files_name_their_bad_member() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("set.json");
-        let key = ValidatorKey::generate().public_key();
+        let key = dsec_sdk::validators::ValidatorKey::generate().public_key();
         std::fs::write(&path, format!(r#"[{{"name":"port","publicKey":"{key}","power":2}}]"#)).unwrap();
         assert_eq!(read_set(&path).unwrap()[0].power, 2);
         std::fs::write(&path, format!(r#"[{{"publicKey":"{key}","power":0}}]"#)).unwrap();

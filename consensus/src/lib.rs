@@ -13,7 +13,7 @@ pub mod bft;
 
 use alloy_primitives::{Address, B256, Bytes};
 use dsec_sdk::block::{Block, CommitCertificate, CommitSignature};
-use dsec_sdk::validators::{ValidatorKey, ValidatorSet};
+use dsec_sdk::validators::{SignerError, ValidatorSet, ValidatorSigner};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -149,25 +149,33 @@ pub enum SealerError<E: std::error::Error + 'static> {
     /// A blocking task panicked or was cancelled.
     #[error("sealer task failed: {0}")]
     Task(String),
+    /// The validator's signer could not sign the certificate (the block was
+    /// not committed; the sealer tries again).
+    #[error(transparent)]
+    Sign(#[from] SignerError),
 }
 
 /// Seals blocks on a single-validator chain.
 #[derive(Debug)]
 pub struct DevSealer<A> {
     app: Arc<A>,
-    key: ValidatorKey,
+    key: Arc<dyn ValidatorSigner>,
     config: DevSealerConfig,
     wake: Arc<Notify>,
 }
 
 impl<A: Application> DevSealer<A> {
     /// A sealer for `app` with the only validator's key; `wake` is notified when transactions arrive.
-    pub fn new(app: Arc<A>, key: ValidatorKey, config: DevSealerConfig, wake: Arc<Notify>) -> Self {
+    pub fn new(app: Arc<A>, key: Arc<dyn ValidatorSigner>, config: DevSealerConfig, wake: Arc<Notify>) -> Self {
         Self { app, key, config, wake }
     }
 
     /// Seal exactly one block now (also used by tests and `evm_mine`-style tooling).
-    pub fn seal_one(app: &A, key: &ValidatorKey, build_time: Duration) -> Result<ProposedBlock, SealerError<A::Error>> {
+    pub fn seal_one(
+        app: &A,
+        key: &dyn ValidatorSigner,
+        build_time: Duration,
+    ) -> Result<ProposedBlock, SealerError<A::Error>> {
         let (last, _) = app.last_committed();
         let height = last + 1;
         let set = app.validator_set(height).map_err(SealerError::App)?;
@@ -182,7 +190,7 @@ impl<A: Application> DevSealer<A> {
             block_hash: proposed.hash,
             signatures: vec![CommitSignature {
                 validator: key.address(),
-                signature: key.sign(&message).to_vec().into(),
+                signature: key.try_sign(&message)?.to_vec().into(),
             }],
         };
         app.commit_block(proposed.hash, certificate).map_err(SealerError::App)?;
@@ -205,10 +213,19 @@ impl<A: Application> DevSealer<A> {
                 let app = self.app.clone();
                 let key = self.key.clone();
                 let build_time = self.config.build_time;
-                let result = tokio::task::spawn_blocking(move || Self::seal_one(&app, &key, build_time))
+                let result = tokio::task::spawn_blocking(move || Self::seal_one(&app, key.as_ref(), build_time))
                     .await
                     .map_err(|e| SealerError::Task(e.to_string()))?;
-                result?;
+                match result {
+                    Ok(_) => {}
+                    // A token that cannot sign for now (removed, restarting): the
+                    // chain waits for it, as for a validator that is offline.
+                    Err(SealerError::Sign(error)) => {
+                        tracing::error!(%error, "cannot sign the block; retrying in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(other) => return Err(other),
+                }
                 last_seal = tokio::time::Instant::now();
                 continue;
             }

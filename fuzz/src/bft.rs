@@ -228,13 +228,14 @@ fn real_streams() -> &'static [Vec<StreamMessage<ProposalPart>>; 2] {
     static STREAMS: OnceLock<[Vec<StreamMessage<ProposalPart>>; 2]> = OnceLock::new();
     STREAMS.get_or_init(|| {
         let ctx = DsecContext::new(B256::repeat_byte(7));
-        let key = PrivateKey(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+        let key = PrivateKey::local(dsec_sdk::validators::ValidatorKey::from_seed(&[3; 32]));
         let parts = |round: u32, tx_bytes: usize| {
             let header = Header { number: 1, proposer: key.address().to_eth(), ..Default::default() };
             let tx = BodyTx { sender: Address::repeat_byte(1), raw: vec![0xab; tx_bytes].into() };
             let block = Block { header, body: Body { transactions: vec![tx] } };
             let hash = block.header.hash_slow();
-            proposal_parts(&ctx, &key, Height(1), Round::new(round), Round::Nil, &block, hash)
+            // An in-memory key always signs.
+            proposal_parts(&ctx, &key, Height(1), Round::new(round), Round::Nil, &block, hash).unwrap_or_default()
         };
         [parts(0, 100), parts(1, 2 * PART_SIZE + 1000)]
     })

@@ -177,7 +177,7 @@ mod consensus_codec {
     /// One encoded message of each kind the codec handles.
     pub(super) fn seeds() -> Vec<Vec<u8>> {
         let ctx = DsecContext::new(alloy_primitives::B256::repeat_byte(7));
-        let key = PrivateKey(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+        let key = PrivateKey::local(dsec_sdk::validators::ValidatorKey::from_seed(&[3; 32]));
         let block = BlockId([9; 32]);
         let vote = Vote {
             vote_type: VoteType::Precommit,
@@ -188,7 +188,7 @@ mod consensus_codec {
             extension: None,
         };
         let signed_vote: SignedMessage<DsecContext, Vote> =
-            SignedMessage::new(vote.clone(), key.sign(&ctx.vote_signing_bytes(&vote)));
+            SignedMessage::new(vote.clone(), key.sign(&ctx.vote_signing_bytes(&vote)).unwrap());
         let proposal = Proposal {
             height: Height(5),
             round: Round::new(2),
@@ -197,7 +197,7 @@ mod consensus_codec {
             proposer: key.address(),
         };
         let signed_proposal: SignedMessage<DsecContext, Proposal> =
-            SignedMessage::new(proposal.clone(), key.sign(&ctx.proposal_signing_bytes(&proposal)));
+            SignedMessage::new(proposal.clone(), key.sign(&ctx.proposal_signing_bytes(&proposal)).unwrap());
         let init = ProposalPart::Init {
             height: Height(5),
             round: Round::new(2),

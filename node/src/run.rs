@@ -12,7 +12,7 @@ use alloy_primitives::Address;
 use dsec_consensus::bft::{self, BftConfig, BftError, BftParams, ByzantineConfig, Multiaddr};
 use dsec_consensus::{DevSealer, DevSealerConfig, SealerError};
 use dsec_genesis::Genesis;
-use dsec_sdk::validators::ValidatorKey;
+use dsec_sdk::validators::ValidatorSigner;
 use libp2p::PeerId;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ pub struct NodeSettings {
     /// The genesis.
     pub genesis: Genesis,
     /// This node's validator key, if it is a validator.
-    pub validator_key: Option<ValidatorKey>,
+    pub validator_key: Option<Arc<dyn ValidatorSigner>>,
     /// JSON-RPC address.
     pub rpc_addr: SocketAddr,
     /// Metrics address (none: no metrics server).
@@ -238,12 +238,27 @@ async fn start_consensus(
     metrics: Arc<Metrics>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Result<tokio::task::JoinHandle<Result<(), NodeError>>, NodeError> {
-    let seed = match (&settings.validator_key, consensus.node_key) {
-        (Some(key), _) => key.seed(),
-        (None, Some(seed)) => seed,
+    // A validator's libp2p identity is its consensus key when the key is in
+    // memory; a key in a token cannot derive one, so it needs [p2p] node_key.
+    let seed = match (settings.validator_key.as_ref().map(|k| k.seed()), consensus.node_key) {
+        (Some(Some(seed)), _) => seed,
+        (_, Some(seed)) => seed,
+        (Some(None), None) => {
+            return Err(NodeError::Settings(
+                "the validator key is in a PKCS#11 token, so it cannot be the node's network identity: set [p2p] node_key to a key file (dsec keys generate)".into(),
+            ));
+        }
         (None, None) => return Err(NodeError::Settings("a full node needs a network key: set [p2p] node_key".into())),
     };
     let network_key = bft::network_keypair(seed).ok_or_else(|| NodeError::Settings("invalid network key".into()))?;
+    if let Some(key) = settings.validator_key.as_ref().filter(|k| k.seed().is_none()) {
+        // Peers derive a validator's peer id from its consensus key; this one differs.
+        warn!(
+            validator = %key.address(),
+            peer_id = %network_key.public().to_peer_id(),
+            "the validator key is in a token: peers admit this node only if its peer id is on the permissions node list (dsec perm add-node) or in their [p2p] allowlist"
+        );
+    }
     // Validators of the next heights, the permissions module's node list and
     // this node's [p2p] allowlist; refreshed after every commit.
     let gate = crate::peers::PeerGate::new(consensus.allowlist.iter().copied(), &chain);
@@ -268,7 +283,7 @@ async fn start_consensus(
             .as_ref()
             .map(|k| format!("validator-{}", k.address()))
             .unwrap_or_else(|| "full-node".into()),
-        validator_key: settings.validator_key.as_ref().map(|k| bft::context::PrivateKey(k.signing_key().clone())),
+        validator_key: settings.validator_key.clone().map(bft::context::PrivateKey),
         network_key,
         listen: consensus.listen.clone(),
         peers: consensus.peers.clone(),

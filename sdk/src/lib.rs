@@ -14,6 +14,7 @@ pub mod block;
 pub mod chaincode;
 pub mod client;
 pub mod dev;
+pub mod hsm;
 pub mod keyfile;
 pub mod keystore;
 pub mod merkle;

@@ -141,6 +141,53 @@ impl ValidatorSet {
     }
 }
 
+/// Why a validator's signer could not sign (a token removed, a session lost,
+/// a PIN locked): the node logs it and skips that vote or proposal; the
+/// round moves on without it, as if the validator were briefly offline.
+#[derive(Debug, thiserror::Error)]
+#[error("validator signer {signer}: {message}")]
+pub struct SignerError {
+    /// Which signer failed (a PKCS#11 URI without its PIN, or "local key").
+    pub signer: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Signs with a validator's ed25519 consensus key wherever the key is kept:
+/// in memory ([`ValidatorKey`], read from a key file) or in a PKCS#11 token
+/// ([`crate::hsm::Pkcs11Key`]) that never lets it out. Consensus, the
+/// single-validator sealer and validator proofs sign only through this.
+pub trait ValidatorSigner: Send + Sync + std::fmt::Debug {
+    /// The ed25519 public key.
+    fn public_key(&self) -> B256;
+
+    /// Sign `message` (pure ed25519, RFC 8032).
+    fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignerError>;
+
+    /// The 32-byte seed when the key is in memory (a libp2p identity can be
+    /// derived from it); `None` for a key that never leaves its token.
+    fn seed(&self) -> Option<[u8; 32]>;
+
+    /// The validator address of the key.
+    fn address(&self) -> Address {
+        validator_address(&self.public_key().0)
+    }
+}
+
+impl ValidatorSigner for ValidatorKey {
+    fn public_key(&self) -> B256 {
+        ValidatorKey::public_key(self)
+    }
+
+    fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignerError> {
+        Ok(self.sign(message))
+    }
+
+    fn seed(&self) -> Option<[u8; 32]> {
+        Some(ValidatorKey::seed(self))
+    }
+}
+
 /// An ed25519 consensus key of a validator.
 #[derive(Clone)]
 pub struct ValidatorKey {

@@ -8,6 +8,7 @@ mod bft;
 mod crash;
 mod devnet;
 mod governance;
+mod hsm;
 mod operator_cli;
 mod permissions;
 mod pq;

@@ -15,10 +15,12 @@ use alloy_primitives::{Address as EthAddress, B256};
 use borsh::{BorshDeserialize, BorshSerialize};
 use dsec_sdk::block::CommitCertificate as SdkCertificate;
 use dsec_sdk::validators as sdk;
+use dsec_sdk::validators::{SignerError, ValidatorSigner};
 use malachitebft_core_types::{
     self as mct, NilOrVal, Round, SignedExtension, SigningScheme, ValidatorProof, VoteExtensionScope, VoteType,
 };
 use std::fmt;
+use std::sync::Arc;
 
 /// A block height.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
@@ -111,25 +113,30 @@ pub struct Signature(pub [u8; 64]);
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub struct PublicKey(pub [u8; 32]);
 
-/// An ed25519 private key.
-#[derive(Clone)]
-pub struct PrivateKey(pub ed25519_dalek::SigningKey);
+/// A validator's ed25519 signing key, wherever it is kept (in memory or in a
+/// PKCS#11 token): consensus signs only through [`ValidatorSigner`].
+#[derive(Clone, Debug)]
+pub struct PrivateKey(pub Arc<dyn ValidatorSigner>);
 
 impl PrivateKey {
-    /// Sign `message`.
-    pub fn sign(&self, message: &[u8]) -> Signature {
-        use ed25519_dalek::Signer as _;
-        Signature(self.0.sign(message).to_bytes())
+    /// A key held in memory.
+    pub fn local(key: dsec_sdk::validators::ValidatorKey) -> Self {
+        Self(Arc::new(key))
+    }
+
+    /// Sign `message`; fails when the key's token cannot sign now.
+    pub fn sign(&self, message: &[u8]) -> Result<Signature, SignerError> {
+        self.0.try_sign(message).map(Signature)
     }
 
     /// The public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key().to_bytes())
+        PublicKey(self.0.public_key().0)
     }
 
     /// The validator address of this key.
     pub fn address(&self) -> ValidatorAddress {
-        ValidatorAddress(dsec_sdk::validators::validator_address(&self.public_key().0).into_array())
+        ValidatorAddress(self.0.address().into_array())
     }
 }
 

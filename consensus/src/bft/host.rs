@@ -646,7 +646,15 @@ async fn publish(
     block: &Block,
     hash: B256,
 ) {
-    for msg in proposal_parts(ctx, key, height, round, pol_round, block, hash) {
+    let parts = match proposal_parts(ctx, key, height, round, pol_round, block, hash) {
+        Ok(parts) => parts,
+        Err(error) => {
+            // Peers never receive the block; the round times out and moves on.
+            error!(%error, height = height.0, "cannot sign the proposal's parts; not proposing this round");
+            return;
+        }
+    };
+    for msg in parts {
         if network.send(NetworkMsg::PublishProposalPart(msg)).await.is_err() {
             error!("network channel closed while streaming a proposal");
             return;
@@ -724,8 +732,8 @@ mod tests {
 
     #[tokio::test]
     async fn parts_relayed_through_different_peers_form_one_proposal() {
-        let key = PrivateKey(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
-        let public_key = B256::from(key.0.verifying_key().to_bytes());
+        let key = PrivateKey::local(dsec_sdk::validators::ValidatorKey::from_seed(&[3; 32]));
+        let public_key = B256::from(key.public_key().0);
         let set = SdkSet::new(vec![SdkValidator { address: key.address().to_eth(), public_key, power: 1 }]);
         let app = Arc::new(OneValidator { set, validated: parking_lot::Mutex::new(0) });
         let ctx = DsecContext::new(app.chain_hash());
@@ -776,8 +784,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_proposer_signing_many_variants_of_a_round_gets_two_validated() {
-        let key = PrivateKey(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
-        let public_key = B256::from(key.0.verifying_key().to_bytes());
+        let key = PrivateKey::local(dsec_sdk::validators::ValidatorKey::from_seed(&[3; 32]));
+        let public_key = B256::from(key.public_key().0);
         let set = SdkSet::new(vec![SdkValidator { address: key.address().to_eth(), public_key, power: 1 }]);
         let app = Arc::new(OneValidator { set, validated: parking_lot::Mutex::new(0) });
         let ctx = DsecContext::new(app.chain_hash());
@@ -803,7 +811,7 @@ mod tests {
             let stream_id = malachitebft_app_channel::app::types::streaming::StreamId::new(Bytes::from(
                 variant.to_be_bytes().to_vec(),
             ));
-            for mut part in proposal_parts(&ctx, &key, Height(1), Round::new(0), Round::Nil, &block, hash) {
+            for mut part in proposal_parts(&ctx, &key, Height(1), Round::new(0), Round::Nil, &block, hash).unwrap() {
                 part.stream_id = stream_id.clone();
                 if host.received_part(publisher, Some(publisher), part).await.unwrap().is_some() {
                     delivered += 1;

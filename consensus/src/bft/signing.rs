@@ -20,10 +20,30 @@ impl Ed25519Signer {
     }
 }
 
+impl Ed25519Signer {
+    /// Sign, retrying while the key's token cannot sign (removed, restarting,
+    /// a network HSM reconnecting). Malachite stops the engine on a signing
+    /// error, so the validator waits instead, as if it were offline, and
+    /// catches up by sync once the token answers again.
+    async fn sign(&self, message: &[u8]) -> Signature {
+        let mut delay = std::time::Duration::from_millis(100);
+        loop {
+            match self.key.sign(message) {
+                Ok(signature) => return signature,
+                Err(error) => {
+                    tracing::error!(%error, retry_in_ms = delay.as_millis() as u64, "cannot sign a consensus message");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Signer<DsecContext> for Ed25519Signer {
     async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<DsecContext, Vote>, SigningError> {
-        let signature = self.key.sign(&self.ctx.vote_signing_bytes(&vote));
+        let signature = self.sign(&self.ctx.vote_signing_bytes(&vote)).await;
         Ok(SignedMessage::new(vote, signature))
     }
 
@@ -31,7 +51,7 @@ impl Signer<DsecContext> for Ed25519Signer {
         &self,
         proposal: super::context::Proposal,
     ) -> Result<SignedMessage<DsecContext, super::context::Proposal>, SigningError> {
-        let signature = self.key.sign(&self.ctx.proposal_signing_bytes(&proposal));
+        let signature = self.sign(&self.ctx.proposal_signing_bytes(&proposal)).await;
         Ok(SignedMessage::new(proposal, signature))
     }
 
@@ -40,7 +60,7 @@ impl Signer<DsecContext> for Ed25519Signer {
         scope: VoteExtensionScope<DsecContext>,
         extension: super::context::NoExtension,
     ) -> Result<SignedMessage<DsecContext, super::context::NoExtension>, SigningError> {
-        let signature = self.key.sign(&self.ctx.extension_signing_bytes(&scope));
+        let signature = self.sign(&self.ctx.extension_signing_bytes(&scope)).await;
         Ok(SignedMessage::new(extension, signature))
     }
 
@@ -49,7 +69,7 @@ impl Signer<DsecContext> for Ed25519Signer {
         public_key: Vec<u8>,
         peer_id: Vec<u8>,
     ) -> Result<ValidatorProof<DsecContext>, SigningError> {
-        let signature = self.key.sign(&self.ctx.validator_proof_signing_bytes(&public_key, &peer_id));
+        let signature = self.sign(&self.ctx.validator_proof_signing_bytes(&public_key, &peer_id)).await;
         Ok(ValidatorProof::new(public_key, peer_id, signature))
     }
 }

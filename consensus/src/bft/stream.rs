@@ -18,6 +18,7 @@ use super::context::{BlockId, DsecContext, Height, PrivateKey, ProposalPart, Sig
 use alloy_primitives::B256;
 use bytes::Bytes;
 use dsec_sdk::block::Block;
+use dsec_sdk::validators::SignerError;
 use malachitebft_app_channel::app::types::PeerId;
 use malachitebft_app_channel::app::types::core::Round;
 use malachitebft_app_channel::app::types::streaming::{StreamId, StreamMessage};
@@ -41,7 +42,7 @@ pub const MAX_PARTS: u64 = (MAX_STREAM_BYTES / PART_SIZE) as u64 + 8;
 /// The parts that stream `block` (whose header hash is `hash`) for (height,
 /// round): Init, the RLP-encoded block in chunks of [`PART_SIZE`], Fin signed
 /// by `key` over [`DsecContext::parts_signing_bytes`], end of stream. The
-/// stream id is the height and round.
+/// stream id is the height and round. Fails only if the key's token cannot sign.
 pub fn proposal_parts(
     ctx: &DsecContext,
     key: &PrivateKey,
@@ -50,7 +51,7 @@ pub fn proposal_parts(
     pol_round: Round,
     block: &Block,
     hash: B256,
-) -> Vec<StreamMessage<ProposalPart>> {
+) -> Result<Vec<StreamMessage<ProposalPart>>, SignerError> {
     let proposer = key.address();
     let mut id = Vec::with_capacity(12);
     id.extend_from_slice(&height.0.to_be_bytes());
@@ -62,14 +63,14 @@ pub fn proposal_parts(
     parts.extend(bytes.chunks(PART_SIZE).map(|c| StreamContent::Data(ProposalPart::Data(c.to_vec()))));
     parts.push(StreamContent::Data(ProposalPart::Fin {
         block_hash: block_id,
-        signature: key.sign(&ctx.parts_signing_bytes(height, round, &block_id)),
+        signature: key.sign(&ctx.parts_signing_bytes(height, round, &block_id))?,
     }));
     parts.push(StreamContent::Fin);
-    parts
+    Ok(parts
         .into_iter()
         .enumerate()
         .map(|(sequence, content)| StreamMessage::new(stream_id.clone(), sequence as u64, content))
-        .collect()
+        .collect())
 }
 
 /// The proposal streams being reassembled, each keyed by its publisher and
@@ -273,7 +274,7 @@ mod tests {
     use dsec_sdk::block::{Body, BodyTx, Header};
 
     fn key(seed: u8) -> PrivateKey {
-        PrivateKey(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+        PrivateKey::local(dsec_sdk::validators::ValidatorKey::from_seed(&[seed; 32]))
     }
 
     fn ctx() -> DsecContext {
@@ -293,7 +294,7 @@ mod tests {
 
     /// The parts `key` streams for `block` at (1, `round`).
     fn parts(key: &PrivateKey, block: &Block, round: u32) -> Vec<StreamMessage<ProposalPart>> {
-        proposal_parts(&ctx(), key, Height(1), Round::new(round), Round::Nil, block, block.header.hash_slow())
+        proposal_parts(&ctx(), key, Height(1), Round::new(round), Round::Nil, block, block.header.hash_slow()).unwrap()
     }
 
     fn is_end_marker(part: &StreamMessage<ProposalPart>) -> bool {
@@ -311,8 +312,9 @@ mod tests {
         let parts = parts(&key, &block, 0);
         // Init, three chunks of data, the signed Fin part, the end-of-stream marker.
         assert_eq!(parts.len(), 6);
-        let expected_signature =
-            key.sign(&ctx().parts_signing_bytes(Height(1), Round::new(0), &BlockId::from(block.header.hash_slow())));
+        let expected_signature = key
+            .sign(&ctx().parts_signing_bytes(Height(1), Round::new(0), &BlockId::from(block.header.hash_slow())))
+            .unwrap();
 
         // Whichever part comes last (Init, any chunk, the Fin part or the
         // marker), the stream completes with it and not before.
