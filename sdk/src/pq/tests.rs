@@ -119,6 +119,68 @@ fn wycheproof_mldsa65_sign_from_seed() {
     assert!(checked >= 50, "only {checked} vectors");
 }
 
+/// Hex fields of one known-answer line.
+fn kat_fields(line: &str) -> Vec<Vec<u8>> {
+    line.split(' ').map(|f| alloy_primitives::hex::decode(f).expect("hex field")).collect()
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
+/// FIPS 204 known answers for ML-DSA-65 (PyCA's `kat_MLDSA_65_det_pure.rsp`,
+/// digested by `scripts/pq-kats.py`): the key pair of each seed ξ, the
+/// deterministic signature of each message under its context, and its verification.
+#[test]
+fn known_answers_mldsa65() {
+    let mut checked = 0;
+    for line in include_str!("kats/mldsa65.txt").lines().filter(|l| !l.starts_with('#')) {
+        let f = kat_fields(line);
+        let seed: [u8; 32] = f[0][..].try_into().expect("32-byte xi");
+        let (public, signing) = DefaultBackend::mldsa65_keypair(&seed);
+        assert_eq!(sha256(&public), f[3], "vector {checked}: public key");
+        assert_eq!(sha256(&signing), f[4], "vector {checked}: signing key");
+        let signature = DefaultBackend::mldsa65_sign(&signing, &f[1], &f[2], [0; 32]).expect("sign");
+        assert_eq!(sha256(&signature), f[5], "vector {checked}: signature");
+        assert_eq!(DefaultBackend::mldsa65_verify(&public, &f[1], &f[2], &signature), Ok(()));
+        checked += 1;
+    }
+    assert_eq!(checked, 100);
+}
+
+/// FIPS 203 known answers for ML-KEM-768 (PyCA's `kat_MLKEM_768.rsp`, digested
+/// by `scripts/pq-kats.py`): key generation from (d, z), encapsulation with
+/// m, and (for the first ten) implicit rejection of a modified ciphertext.
+#[test]
+fn known_answers_mlkem768() {
+    let (mut checked, mut rejections) = (0, 0);
+    for line in include_str!("kats/mlkem768.txt").lines().filter(|l| !l.starts_with('#')) {
+        let f = kat_fields(line);
+        let seed: [u8; 64] = [&f[0][..], &f[1][..]].concat().try_into().expect("d ‖ z");
+        let (public, decapsulation) = DefaultBackend::mlkem768_keypair(&seed);
+        assert_eq!(sha256(&public), f[3], "vector {checked}: encapsulation key");
+        assert_eq!(sha256(&decapsulation), f[4], "vector {checked}: decapsulation key");
+        let m: [u8; 32] = f[2][..].try_into().expect("32-byte m");
+        let (ciphertext, secret) = DefaultBackend::mlkem768_encapsulate(&public, m).expect("encapsulate");
+        assert_eq!(sha256(&ciphertext), f[5], "vector {checked}: ciphertext");
+        assert_eq!(&secret[..], &f[6][..], "vector {checked}: shared secret");
+        assert_eq!(
+            &DefaultBackend::mlkem768_decapsulate(&decapsulation, &ciphertext).expect("decapsulate")[..],
+            &f[6][..]
+        );
+        if let [.., modified, rejected] = &f[..]
+            && f.len() == 9
+        {
+            let implicit = DefaultBackend::mlkem768_decapsulate(&decapsulation, modified).expect("decapsulate");
+            assert_eq!(&implicit[..], &rejected[..], "vector {checked}: implicit rejection");
+            rejections += 1;
+        }
+        checked += 1;
+    }
+    assert_eq!((checked, rejections), (100, 10));
+}
+
 /// Wycheproof's ML-KEM-768 vectors: key generation from seeds, encapsulation
 /// (with the modulus check refusing bad keys) and decapsulation.
 #[test]
