@@ -64,6 +64,11 @@ pub(crate) struct DevnetArgs {
     /// Leave a validator that dies down instead of restarting it after two seconds.
     #[arg(long)]
     no_restart: bool,
+    /// eth_sendRawTransaction answers only once the transaction is in a
+    /// committed block, as on an automining chain (for Hardhat/Foundry test
+    /// suites that read the receipt right after sending).
+    #[arg(long)]
+    sync_send: bool,
 }
 
 impl DevnetArgs {
@@ -116,7 +121,7 @@ impl DevnetArgs {
             metrics_addr: Some(self.metrics_addr),
             archive: Some(self.archive),
             sealer: SealerSection { block_time_ms: Some(self.block_time_ms), ..SealerSection::default() },
-            rpc: devnet_rpc(),
+            rpc: devnet_rpc(self.sync_send),
             ..FileConfig::default()
         };
         let resolved = resolve(config, Overrides::default())?;
@@ -137,7 +142,7 @@ impl DevnetArgs {
             p2p: self.p2p_port,
             gossip: self.gossip_port,
         };
-        let network = write_network(&dir, &self.spec(), &ports, self.archive)?;
+        let network = write_network(&dir, &self.spec(), &ports, self.archive, self.sync_send)?;
         if self.write_only {
             for node in &network.nodes {
                 println!("{}", node.config.display());
@@ -434,13 +439,15 @@ fn port(base: u16, i: usize, what: &str) -> eyre::Result<u16> {
 /// localhost can reach it, and no per-client limits (rate, filters), since
 /// every tool on the developer's machine is the same client and load tests
 /// should measure the node rather than the limit. Its listeners are on loopback.
-fn devnet_rpc() -> RpcSection {
+/// With `sync_send`, `eth_sendRawTransaction` waits for the block.
+fn devnet_rpc(sync_send: bool) -> RpcSection {
     let everyone = RpcConfig::default().max_filters;
     RpcSection {
         api: Some(Namespace::ALL.iter().map(|n| n.name().to_string()).collect()),
         cors_origins: Some(vec!["*".to_string()]),
         rate_limit_per_ip: Some(0),
         max_filters_per_client: Some(everyone),
+        sync_send: sync_send.then_some(true),
         ..RpcSection::default()
     }
 }
@@ -452,7 +459,13 @@ const CONSENSUS_HINTS: &str = "\n[consensus]\n# timeout_propose_ms = 1200\n# tim
 /// genesis, and per validator `node{i}/validator.key` and `node{i}/node.toml`
 /// with its ports and every other validator as a peer. The same files run the
 /// network by hand: `dsec node --config dir/node0/node.toml`, and so on.
-fn write_network(dir: &Path, spec: &DevnetSpec, ports: &NetworkPorts, archive: bool) -> eyre::Result<Network> {
+fn write_network(
+    dir: &Path,
+    spec: &DevnetSpec,
+    ports: &NetworkPorts,
+    archive: bool,
+    sync_send: bool,
+) -> eyre::Result<Network> {
     std::fs::create_dir_all(dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
     let genesis_path = dir.join(GENESIS_FILE);
     let (genesis, keys) = if genesis_path.exists() {
@@ -504,7 +517,7 @@ fn write_network(dir: &Path, spec: &DevnetSpec, ports: &NetworkPorts, archive: b
             rpc_addr: Some(rpc),
             metrics_addr: Some(SocketAddr::new(host, port(ports.metrics, i, "metrics")?)),
             archive: Some(archive),
-            rpc: devnet_rpc(),
+            rpc: devnet_rpc(sync_send),
             p2p: Some(P2pSection {
                 listen: listen(ports.p2p)?,
                 peers: peers(ports.p2p)?,

@@ -65,6 +65,10 @@ pub(crate) struct LoadArgs {
     /// Seconds to wait for inclusion.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
+    /// Send each transaction with eth_sendRawTransactionSync (one per request,
+    /// --batch is ignored) and report the latency from request to final receipt.
+    #[arg(long)]
+    sync: bool,
 }
 
 impl LoadArgs {
@@ -93,6 +97,7 @@ impl LoadArgs {
             funder,
             scheme: self.scheme,
             timeout: Duration::from_secs(self.timeout_secs),
+            sync: self.sync,
         })
         .await?;
         println!("{report}");
@@ -146,6 +151,8 @@ pub(crate) struct LoadConfig {
     pub(crate) scheme: Scheme,
     /// Give up waiting for inclusion after this long.
     pub(crate) timeout: Duration,
+    /// Send with `eth_sendRawTransactionSync`, one transaction per request.
+    pub(crate) sync: bool,
 }
 
 /// What a load run measured.
@@ -445,18 +452,25 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
         ),
         None => eprintln!("sending with {} concurrent requests of {} transactions", cfg.concurrency, cfg.batch),
     }
+    if cfg.sync {
+        eprintln!("each with eth_sendRawTransactionSync: the latency is request to final receipt");
+    }
+    let batch = if cfg.sync { 1 } else { cfg.batch.max(1) };
+    let sync_latencies = Arc::new(parking_lot::Mutex::new(Vec::with_capacity(cfg.transactions)));
+    let sync_timeout_ms = u64::try_from(cfg.timeout.as_millis()).unwrap_or(u64::MAX).min(60_000);
     let rate = cfg.rate.filter(|r| r.is_finite() && *r > 0.0);
     let txs = Arc::new(txs);
     let started = Instant::now();
     let submit_times = Arc::new(parking_lot::Mutex::new(HashMap::with_capacity(cfg.transactions)));
     let rejected = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let chunks: Vec<std::ops::Range<usize>> =
-        (0..txs.len()).step_by(cfg.batch.max(1)).map(|s| s..(s + cfg.batch.max(1)).min(txs.len())).collect();
+        (0..txs.len()).step_by(batch).map(|s| s..(s + batch).min(txs.len())).collect();
     let queue = Arc::new(parking_lot::Mutex::new(chunks.into_iter()));
     let mut workers = Vec::new();
     for _ in 0..cfg.concurrency.max(1) {
         let (client, txs, queue, submit_times, rejected) =
             (client.clone(), txs.clone(), queue.clone(), submit_times.clone(), rejected.clone());
+        let (sync, sync_latencies) = (cfg.sync, sync_latencies.clone());
         workers.push(tokio::spawn(async move {
             loop {
                 let Some(range) = queue.lock().next() else { break };
@@ -465,8 +479,23 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                     tokio::time::sleep_until((started + Duration::from_secs_f64(range.start as f64 / rate)).into())
                         .await;
                 }
-                let raws: Vec<Bytes> = txs[range.clone()].iter().map(|(_, r)| r.clone()).collect();
                 let at = Instant::now();
+                if sync {
+                    let (hash, raw) = &txs[range.start];
+                    submit_times.lock().insert(*hash, at);
+                    let params = vec![serde_json::json!(raw), serde_json::json!(sync_timeout_ms)];
+                    match client.call::<serde_json::Value>("eth_sendRawTransactionSync", params).await {
+                        Ok(_) => sync_latencies.lock().push(at.elapsed()),
+                        Err(e) => {
+                            submit_times.lock().remove(hash);
+                            if rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
+                                eprintln!("rejected: {e}");
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let raws: Vec<Bytes> = txs[range.clone()].iter().map(|(_, r)| r.clone()).collect();
                 match client.send_raw_batch(&raws).await {
                     Ok(results) => {
                         let mut times = submit_times.lock();
@@ -521,8 +550,12 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
             last_inclusion = last_inclusion.max(*seen);
         }
     }
-    latencies.sort_unstable();
     let confirmed = latencies.len();
+    if cfg.sync {
+        // What the client waited for: request to final receipt.
+        latencies = std::mem::take(&mut *sync_latencies.lock());
+    }
+    latencies.sort_unstable();
     let rejected = rejected.load(std::sync::atomic::Ordering::Relaxed);
     Ok(LoadReport {
         sent: cfg.transactions,

@@ -225,6 +225,15 @@ pub struct RpcSection {
     pub tls_key_file: Option<PathBuf>,
     /// PEM bundle of the CAs whose client certificates are accepted: require mutual TLS.
     pub tls_client_ca_file: Option<PathBuf>,
+    /// How long `eth_sendRawTransactionSync` waits by default, milliseconds (10,000).
+    pub send_sync_timeout_ms: Option<u64>,
+    /// The longest timeout a request may ask of `eth_sendRawTransactionSync`, milliseconds (60,000).
+    pub send_sync_max_timeout_ms: Option<u64>,
+    /// Most requests waiting for a receipt at once (10,000).
+    pub max_waiting_sends: Option<usize>,
+    /// `eth_sendRawTransaction` answers once the transaction is in a committed
+    /// block (off by default; for test suites written for automine chains).
+    pub sync_send: Option<bool>,
 }
 
 impl RpcSection {
@@ -235,7 +244,7 @@ impl RpcSection {
             Some(names) => parse_namespaces("[rpc] api", names)?,
             None => d.apis.clone(),
         };
-        Ok(RpcConfig {
+        let config = RpcConfig {
             max_request_body_bytes: self.max_request_body_bytes.unwrap_or(d.max_request_body_bytes),
             max_response_body_bytes: d.max_response_body_bytes,
             max_batch_size: self.max_batch_size.unwrap_or(d.max_batch_size),
@@ -257,7 +266,30 @@ impl RpcSection {
             auth: self.auth(&apis)?,
             tls: self.tls()?,
             apis,
-        })
+            send_sync_timeout: self.send_sync_timeout_ms.map(Duration::from_millis).unwrap_or(d.send_sync_timeout),
+            send_sync_max_timeout: self
+                .send_sync_max_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.send_sync_max_timeout),
+            max_waiting_sends: self.max_waiting_sends.unwrap_or(d.max_waiting_sends),
+            sync_send: self.sync_send.unwrap_or(d.sync_send),
+        };
+        if config.send_sync_timeout.is_zero() || config.send_sync_timeout > config.send_sync_max_timeout {
+            return Err(ConfigError::Invalid {
+                field: "[rpc] send_sync_timeout_ms",
+                message: format!(
+                    "must be above 0 and at most send_sync_max_timeout_ms ({})",
+                    config.send_sync_max_timeout.as_millis()
+                ),
+            });
+        }
+        if config.max_waiting_sends == 0 {
+            return Err(ConfigError::Invalid {
+                field: "[rpc] max_waiting_sends",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(config)
     }
 }
 

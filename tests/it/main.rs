@@ -12,4 +12,5 @@ mod hsm;
 mod operator_cli;
 mod permissions;
 mod pq;
+mod sync_send;
 mod trade_finance;

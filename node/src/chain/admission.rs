@@ -72,6 +72,18 @@ impl Chain {
     /// then accepted as known without decoding it; a [`TxOrigin::Local`] one is
     /// forwarded to the gossip once admitted.
     pub fn submit(&self, raw: &[u8], origin: TxOrigin) -> Result<B256, SubmitError> {
+        self.submit_with(raw, origin, false)
+    }
+
+    /// [`Chain::submit`] for a local client that wants only a transaction that
+    /// can execute now (`eth_sendRawTransactionSync`): one whose nonce would
+    /// leave a gap after the sender's committed and pooled transactions is
+    /// refused with the nonce expected, and not pooled.
+    pub fn submit_ready(&self, raw: &[u8]) -> Result<B256, SubmitError> {
+        self.submit_with(raw, TxOrigin::Local, true)
+    }
+
+    fn submit_with(&self, raw: &[u8], origin: TxOrigin, ready_only: bool) -> Result<B256, SubmitError> {
         let started = Instant::now();
         self.check_size(raw)?;
         if origin == TxOrigin::Gossip {
@@ -82,6 +94,12 @@ impl Chain {
             }
         }
         let tx = RecoveredTx::decode(raw)?;
+        if ready_only {
+            let expected = self.pending_nonce(&tx.sender).map_err(|e| SubmitError::Node(e.to_string()))?;
+            if tx.nonce() > expected {
+                return Err(SubmitError::NonceGap { expected, nonce: tx.nonce() });
+            }
+        }
         let hash = self.admit(tx, started)?;
         if origin == TxOrigin::Local
             && let Some(gossip) = self.gossip.get()

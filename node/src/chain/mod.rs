@@ -81,6 +81,15 @@ pub enum SubmitError {
     /// The node failed reading state.
     #[error("node error: {0}")]
     Node(String),
+    /// Refused by [`Chain::submit_ready`]: the nonce leaves a gap, so the
+    /// transaction could not execute now (it was not pooled).
+    #[error("nonce gap: the sender's next nonce is {expected}, the transaction's is {nonce}")]
+    NonceGap {
+        /// The nonce the sender's next transaction must carry.
+        expected: u64,
+        /// The transaction's nonce.
+        nonce: u64,
+    },
 }
 
 /// The last committed block.

@@ -33,6 +33,8 @@ pub struct RpcContext {
     pub(super) filters: Filters,
     /// Open WebSocket subscriptions, over all connections.
     pub(super) subscriptions: SubscriptionCount,
+    /// Requests waiting for their transaction's receipt.
+    pub(super) receipt_waiters: super::receipts::ReceiptWaiters,
 }
 
 /// The number of open subscriptions, bounded over all connections (jsonrpsee

@@ -9,7 +9,7 @@
 
 use super::convert::{rpc_block, rpc_transaction};
 use super::{RpcContext, RpcResult, execution_error, internal, invalid_params, one, param_error, parse_block_id};
-use super::{check_filter_size, revert_error, server_error, store_err};
+use super::{check_filter_size, receipts, revert_error, server_error, store_err};
 use crate::chain::{SubmitError, TxOrigin};
 use alloy::rpc::types::state::StateOverride;
 use alloy::rpc::types::{
@@ -20,10 +20,11 @@ use dsec_evm::call::{self as evm, CallError, CallOutcome};
 use dsec_sdk::block::RpcReceipt;
 use dsec_sdk::tx::RpcTransaction;
 use jsonrpsee::core::RegisterMethodError;
-use jsonrpsee::types::Params;
 use jsonrpsee::types::params::ParamsSequence;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{Extensions, RpcModule};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Register the `eth_` methods of state, blocks, transactions, calls, fees and logs.
 pub(super) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), RegisterMethodError> {
@@ -51,7 +52,8 @@ pub(super) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     module.register_blocking_method("eth_estimateGas", estimate_gas)?;
     // Transactions and receipts. Whole blocks and their receipts are read on
     // the blocking pool, off the async workers consensus and gossip share.
-    module.register_blocking_method("eth_sendRawTransaction", send_raw_transaction)?;
+    module.register_async_method("eth_sendRawTransaction", |p, ctx, _| send_raw_transaction(p, ctx))?;
+    module.register_async_method("eth_sendRawTransactionSync", |p, ctx, _| send_raw_transaction_sync(p, ctx))?;
     module.register_method("eth_getTransactionByHash", get_transaction_by_hash)?;
     module
         .register_blocking_method("eth_getTransactionReceipt", |p, ctx, ext| get_transaction_receipt(p, &ctx, &ext))?;
@@ -299,13 +301,86 @@ fn estimate_gas(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -> RpcR
 
 // ---- Transactions and receipts ----
 
-fn send_raw_transaction(params: Params<'_>, ctx: Arc<RpcContext>, _: Extensions) -> RpcResult<B256> {
-    let raw: Bytes = one(&params, "raw transaction")?;
-    ctx.chain.submit(&raw, TxOrigin::Local).map_err(|e| match e {
+/// The JSON-RPC error of a refused transaction (EIP-7966's code 6 for a nonce gap).
+fn submit_error(error: SubmitError) -> ErrorObjectOwned {
+    match error {
         SubmitError::Decode(e) => invalid_params(e.to_string()),
         SubmitError::Pool(e) => server_error(e.to_string()),
         SubmitError::Node(e) => internal(e),
-    })
+        SubmitError::NonceGap { expected, nonce } => ErrorObjectOwned::owned(
+            receipts::NONCE_GAP_CODE,
+            format!(
+                "The transaction was rejected due to a nonce gap (nonce {nonce}, expected {expected}). Please resubmit with the next on-chain nonce."
+            ),
+            Some(format!("0x{expected:x}")),
+        ),
+    }
+}
+
+/// Submit on the blocking pool (decoding and signature checks take CPU).
+async fn submit(ctx: &Arc<RpcContext>, raw: Bytes, ready_only: bool) -> RpcResult<B256> {
+    let chain = ctx.chain.clone();
+    tokio::task::spawn_blocking(
+        move || {
+            if ready_only { chain.submit_ready(&raw) } else { chain.submit(&raw, TxOrigin::Local) }
+        },
+    )
+    .await
+    .map_err(|e| internal(e.to_string()))?
+    .map_err(submit_error)
+}
+
+async fn send_raw_transaction(params: Params<'static>, ctx: Arc<RpcContext>) -> RpcResult<B256> {
+    let raw: Bytes = one(&params, "raw transaction")?;
+    if !ctx.config.sync_send {
+        return submit(&ctx, raw, false).await;
+    }
+    // Test networks: answer once the block holding it is committed, as an
+    // automining chain does. A transaction that waits for a nonce gap to
+    // fill, or one that takes longer than the default timeout, is answered
+    // with its hash as usual.
+    let place = ctx.receipt_waiters.reserve()?;
+    let hash = submit(&ctx, raw, false).await?;
+    let executable = match ctx.chain.pooled(&hash) {
+        Some(pooled) => {
+            ctx.chain.pending_nonce(&pooled.tx.sender).map_err(|e| internal(e.to_string()))? > pooled.tx.nonce()
+        }
+        None => true,
+    };
+    if executable {
+        let _ = receipts::wait_for_receipt(&ctx, hash, ctx.config.send_sync_timeout, place).await;
+    }
+    Ok(hash)
+}
+
+/// EIP-7966: admit as `eth_sendRawTransaction` does (refusing a nonce gap
+/// with the expected nonce), then answer with the receipt once the block
+/// holding it is committed (final: no reorg can undo it), or with error 4
+/// and the hash once the timeout passes (the transaction stays pooled).
+async fn send_raw_transaction_sync(params: Params<'static>, ctx: Arc<RpcContext>) -> RpcResult<RpcReceipt> {
+    let mut seq = params.sequence();
+    let raw: Bytes = seq.next().map_err(|e| param_error("raw transaction", e))?;
+    let asked: Option<u64> = seq.optional_next().map_err(|e| param_error("timeout (milliseconds)", e))?;
+    let max = ctx.config.send_sync_max_timeout;
+    // EIP-7966: a missing, zero or too long timeout means the node's default.
+    let timeout = match asked.map(Duration::from_millis) {
+        Some(t) if !t.is_zero() && t <= max => t,
+        _ => ctx.config.send_sync_timeout,
+    };
+    let place = ctx.receipt_waiters.reserve()?;
+    let hash = submit(&ctx, raw, true).await?;
+    match receipts::wait_for_receipt(&ctx, hash, timeout, place).await {
+        Ok(receipt) => Ok(receipt),
+        Err(receipts::NoReceipt::Failed(error)) => Err(error),
+        Err(receipts::NoReceipt::TimedOut) => Err(ErrorObjectOwned::owned(
+            receipts::TIMEOUT_CODE,
+            format!(
+                "The transaction was added to the mempool but wasn't processed within the designated timeout interval ({} ms).",
+                timeout.as_millis()
+            ),
+            Some(hash),
+        )),
+    }
 }
 
 fn get_transaction_by_hash(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<Option<RpcTransaction>> {

@@ -27,6 +27,7 @@ mod gate;
 mod net;
 mod perm;
 mod pubsub;
+mod receipts;
 pub mod tls;
 mod web3;
 
@@ -99,6 +100,16 @@ pub struct RpcConfig {
     pub auth: Option<auth::AuthConfig>,
     /// TLS on the listener, with or without client certificates (`None`: plain HTTP).
     pub tls: Option<tls::Tls>,
+    /// How long `eth_sendRawTransactionSync` waits when the request names no
+    /// (or an invalid) timeout.
+    pub send_sync_timeout: std::time::Duration,
+    /// The longest timeout a request may ask of `eth_sendRawTransactionSync`.
+    pub send_sync_max_timeout: std::time::Duration,
+    /// Most requests waiting for a receipt at once (sync sends), over all clients.
+    pub max_waiting_sends: usize,
+    /// `eth_sendRawTransaction` answers only once the transaction is in a
+    /// committed block (test networks: suites written for automine chains).
+    pub sync_send: bool,
 }
 
 /// A JSON-RPC namespace, selected per node as geth's `--http.api` does.
@@ -169,6 +180,10 @@ impl Default for RpcConfig {
             apis: Namespace::DEFAULT.to_vec(),
             auth: None,
             tls: None,
+            send_sync_timeout: std::time::Duration::from_secs(10),
+            send_sync_max_timeout: std::time::Duration::from_secs(60),
+            max_waiting_sends: 10_000,
+            sync_send: false,
         }
     }
 }
@@ -429,7 +444,9 @@ pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> st
     let tls = config.tls.clone();
     let context = new_context(chain, config);
     let methods: Methods = methods(context.clone()).map_err(std::io::Error::other)?.into();
-    let maintenance = tokio::spawn(filters::maintain(context));
+    let maintenance = tokio::spawn(async move {
+        tokio::join!(filters::maintain(context.clone()), receipts::dispatch(context));
+    });
     let (stop, handle) = stop_channel();
     let gates = Gates { limiter, auth, every_namespace_protected, tls };
     tokio::spawn(accept_loop(listener, service, methods, stop, gates));
@@ -569,6 +586,7 @@ fn new_context(chain: Arc<Chain>, config: RpcConfig) -> Arc<RpcContext> {
         chain,
         filters: filter_store::Filters::new(config.max_filters, config.max_filters_per_client),
         subscriptions: context::SubscriptionCount::new(config.max_subscriptions),
+        receipt_waiters: receipts::ReceiptWaiters::new(config.max_waiting_sends),
         config,
         client_version: format!("dsec/v{}/rust", env!("CARGO_PKG_VERSION")),
     })
@@ -650,6 +668,7 @@ mod tests {
             "eth_createAccessList",
             "eth_estimateGas",
             "eth_sendRawTransaction",
+            "eth_sendRawTransactionSync",
             "eth_getTransactionByHash",
             "eth_getTransactionReceipt",
             "eth_getBlockReceipts",
