@@ -42,6 +42,14 @@ async fn sync_sends_answer_with_final_receipts_time_out_with_the_hash_and_name_t
     let commit: Value = client.call("dsec_getCommit", vec![block.clone()]).await.expect("certificate");
     assert!(commit["signatures"].as_array().is_some_and(|s| s.len() >= 3), "{commit}");
 
+    // The same through a real client: alloy's Provider::send_raw_transaction_sync.
+    {
+        use alloy::providers::{Provider, ProviderBuilder};
+        let provider = ProviderBuilder::new().connect_http(url.parse().unwrap());
+        let receipt = provider.send_raw_transaction_sync(&transfer(&mut wallet, 1)).await.expect("alloy sync send");
+        assert!(receipt.status() && receipt.block_number.is_some(), "{receipt:?}");
+    }
+
     // A nonce gap is refused (code 6) with the nonce expected, and not pooled.
     wallet.nonce += 3;
     let reply = send_sync(&url, &transfer(&mut wallet, 1), None);
