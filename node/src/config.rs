@@ -727,6 +727,26 @@ mod tests {
             (rpc.max_subscriptions, rpc.max_subscriptions_per_connection, rpc.max_trace_bytes),
             (d.max_subscriptions, d.max_subscriptions_per_connection, d.max_trace_bytes)
         );
+        assert_eq!(
+            (rpc.send_sync_timeout, rpc.send_sync_max_timeout, rpc.max_waiting_sends, rpc.sync_send),
+            (d.send_sync_timeout, d.send_sync_max_timeout, d.max_waiting_sends, d.sync_send)
+        );
+    }
+
+    #[test]
+    fn sync_send_timeouts_are_checked() {
+        let refused = |text: &str| {
+            let cfg: FileConfig = toml::from_str(text).unwrap();
+            cfg.rpc.rpc_config().unwrap_err().to_string()
+        };
+        let too_short = refused("[rpc]\nsend_sync_timeout_ms = 0\n");
+        assert_eq!(
+            too_short,
+            "[rpc] send_sync_timeout_ms: must be above 0 and at most send_sync_max_timeout_ms (60000)"
+        );
+        let over_max = refused("[rpc]\nsend_sync_timeout_ms = 5000\nsend_sync_max_timeout_ms = 1000\n");
+        assert!(over_max.ends_with("at most send_sync_max_timeout_ms (1000)"), "{over_max}");
+        assert_eq!(refused("[rpc]\nmax_waiting_sends = 0\n"), "[rpc] max_waiting_sends: must be at least 1");
     }
 
     #[test]
