@@ -4,7 +4,8 @@
 use clap::{Subcommand, ValueEnum};
 use dsec_sdk::hsm::{Pkcs11Key, is_pkcs11_uri};
 use dsec_sdk::keyfile::{
-    read_account_key, read_key, write_account_key, write_account_keystore, write_key, write_keystore,
+    open_validator_signer, read_account_key, read_key, write_account_key, write_account_keystore, write_key,
+    write_keystore,
 };
 use dsec_sdk::keystore::{passphrase_from_env, passphrase_from_file};
 use dsec_sdk::tx::{AccountKey, LocalKey, MlDsaSigner};
@@ -121,8 +122,7 @@ impl KeysCommand {
             }
             Self::Generate { out: None, pkcs11: None } => eyre::bail!("give --out FILE or --pkcs11 URI"),
             Self::Show { file } if file.to_str().is_some_and(is_pkcs11_uri) => {
-                let uri = file.to_str().unwrap_or_default();
-                print_key(&Pkcs11Key::open(&uri.parse()?)?);
+                print_key(open_validator_signer(&file)?.as_ref());
             }
             Self::Show { file } => match read_key(&file) {
                 Ok(key) => print_key(&key),
@@ -135,15 +135,6 @@ impl KeysCommand {
             },
         }
         Ok(())
-    }
-}
-
-/// A validator's signer from a key file (plain or encrypted) or a `pkcs11:`
-/// URI naming a key in a token: what governance approvals sign with.
-pub(crate) fn open_validator_signer(path: &Path) -> eyre::Result<Box<dyn ValidatorSigner>> {
-    match path.to_str().filter(|text| is_pkcs11_uri(text)) {
-        Some(uri) => Ok(Box::new(Pkcs11Key::open(&uri.parse()?)?)),
-        None => Ok(Box::new(read_key(path)?)),
     }
 }
 

@@ -313,7 +313,7 @@ async fn replace_admins(
     let digest = view(client, ADDRESS, &IPermissions::adminsDigestCall { admins: admins.clone(), threshold }).await?;
     match (validator_key, sign_only) {
         (Some(path), Some(out)) => {
-            let validator = crate::keys::open_validator_signer(&path)
+            let validator = dsec_sdk::keyfile::open_validator_signer(&path)
                 .map_err(|e| eyre!("--validator-key {}: {e}", path.display()))?;
             let file = ValidatorApprovalFile {
                 admins,

@@ -74,7 +74,7 @@ impl ValidatorsArgs {
                 println!("{}", serde_json::to_string_pretty(&show(&c, height).await?)?);
             }
             ValidatorsCommand::Approve { validator_key, set, activation } => {
-                let key = crate::keys::open_validator_signer(&validator_key)?;
+                let key = dsec_sdk::keyfile::open_validator_signer(&validator_key)?;
                 let approval = approve(&c, key.as_ref(), &read_set(&set)?, activation).await?;
                 println!("{}", serde_json::to_string_pretty(&approval)?);
             }

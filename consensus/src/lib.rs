@@ -218,7 +218,7 @@ impl<A: Application> DevSealer<A> {
                     .map_err(|e| SealerError::Task(e.to_string()))?;
                 match result {
                     Ok(_) => {}
-                    // A token that cannot sign for now (removed, restarting): the
+                    // A token that cannot sign at the moment (removed, restarting): the
                     // chain waits for it, as for a validator that is offline.
                     Err(SealerError::Sign(error)) => {
                         tracing::error!(%error, "cannot sign the block; retrying in 1 s");

@@ -15,12 +15,10 @@ use crate::store::Retention;
 use dsec_consensus::DevSealerConfig;
 use dsec_consensus::bft::{BftParams, ByzantineConfig, Multiaddr, Trigger};
 use dsec_genesis::{Genesis, GenesisError};
-use dsec_sdk::keyfile::{KeyError, read_key};
-use dsec_sdk::validators::ValidatorSigner;
+use dsec_sdk::keyfile::{KeyError, open_validator_signer, read_key};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// JSON-RPC address when none is configured.
@@ -510,21 +508,6 @@ pub enum ConfigError {
         /// Why.
         source: KeyError,
     },
-    /// A key in a PKCS#11 token could not be opened.
-    #[error("validator_key")]
-    Hsm(#[source] dsec_sdk::hsm::HsmError),
-}
-
-/// The validator's signer: a key file (plain or encrypted), or a `pkcs11:`
-/// URI naming a key in a token (see [`dsec_sdk::hsm`]).
-fn open_validator_key(path: &Path) -> Result<Arc<dyn ValidatorSigner>, ConfigError> {
-    match path.to_str().filter(|text| dsec_sdk::hsm::is_pkcs11_uri(text)) {
-        Some(uri) => {
-            let uri: dsec_sdk::hsm::Pkcs11Uri = uri.parse().map_err(ConfigError::Hsm)?;
-            Ok(Arc::new(dsec_sdk::hsm::Pkcs11Key::open(&uri).map_err(ConfigError::Hsm)?))
-        }
-        None => Ok(Arc::new(read_key(path).map_err(|source| ConfigError::Key { field: "validator_key", source })?)),
-    }
 }
 
 impl FileConfig {
@@ -575,7 +558,12 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
     let data_dir = file.data_dir.clone().ok_or(ConfigError::Missing { field: "data_dir", flag: "--data-dir" })?;
     let genesis_path = file.genesis.clone().ok_or(ConfigError::Missing { field: "genesis", flag: "--genesis" })?;
     let genesis = Genesis::load(&genesis_path)?;
-    let validator_key = file.validator_key.as_deref().map(open_validator_key).transpose()?;
+    let validator_key = file
+        .validator_key
+        .as_deref()
+        .map(open_validator_signer)
+        .transpose()
+        .map_err(|source| ConfigError::Key { field: "validator_key", source })?;
     let consensus = match &file.p2p {
         Some(p2p) => Some(consensus_settings(
             p2p,

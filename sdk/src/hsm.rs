@@ -22,7 +22,7 @@
 //! Every signature is verified against the public key before it is used, so
 //! a faulty token cannot make the validator publish a bad one.
 
-use crate::validators::{SignerError, ValidatorSigner, validator_address};
+use crate::validators::{SignerError, ValidatorSigner};
 use alloy_primitives::B256;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as Pkcs11Error, RvError};
@@ -278,26 +278,15 @@ fn connect(uri: &Pkcs11Uri, pin: &AuthPin) -> Result<(Connection, B256), HsmErro
             .find_objects(&[Attribute::Class(class), Attribute::KeyType(KeyType::EC_EDWARDS), label.clone()])
             .map_err(|e| fail(format!("searching for the key: {e}")))
     };
-    let key = match find(ObjectClass::PRIVATE_KEY)?.as_slice() {
-        [key] => *key,
-        [] => {
-            return Err(fail(format!(
-                "the token holds no ed25519 private key labelled {:?} (create one with `dsec keys generate --pkcs11 URI`)",
-                uri.object
-            )));
-        }
-        many => return Err(fail(format!("{} ed25519 private keys are labelled {:?}", many.len(), uri.object))),
+    // Exactly one object of `class` carries the label.
+    let only = |class: ObjectClass, what: &str, missing_hint: &str| match find(class)?.as_slice() {
+        [handle] => Ok(*handle),
+        [] => Err(fail(format!("the token holds no {what} labelled {:?}{missing_hint}", uri.object))),
+        many => Err(fail(format!("{} {what}s are labelled {:?}", many.len(), uri.object))),
     };
-    let public = match find(ObjectClass::PUBLIC_KEY)?.as_slice() {
-        [public] => *public,
-        [] => {
-            return Err(fail(format!(
-                "the token holds no public key labelled {:?} beside the private key",
-                uri.object
-            )));
-        }
-        many => return Err(fail(format!("{} ed25519 public keys are labelled {:?}", many.len(), uri.object))),
-    };
+    let key =
+        only(ObjectClass::PRIVATE_KEY, "ed25519 private key", " (create one with `dsec keys generate --pkcs11 URI`)")?;
+    let public = only(ObjectClass::PUBLIC_KEY, "ed25519 public key", " beside the private key")?;
     let attributes = session
         .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
         .map_err(|e| fail(format!("reading the public key: {e}")))?;
@@ -444,23 +433,22 @@ impl ValidatorSigner for Pkcs11Key {
 
     fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignerError> {
         let mut slot = lock(&self.connection);
-        let mut result = match slot.as_ref() {
-            Some(connection) => self.sign_once(connection, message),
-            None => Err(Pkcs11Error::Pkcs11(RvError::SessionHandleInvalid, cryptoki::context::Function::Sign)),
-        };
-        if let Err(error) = &result
-            && session_lost(error)
-        {
-            // Reopen once: a restarted token or a reconnected network HSM.
-            *slot = None;
-            let (connection, public_key) =
-                connect(&self.uri, &self.pin).map_err(|e| self.signer_error(e.to_string()))?;
-            if public_key != self.public_key {
-                return Err(self.signer_error("after reconnecting, the key's public key changed".into()));
+        let result = match slot.as_ref().map(|connection| self.sign_once(connection, message)) {
+            Some(result) if !result.as_ref().is_err_and(session_lost) => result,
+            // The session was lost (a restarted token, a reconnected network
+            // HSM), or the last reopening failed: reopen once.
+            _ => {
+                *slot = None;
+                let (connection, public_key) =
+                    connect(&self.uri, &self.pin).map_err(|e| self.signer_error(e.to_string()))?;
+                if public_key != self.public_key {
+                    return Err(self.signer_error("after reconnecting, the key's public key changed".into()));
+                }
+                let result = self.sign_once(&connection, message);
+                *slot = Some(connection);
+                result
             }
-            result = self.sign_once(&connection, message);
-            *slot = Some(connection);
-        }
+        };
         let signature = result.map_err(|e| self.signer_error(format!("signing: {e}")))?;
         let signature: [u8; 64] = signature
             .try_into()
@@ -476,10 +464,6 @@ impl ValidatorSigner for Pkcs11Key {
 
     fn seed(&self) -> Option<[u8; 32]> {
         None
-    }
-
-    fn address(&self) -> alloy_primitives::Address {
-        validator_address(&self.public_key.0)
     }
 }
 

@@ -4,10 +4,11 @@
 
 use crate::keystore::{Keystore, passphrase_from_env};
 use crate::tx::{AccountKey, LocalKey, MlDsaSigner};
-use crate::validators::ValidatorKey;
+use crate::validators::{ValidatorKey, ValidatorSigner};
 use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// The on-disk form of a validator key.
@@ -41,6 +42,19 @@ pub enum KeyError {
         /// What is wrong.
         message: String,
     },
+    /// The key in a PKCS#11 token could not be opened.
+    #[error(transparent)]
+    Hsm(#[from] crate::hsm::HsmError),
+}
+
+/// The signer of the validator key `path` names: a key file (plain, or an
+/// encrypted keystore opened with the passphrase from the environment) or a
+/// `pkcs11:` URI naming a key in a token (see [`crate::hsm`]).
+pub fn open_validator_signer(path: &Path) -> Result<Arc<dyn ValidatorSigner>, KeyError> {
+    match path.to_str().filter(|text| crate::hsm::is_pkcs11_uri(text)) {
+        Some(uri) => Ok(Arc::new(crate::hsm::Pkcs11Key::open(&uri.parse()?)?)),
+        None => Ok(Arc::new(read_key(path)?)),
+    }
 }
 
 /// Write `key` to `path` (mode 0600), refusing to overwrite an existing file.

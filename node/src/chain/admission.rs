@@ -58,6 +58,27 @@ impl RecentlyCommitted {
     }
 }
 
+/// A transaction admitted for a local client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// Its hash.
+    pub hash: B256,
+    /// Whether it can execute now (its nonce follows the sender's committed
+    /// and pooled transactions); `false`: it waits for a nonce gap to fill.
+    pub executable: bool,
+}
+
+/// What admission does about a nonce gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GapRule {
+    /// Pool it as any Ethereum node does (readiness not computed).
+    Ignore,
+    /// Pool it, and tell whether it can execute now.
+    Report,
+    /// Refuse it (`eth_sendRawTransactionSync`).
+    Refuse,
+}
+
 impl Chain {
     /// Forward transactions admitted from this node's clients to `sender` (the
     /// transaction gossip). Transactions that arrive by gossip are not forwarded.
@@ -72,42 +93,38 @@ impl Chain {
     /// then accepted as known without decoding it; a [`TxOrigin::Local`] one is
     /// forwarded to the gossip once admitted.
     pub fn submit(&self, raw: &[u8], origin: TxOrigin) -> Result<B256, SubmitError> {
-        self.submit_with(raw, origin, false)
+        self.submit_with(raw, origin, GapRule::Ignore).map(|admission| admission.hash)
     }
 
-    /// [`Chain::submit`] for a local client that wants only a transaction that
-    /// can execute now (`eth_sendRawTransactionSync`): one whose nonce would
-    /// leave a gap after the sender's committed and pooled transactions is
-    /// refused with the nonce expected, and not pooled.
-    pub fn submit_ready(&self, raw: &[u8]) -> Result<B256, SubmitError> {
-        self.submit_with(raw, TxOrigin::Local, true)
+    /// [`Chain::submit`] for a local client that waits for the receipt
+    /// (`eth_sendRawTransactionSync`, `sync_send`): it also learns whether the
+    /// transaction can execute now, its nonce following the sender's committed
+    /// and pooled ones. With `refuse_gap`, one that would wait for a nonce gap
+    /// to fill is refused with the nonce expected, and not pooled.
+    pub fn submit_local(&self, raw: &[u8], refuse_gap: bool) -> Result<Admission, SubmitError> {
+        let rule = if refuse_gap { GapRule::Refuse } else { GapRule::Report };
+        self.submit_with(raw, TxOrigin::Local, rule)
     }
 
-    fn submit_with(&self, raw: &[u8], origin: TxOrigin, ready_only: bool) -> Result<B256, SubmitError> {
+    fn submit_with(&self, raw: &[u8], origin: TxOrigin, gaps: GapRule) -> Result<Admission, SubmitError> {
         let started = Instant::now();
         self.check_size(raw)?;
         if origin == TxOrigin::Gossip {
             let hash = alloy_primitives::keccak256(raw);
             if self.mempool.lock().get(&hash).is_some() || self.recently_committed.lock().hashes.contains(&hash) {
                 self.metrics.gossip_known.inc();
-                return Ok(hash);
+                return Ok(Admission { hash, executable: true });
             }
         }
         let tx = RecoveredTx::decode(raw)?;
-        if ready_only {
-            let expected = self.pending_nonce(&tx.sender).map_err(|e| SubmitError::Node(e.to_string()))?;
-            if tx.nonce() > expected {
-                return Err(SubmitError::NonceGap { expected, nonce: tx.nonce() });
-            }
-        }
-        let hash = self.admit(tx, started)?;
+        let admission = self.admit(tx, started, gaps)?;
         if origin == TxOrigin::Local
             && let Some(gossip) = self.gossip.get()
             && gossip.try_send(alloy_primitives::Bytes::copy_from_slice(raw)).is_err()
         {
             self.metrics.gossip_dropped.inc();
         }
-        Ok(hash)
+        Ok(admission)
     }
 
     /// Refuse a transaction larger than the mempool takes, before decoding it.
@@ -121,7 +138,7 @@ impl Chain {
 
     /// Check a decoded transaction's sender against the permissions and add it
     /// to the mempool, announcing it to pending-transaction subscribers and the sealer.
-    fn admit(&self, tx: RecoveredTx, started: Instant) -> Result<B256, SubmitError> {
+    fn admit(&self, tx: RecoveredTx, started: Instant, gaps: GapRule) -> Result<Admission, SubmitError> {
         // The rules every validator applies to blocks (`dsec_evm::access`), checked at the door too.
         let access = if self.options.byzantine_ignore_permissions {
             std::sync::Arc::new(dsec_evm::AccessRules::open())
@@ -136,7 +153,22 @@ impl Chain {
         }
         let account = self.store.head_state().account(&tx.sender).map_err(|e| SubmitError::Node(e.to_string()))?;
         let hash = tx.hash;
-        let outcome = self.mempool.lock().add(tx, account);
+        let mut pool = self.mempool.lock();
+        // Under the same lock as the insertion, so no other transaction of the
+        // sender slips in between.
+        let executable = match gaps {
+            GapRule::Ignore => true,
+            GapRule::Report | GapRule::Refuse => {
+                let expected = pool.pending_nonce(&tx.sender, account.as_ref().map_or(0, |a| a.nonce));
+                if gaps == GapRule::Refuse && tx.nonce() > expected {
+                    self.metrics.txs_rejected.inc();
+                    return Err(SubmitError::NonceGap { expected, nonce: tx.nonce() });
+                }
+                tx.nonce() <= expected
+            }
+        };
+        let outcome = pool.add(tx, account);
+        drop(pool);
         match outcome {
             Ok(admitted) => {
                 if let Admitted::Replaced(old) = admitted {
@@ -146,7 +178,7 @@ impl Chain {
                 self.metrics.admission_micros.add(started.elapsed().as_micros() as u64);
                 let _ = self.pending_txs.send(hash);
                 self.wake.notify_one();
-                Ok(hash)
+                Ok(Admission { hash, executable })
             }
             Err(e) => {
                 self.metrics.txs_rejected.inc();

@@ -13,7 +13,7 @@ mod permissions;
 mod schedule;
 mod validate;
 
-pub use admission::TxOrigin;
+pub use admission::{Admission, TxOrigin};
 
 use crate::mempool::{Mempool, MempoolConfig, PoolError};
 use crate::metrics::Metrics;
@@ -81,7 +81,7 @@ pub enum SubmitError {
     /// The node failed reading state.
     #[error("node error: {0}")]
     Node(String),
-    /// Refused by [`Chain::submit_ready`]: the nonce leaves a gap, so the
+    /// Refused by [`Chain::submit_local`]: the nonce leaves a gap, so the
     /// transaction could not execute now (it was not pooled).
     #[error("nonce gap: the sender's next nonce is {expected}, the transaction's is {nonce}")]
     NonceGap {

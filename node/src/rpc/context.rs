@@ -32,44 +32,47 @@ pub struct RpcContext {
     /// Installed polling filters.
     pub(super) filters: Filters,
     /// Open WebSocket subscriptions, over all connections.
-    pub(super) subscriptions: SubscriptionCount,
+    pub(super) subscriptions: Bounded,
     /// Requests waiting for their transaction's receipt.
     pub(super) receipt_waiters: super::receipts::ReceiptWaiters,
 }
 
-/// The number of open subscriptions, bounded over all connections (jsonrpsee
-/// bounds them per connection).
+/// A count of things held at once over all clients, bounded: WebSocket
+/// subscriptions (jsonrpsee bounds them only per connection) and requests
+/// waiting for a receipt.
 #[derive(Debug)]
-pub(super) struct SubscriptionCount {
-    open: Arc<std::sync::atomic::AtomicUsize>,
+pub(super) struct Bounded {
+    held: Arc<std::sync::atomic::AtomicUsize>,
     max: usize,
+    /// What is counted, as the refusal names it ("subscriptions open").
+    what: &'static str,
 }
 
-/// One open subscription; dropping it frees its place.
+/// One place of a [`Bounded`] count; dropping it frees the place.
 #[derive(Debug)]
-pub(super) struct SubscriptionSlot(Arc<std::sync::atomic::AtomicUsize>);
+pub(super) struct Place(Arc<std::sync::atomic::AtomicUsize>);
 
-impl Drop for SubscriptionSlot {
+impl Drop for Place {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
-impl SubscriptionCount {
-    /// None open; at most `max`.
-    pub(super) fn new(max: usize) -> Self {
-        Self { open: Arc::new(std::sync::atomic::AtomicUsize::new(0)), max }
+impl Bounded {
+    /// None held; at most `max` of `what`.
+    pub(super) fn new(max: usize, what: &'static str) -> Self {
+        Self { held: Arc::new(std::sync::atomic::AtomicUsize::new(0)), max, what }
     }
 
-    /// A place for one more subscription, or the error when all are taken.
-    pub(super) fn acquire(&self) -> RpcResult<SubscriptionSlot> {
+    /// One more place, or the error when all are taken.
+    pub(super) fn acquire(&self) -> RpcResult<Place> {
         let taken =
-            self.open.fetch_update(std::sync::atomic::Ordering::AcqRel, std::sync::atomic::Ordering::Acquire, |n| {
+            self.held.fetch_update(std::sync::atomic::Ordering::AcqRel, std::sync::atomic::Ordering::Acquire, |n| {
                 (n < self.max).then_some(n + 1)
             });
         match taken {
-            Ok(_) => Ok(SubscriptionSlot(self.open.clone())),
-            Err(_) => Err(server_error(format!("too many subscriptions open on this node (limit {})", self.max))),
+            Ok(_) => Ok(Place(self.held.clone())),
+            Err(_) => Err(server_error(format!("too many {} on this node (limit {})", self.what, self.max))),
         }
     }
 }

@@ -10,7 +10,7 @@
 use super::convert::{rpc_block, rpc_transaction};
 use super::{RpcContext, RpcResult, execution_error, internal, invalid_params, one, param_error, parse_block_id};
 use super::{check_filter_size, receipts, revert_error, server_error, store_err};
-use crate::chain::{SubmitError, TxOrigin};
+use crate::chain::{Chain, SubmitError, TxOrigin};
 use alloy::rpc::types::state::StateOverride;
 use alloy::rpc::types::{
     AccessListResult, Block, BlockId, BlockNumberOrTag, FeeHistory, Filter, Log, TransactionRequest,
@@ -318,39 +318,32 @@ fn submit_error(error: SubmitError) -> ErrorObjectOwned {
 }
 
 /// Submit on the blocking pool (decoding and signature checks take CPU).
-async fn submit(ctx: &Arc<RpcContext>, raw: Bytes, ready_only: bool) -> RpcResult<B256> {
+async fn submit<T: Send + 'static>(
+    ctx: &Arc<RpcContext>,
+    submit: impl FnOnce(&Chain) -> Result<T, SubmitError> + Send + 'static,
+) -> RpcResult<T> {
     let chain = ctx.chain.clone();
-    tokio::task::spawn_blocking(
-        move || {
-            if ready_only { chain.submit_ready(&raw) } else { chain.submit(&raw, TxOrigin::Local) }
-        },
-    )
-    .await
-    .map_err(|e| internal(e.to_string()))?
-    .map_err(submit_error)
+    tokio::task::spawn_blocking(move || submit(&chain))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(submit_error)
 }
 
 async fn send_raw_transaction(params: Params<'static>, ctx: Arc<RpcContext>) -> RpcResult<B256> {
     let raw: Bytes = one(&params, "raw transaction")?;
     if !ctx.config.sync_send {
-        return submit(&ctx, raw, false).await;
+        return submit(&ctx, move |chain| chain.submit(&raw, TxOrigin::Local)).await;
     }
     // Test networks: answer once the block holding it is committed, as an
     // automining chain does. A transaction that waits for a nonce gap to
     // fill, or one that takes longer than the default timeout, is answered
     // with its hash as usual.
     let place = ctx.receipt_waiters.reserve()?;
-    let hash = submit(&ctx, raw, false).await?;
-    let executable = match ctx.chain.pooled(&hash) {
-        Some(pooled) => {
-            ctx.chain.pending_nonce(&pooled.tx.sender).map_err(|e| internal(e.to_string()))? > pooled.tx.nonce()
-        }
-        None => true,
-    };
-    if executable {
-        let _ = receipts::wait_for_receipt(&ctx, hash, ctx.config.send_sync_timeout, place).await;
+    let admission = submit(&ctx, move |chain| chain.submit_local(&raw, false)).await?;
+    if admission.executable {
+        let _ = receipts::wait_for_receipt(&ctx, admission.hash, ctx.config.send_sync_timeout, place).await;
     }
-    Ok(hash)
+    Ok(admission.hash)
 }
 
 /// EIP-7966: admit as `eth_sendRawTransaction` does (refusing a nonce gap
@@ -368,7 +361,7 @@ async fn send_raw_transaction_sync(params: Params<'static>, ctx: Arc<RpcContext>
         _ => ctx.config.send_sync_timeout,
     };
     let place = ctx.receipt_waiters.reserve()?;
-    let hash = submit(&ctx, raw, true).await?;
+    let hash = submit(&ctx, move |chain| chain.submit_local(&raw, true)).await?.hash;
     match receipts::wait_for_receipt(&ctx, hash, timeout, place).await {
         Ok(receipt) => Ok(receipt),
         Err(receipts::NoReceipt::Failed(error)) => Err(error),

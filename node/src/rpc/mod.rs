@@ -585,7 +585,7 @@ fn new_context(chain: Arc<Chain>, config: RpcConfig) -> Arc<RpcContext> {
     Arc::new(RpcContext {
         chain,
         filters: filter_store::Filters::new(config.max_filters, config.max_filters_per_client),
-        subscriptions: context::SubscriptionCount::new(config.max_subscriptions),
+        subscriptions: context::Bounded::new(config.max_subscriptions, "subscriptions open"),
         receipt_waiters: receipts::ReceiptWaiters::new(config.max_waiting_sends),
         config,
         client_version: format!("dsec/v{}/rust", env!("CARGO_PKG_VERSION")),

@@ -1,19 +1,19 @@
 //! Waiting for a transaction's receipt without polling: `eth_sendRawTransactionSync`
 //! (EIP-7966) and the `sync_send` mode of `eth_sendRawTransaction`.
 //!
-//! A request reserves a place (bounded over the node), submits, then parks on a
+//! A request takes a place (bounded over the node), submits, then parks on a
 //! oneshot channel keyed by the transaction hash. One task follows committed
 //! blocks and wakes the waiters of each block's transactions, so a thousand
 //! waiting requests cost a hash-map entry each and no CPU until their block
 //! commits or their timeout fires.
 
-use super::{RpcContext, RpcResult, internal, server_error};
+use super::context::{Bounded, Place};
+use super::{RpcContext, RpcResult, internal};
 use alloy_primitives::B256;
 use dsec_sdk::block::RpcReceipt;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::oneshot;
@@ -27,37 +27,18 @@ pub(super) const NONCE_GAP_CODE: i32 = 6;
 #[derive(Debug)]
 pub(super) struct ReceiptWaiters {
     waiting: Mutex<HashMap<B256, Vec<oneshot::Sender<()>>>>,
-    reserved: Arc<AtomicUsize>,
-    max: usize,
-}
-
-/// A place among the waiting requests; dropping it frees the place.
-#[derive(Debug)]
-pub(super) struct Place(Arc<AtomicUsize>);
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
+    places: Bounded,
 }
 
 impl ReceiptWaiters {
     /// None waiting; at most `max` at once.
     pub(super) fn new(max: usize) -> Self {
-        Self { waiting: Mutex::new(HashMap::new()), reserved: Arc::new(AtomicUsize::new(0)), max }
+        Self { waiting: Mutex::new(HashMap::new()), places: Bounded::new(max, "requests waiting for receipts") }
     }
 
-    /// A place for one more waiting request, before its transaction is submitted.
+    /// A place for one more waiting request, taken before its transaction is submitted.
     pub(super) fn reserve(&self) -> RpcResult<Place> {
-        let taken =
-            self.reserved.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1));
-        match taken {
-            Ok(_) => Ok(Place(self.reserved.clone())),
-            Err(_) => Err(server_error(format!(
-                "too many requests waiting for receipts on this node (limit {}): retry, or send with eth_sendRawTransaction",
-                self.max
-            ))),
-        }
+        self.places.acquire()
     }
 
     /// Wake when `hash` is committed.
@@ -91,7 +72,7 @@ impl ReceiptWaiters {
         }
     }
 
-    /// The hashes waited for now.
+    /// The hashes requests are waiting for.
     fn hashes(&self) -> Vec<B256> {
         self.waiting.lock().keys().copied().collect()
     }
