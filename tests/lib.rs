@@ -363,9 +363,14 @@ impl Network {
     /// Write a network of `validators` validators into `dir` without starting
     /// any (the test may edit the files first, then [`Network::restart`] each).
     pub fn prepare(dir: &Path, validators: usize) -> Self {
+        Self::prepare_with(dir, validators, &[])
+    }
+
+    /// [`Network::prepare`] with extra `dsec devnet` flags (e.g. `--pq`).
+    pub fn prepare_with(dir: &Path, validators: usize, devnet_flags: &[&str]) -> Self {
         let n = validators as u16;
         let base = free_port_range(4 * n);
-        let (ok, out) = run_dsec(&[
+        let fixed: [&str; 14] = [
             "devnet",
             "--write-only",
             "--validators",
@@ -380,7 +385,10 @@ impl Network {
             &(base + 2 * n).to_string(),
             "--gossip-port",
             &(base + 3 * n).to_string(),
-        ]);
+        ];
+        let mut args: Vec<String> = fixed.iter().map(|a| a.to_string()).collect();
+        args.extend(devnet_flags.iter().map(|f| f.to_string()));
+        let (ok, out) = run_dsec(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(ok, "dsec devnet --write-only failed:\n{out}");
         let configs: Vec<PathBuf> = out.lines().map(PathBuf::from).collect();
         assert_eq!(configs.len(), validators, "{out}");

@@ -32,6 +32,8 @@ interface IPermissions {
     struct ValidatorApproval {
         bytes32 publicKey;
         bytes signature;
+        /// ML-DSA-65 signature on a chain with hybrid consensus signatures (empty otherwise).
+        bytes mlDsaSignature;
     }
 
     event AccountAdded(address indexed account);

@@ -11,8 +11,10 @@ pragma solidity ^0.8.20;
 /// A change is approved either
 ///  - by validators of the current set holding more than two thirds of its
 ///    voting power: each signs `changeDigest(validators, activationHeight)`
-///    (the 32 bytes, as they are) with its ed25519 consensus key, and anyone
-///    submits the signatures with `scheduleByValidators`; or
+///    (the 32 bytes, as they are) with its ed25519 consensus key — and, on a
+///    chain with hybrid consensus signatures, with its ML-DSA-65 key too
+///    (FIPS 204, context "dsec/consensus/v1") — and anyone submits the
+///    signatures with `scheduleByValidators`; or
 ///  - if the genesis declares `permissions.validatorAdmin`, by a transaction
 ///    from that account (`scheduleByAdmin`).
 ///
@@ -20,16 +22,21 @@ pragma solidity ^0.8.20;
 /// (`change(n)`) and the node serves the set of any height (`dsec_getValidators`).
 interface IValidatorSet {
     /// A validator: its ed25519 public key (its address is the last 20 bytes of
-    /// keccak256(publicKey)) and its voting power (at least 1).
+    /// keccak256(publicKey)), its voting power (at least 1) and, on a chain
+    /// with hybrid consensus signatures, its 1,952-byte ML-DSA-65 public key
+    /// (empty on an ed25519 chain).
     struct ValidatorInfo {
         bytes32 publicKey;
         uint64 power;
+        bytes mlDsaPublicKey;
     }
 
-    /// A current validator's ed25519 signature over the change digest.
+    /// A current validator's signatures over the change digest: ed25519, and
+    /// ML-DSA-65 on a hybrid chain (empty on an ed25519 chain).
     struct Approval {
         bytes32 publicKey;
         bytes signature;
+        bytes mlDsaSignature;
     }
 
     event ValidatorSetScheduled(uint64 indexed changeNumber, uint64 activationHeight, ValidatorInfo[] validators);

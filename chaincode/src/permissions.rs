@@ -433,6 +433,7 @@ impl Chaincode for Permissions {
                     .map(|a| crate::validator_set::IValidatorSet::Approval {
                         publicKey: a.publicKey,
                         signature: a.signature.clone(),
+                        mlDsaSignature: a.mlDsaSignature.clone(),
                     })
                     .collect();
                 let block = host.block_number();

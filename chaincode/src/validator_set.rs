@@ -14,6 +14,12 @@
 //! [`ED25519_KEY_GAS`] each) and every approval signature too (charged
 //! [`ED25519_VERIFY_GAS`] each), before the check.
 //!
+//! On a chain with hybrid consensus signatures (its genesis validators carry
+//! ML-DSA-65 keys), every member of a proposed set must carry a 1,952-byte
+//! ML-DSA-65 public key and every approval an ML-DSA-65 signature that
+//! verifies (charged as the ML-DSA-65 precompile charges); on an ed25519
+//! chain both must be empty.
+//!
 //! Every change stays in storage, so the set of any past height can be
 //! recomputed and its commit certificates verified. The node reads the
 //! schedule with [`scheduled_changes`] after each block.
@@ -25,7 +31,7 @@ use crate::storage::{load_u64, load_word, slot, store_u64, store_word};
 use crate::{Call, Chaincode, Failure, Host};
 use alloy::sol_types::{SolCall, SolEvent};
 use alloy_primitives::{Address, B256, Bytes, U256};
-use dsec_sdk::validators::{MAX_TOTAL_POWER, MAX_VALIDATORS, ValidatorSet};
+use dsec_sdk::validators::{MAX_TOTAL_POWER, MAX_VALIDATORS, ValidatorSet, verify_ml_dsa};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -42,6 +48,8 @@ pub struct ValidatorGovernance {
     chain_hash: B256,
     genesis: Vec<ValidatorInfo>,
     admin: Option<Address>,
+    /// Consensus signatures are ed25519 + ML-DSA-65 (the genesis set carries ML-DSA-65 keys).
+    hybrid: bool,
 }
 
 /// A change read from storage.
@@ -74,8 +82,10 @@ fn member(name: &str, change: u64, index: u64) -> U256 {
 impl ValidatorGovernance {
     /// The module of the chain whose genesis hash is `chain_hash`, starting from
     /// the genesis set, with the genesis-declared admin if any.
+    /// The chain is hybrid when the genesis set's members carry ML-DSA-65 keys.
     pub fn new(chain_hash: B256, genesis: &ValidatorSet, admin: Option<Address>) -> Self {
-        Self { chain_hash, genesis: to_infos(genesis), admin }
+        let hybrid = !genesis.validators.is_empty() && genesis.validators.iter().all(|v| v.ml_dsa_public_key.is_some());
+        Self { chain_hash, genesis: to_infos(genesis), admin, hybrid }
     }
 
     /// The module as a registry entry.
@@ -109,7 +119,7 @@ impl ValidatorGovernance {
     }
 
     /// Check a proposed set; each public key is charged [`ED25519_KEY_GAS`] before it is decompressed.
-    fn check_set(host: &mut dyn Host, infos: &[ValidatorInfo]) -> Result<(), Failure> {
+    fn check_set(&self, host: &mut dyn Host, infos: &[ValidatorInfo]) -> Result<(), Failure> {
         if infos.is_empty() {
             return Err(reason("the new set is empty"));
         }
@@ -117,6 +127,7 @@ impl ValidatorGovernance {
             return Err(reason(format!("the new set has {} members, at most {MAX_VALIDATORS} allowed", infos.len())));
         }
         let mut keys = HashSet::with_capacity(infos.len());
+        let mut ml_dsa_keys = HashSet::with_capacity(infos.len());
         let mut total: u64 = 0;
         for (i, v) in infos.iter().enumerate() {
             if v.power == 0 {
@@ -129,6 +140,22 @@ impl ValidatorGovernance {
             }
             if !keys.insert(v.publicKey) {
                 return Err(reason(format!("validator {i}: {} appears twice", v.publicKey)));
+            }
+            match (self.hybrid, v.mlDsaPublicKey.len()) {
+                (true, dsec_sdk::pq::MLDSA65_PUBLIC_KEY_LEN) | (false, 0) => {}
+                (true, len) => {
+                    return Err(reason(format!(
+                        "validator {i}: this chain signs consensus with ed25519+ml-dsa-65, so every validator needs a 1,952-byte ML-DSA-65 public key (got {len} bytes)"
+                    )));
+                }
+                (false, _) => {
+                    return Err(reason(format!(
+                        "validator {i}: this chain signs consensus with ed25519 only; mlDsaPublicKey must be empty"
+                    )));
+                }
+            }
+            if self.hybrid && !ml_dsa_keys.insert(v.mlDsaPublicKey.clone()) {
+                return Err(reason(format!("validator {i}: its ML-DSA-65 public key appears twice")));
             }
             total = total.saturating_add(v.power);
         }
@@ -146,7 +173,7 @@ impl ValidatorGovernance {
         activation: u64,
         approve: impl FnOnce(&mut dyn Host, &[ValidatorInfo], B256) -> Result<(), Failure>,
     ) -> Result<u64, Failure> {
-        Self::check_set(host, infos)?;
+        self.check_set(host, infos)?;
         let block = host.block_number();
         let earliest = block.saturating_add(MIN_ACTIVATION_DELAY);
         if activation < earliest {
@@ -170,6 +197,10 @@ impl ValidatorGovernance {
         for (i, v) in (0u64..).zip(infos) {
             store_word(host, member("change.key", number, i), v.publicKey)?;
             store_u64(host, member("change.power", number, i), v.power)?;
+            // A hybrid member's ML-DSA-65 key: 1,952 bytes, exactly 61 words.
+            for (w, word) in (0u64..).zip(v.mlDsaPublicKey.chunks(32)) {
+                store_word(host, ml_dsa_word(number, i, w), B256::from_slice(word))?;
+            }
         }
         store_u64(host, count_slot(), number)?;
         let log = IValidatorSet::ValidatorSetScheduled {
@@ -207,6 +238,33 @@ impl ValidatorGovernance {
             });
             if !verified {
                 return Err(reason(format!("approval {i}: the signature of {} does not verify", a.publicKey)));
+            }
+            match (validator.mlDsaPublicKey.is_empty(), a.mlDsaSignature.is_empty()) {
+                (true, true) => {}
+                (true, false) => {
+                    return Err(reason(format!(
+                        "approval {i}: {} has no ML-DSA-65 key, so mlDsaSignature must be empty",
+                        a.publicKey
+                    )));
+                }
+                (false, true) => {
+                    return Err(reason(format!(
+                        "approval {i}: {} must also sign with its ML-DSA-65 key (hybrid consensus signatures)",
+                        a.publicKey
+                    )));
+                }
+                (false, false) => {
+                    host.charge(dsec_sdk::pq::precompile::gas(
+                        32,
+                        dsec_sdk::validators::CONSENSUS_ML_DSA_CONTEXT.len(),
+                    ))?;
+                    if !verify_ml_dsa(&validator.mlDsaPublicKey, digest.as_slice(), &a.mlDsaSignature) {
+                        return Err(reason(format!(
+                            "approval {i}: the ML-DSA-65 signature of {} does not verify",
+                            a.publicKey
+                        )));
+                    }
+                }
             }
             approved = approved.saturating_add(validator.power);
         }
@@ -253,7 +311,7 @@ impl Chaincode for ValidatorGovernance {
                 IValidatorSet::scheduleByAdminCall::abi_encode_returns(&number)
             }
             Calls::changeDigest(c) => {
-                Self::check_set(host, &c.validators)?;
+                self.check_set(host, &c.validators)?;
                 let number =
                     Self::count(host)?.checked_add(1).ok_or_else(|| reason("no more changes can be numbered"))?;
                 IValidatorSet::changeDigestCall::abi_encode_returns(&change_digest(
@@ -293,9 +351,27 @@ fn load_stored_change(host: &mut dyn Host, number: u64) -> Result<(u64, Vec<Vali
     for i in 0..len {
         let public_key = load_word(host, member("change.key", number, i))?;
         let power = load_u64(host, member("change.power", number, i))?;
-        infos.push(ValidatorInfo { publicKey: public_key, power });
+        // A hybrid member's ML-DSA-65 key is stored in 61 words; an ed25519
+        // member has none (its first word is zero: no ML-DSA-65 key starts
+        // with 32 zero bytes but by a 2^-256 chance).
+        let mut ml_dsa = Vec::new();
+        let first = load_word(host, ml_dsa_word(number, i, 0))?;
+        if !first.is_zero() {
+            ml_dsa.extend_from_slice(first.as_slice());
+            for w in 1..ML_DSA_KEY_WORDS {
+                ml_dsa.extend_from_slice(load_word(host, ml_dsa_word(number, i, w))?.as_slice());
+            }
+        }
+        infos.push(ValidatorInfo { publicKey: public_key, power, mlDsaPublicKey: ml_dsa.into() });
     }
     Ok((activation, infos))
+}
+
+/// Words of a stored ML-DSA-65 public key (1,952 bytes).
+const ML_DSA_KEY_WORDS: u64 = (dsec_sdk::pq::MLDSA65_PUBLIC_KEY_LEN / 32) as u64;
+
+fn ml_dsa_word(change: u64, index: u64, word: u64) -> U256 {
+    slot("change.mldsa", &[&change.to_be_bytes(), &index.to_be_bytes(), &word.to_be_bytes()])
 }
 
 /// The changes numbered `from` and above, read from the module's committed

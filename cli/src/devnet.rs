@@ -69,6 +69,11 @@ pub(crate) struct DevnetArgs {
     /// suites that read the receipt right after sending).
     #[arg(long)]
     sync_send: bool,
+    /// Hybrid post-quantum consensus: validators sign votes, proposals and
+    /// commit certificates with ed25519 and ML-DSA-65 together
+    /// (`consensusSignatures: "ed25519+ml-dsa-65"`).
+    #[arg(long)]
+    pq: bool,
 }
 
 impl DevnetArgs {
@@ -90,6 +95,7 @@ impl DevnetArgs {
             chain_id: self.chain_id,
             validators: self.validators,
             eip1559: !self.zero_fee,
+            hybrid: self.pq,
             timestamp_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)

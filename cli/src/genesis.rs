@@ -36,6 +36,10 @@ pub(crate) enum GenesisCommand {
         /// two-thirds majority of the validators can).
         #[arg(long)]
         validator_admin: Option<Address>,
+        /// Hybrid consensus signatures (`consensusSignatures: "ed25519+ml-dsa-65"`):
+        /// every validator key gets an ML-DSA-65 half beside its ed25519 key.
+        #[arg(long)]
+        pq: bool,
     },
     /// Check a genesis file and print its hash.
     Validate {
@@ -48,7 +52,7 @@ impl GenesisCommand {
     /// Run the subcommand.
     pub(crate) fn run(self) -> eyre::Result<()> {
         match self {
-            Self::Init { out, keys_dir, validators, chain_id, zero_fee, chaincode_admin, validator_admin } => {
+            Self::Init { out, keys_dir, validators, chain_id, zero_fee, chaincode_admin, validator_admin, pq } => {
                 if validators == 0 {
                     bail!("--validators must be at least 1");
                 }
@@ -61,6 +65,7 @@ impl GenesisCommand {
                     eip1559: !zero_fee,
                     chaincode: chaincode_admin.is_some(),
                     validator_admin: false,
+                    hybrid: pq,
                     ..DevnetSpec::default()
                 });
                 devnet.genesis.permissions.validator_admin = validator_admin;
@@ -84,9 +89,10 @@ impl GenesisCommand {
             Self::Validate { file } => {
                 let genesis = Genesis::load(&file)?;
                 println!(
-                    "valid: chain id {}, {} validators, {} accounts\ngenesis hash {}",
+                    "valid: chain id {}, {} validators ({} consensus signatures), {} accounts\ngenesis hash {}",
                     genesis.chain_id,
                     genesis.validators.len(),
+                    genesis.consensus_signatures,
                     genesis.alloc.len(),
                     genesis.hash()
                 );

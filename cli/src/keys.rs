@@ -71,6 +71,10 @@ pub(crate) enum KeysCommand {
         /// (pkcs11:token=…;object=…?module-path=…&pin-source=file:…).
         #[arg(long)]
         pkcs11: Option<String>,
+        /// A hybrid key: an ML-DSA-65 half beside the ed25519 key, for a chain
+        /// whose consensus signatures are `ed25519+ml-dsa-65`.
+        #[arg(long, conflicts_with = "pkcs11")]
+        pq: bool,
     },
     /// Print the address and public key of a validator or account key file,
     /// or of a validator key in a token (a pkcs11: URI).
@@ -97,6 +101,10 @@ impl KeysCommand {
             Self::Encrypt { file, out, password_file } => {
                 let passphrase = passphrase(password_file.as_deref())?;
                 match read_key(&file) {
+                    Ok(key) if key.ml_dsa().is_some() => eyre::bail!(
+                        "{} is a hybrid (ed25519 + ML-DSA-65) validator key: encrypted keystores hold one secret, so it stays a plain key file (mode 0600)",
+                        file.display()
+                    ),
                     Ok(key) => {
                         let seed = alloy_primitives::B256::from(key.seed());
                         write_keystore(&out, &seed, key.address(), Some("ed25519"), &passphrase)?;
@@ -110,8 +118,8 @@ impl KeysCommand {
                 }
                 println!("encrypted  {} (the plaintext {} is unchanged: delete it)", out.display(), file.display());
             }
-            Self::Generate { out: Some(out), pkcs11: None } => {
-                let key = ValidatorKey::generate();
+            Self::Generate { out: Some(out), pkcs11: None, pq } => {
+                let key = if pq { ValidatorKey::generate_hybrid() } else { ValidatorKey::generate() };
                 write_key(&out, &key)?;
                 print_key(&key);
             }
@@ -120,7 +128,7 @@ impl KeysCommand {
                 print_key(&key);
                 println!("token      {uri}");
             }
-            Self::Generate { out: None, pkcs11: None } => eyre::bail!("give --out FILE or --pkcs11 URI"),
+            Self::Generate { out: None, pkcs11: None, .. } => eyre::bail!("give --out FILE or --pkcs11 URI"),
             Self::Show { file } if file.to_str().is_some_and(is_pkcs11_uri) => {
                 print_key(open_validator_signer(&file)?.as_ref());
             }
@@ -164,6 +172,9 @@ fn print_account(key: &AccountKey) {
 /// identity: that node has its own [p2p] node_key).
 fn print_key(key: &dyn ValidatorSigner) {
     println!("address    {}\npublic key {}", key.address(), key.public_key());
+    if let Some(ml_dsa) = key.ml_dsa_public_key() {
+        println!("ml-dsa-65  0x{}", alloy_primitives::hex::encode(ml_dsa.as_bytes()));
+    }
     if key.seed().is_some()
         && let Some(peer) = dsec_consensus::bft::peer_id_of(&key.public_key().0)
     {

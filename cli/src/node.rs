@@ -52,6 +52,9 @@ pub(crate) struct NodeArgs {
     /// FAULT INJECTION FOR TESTS: admit and propose transactions the permissions refuse.
     #[arg(long, hide = true)]
     byzantine_ignore_permissions: bool,
+    /// FAULT INJECTION FOR TESTS: corrupt the ML-DSA-65 half of every consensus signature.
+    #[arg(long, hide = true)]
+    byzantine_bad_ml_dsa: bool,
     /// Stop when this process (the devnet supervisor that started the node) is gone.
     #[arg(long, hide = true)]
     parent_pid: Option<u32>,
@@ -78,6 +81,7 @@ impl NodeArgs {
             byzantine_equivocate: self.byzantine_equivocate,
             byzantine_equivocate_proposals: self.byzantine_equivocate_proposals,
             byzantine_ignore_permissions: self.byzantine_ignore_permissions,
+            byzantine_bad_ml_dsa: self.byzantine_bad_ml_dsa,
         };
         let resolved = resolve(file, overrides)?;
         init_logging(&resolved.log_level)?;

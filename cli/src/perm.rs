@@ -142,6 +142,9 @@ struct ValidatorApprovalFile {
     public_key: B256,
     /// Its ed25519 signature.
     signature: Bytes,
+    /// Its ML-DSA-65 signature (a hybrid validator's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ml_dsa_signature: Option<Bytes>,
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> eyre::Result<T> {
@@ -315,13 +318,15 @@ async fn replace_admins(
         (Some(path), Some(out)) => {
             let validator = dsec_sdk::keyfile::open_validator_signer(&path)
                 .map_err(|e| eyre!("--validator-key {}: {e}", path.display()))?;
+            let signed = validator.sign_consensus(digest.as_slice())?;
             let file = ValidatorApprovalFile {
                 admins,
                 threshold,
                 nonce,
                 digest,
                 public_key: validator.public_key(),
-                signature: validator.try_sign(digest.as_slice())?.to_vec().into(),
+                signature: signed.ed25519.to_vec().into(),
+                ml_dsa_signature: signed.ml_dsa.map(Into::into),
             };
             write_json(&out, &file)?;
             Ok(format!("validator approval written to {}", out.display()))
@@ -346,7 +351,11 @@ async fn replace_admins(
                         file.nonce
                     );
                 }
-                list.push(IPermissions::ValidatorApproval { publicKey: file.public_key, signature: file.signature });
+                list.push(IPermissions::ValidatorApproval {
+                    publicKey: file.public_key,
+                    signature: file.signature,
+                    mlDsaSignature: file.ml_dsa_signature.unwrap_or_default(),
+                });
             }
             let call = IPermissions::replaceAdminsCall { admins, threshold, approvals: list };
             let receipt = send(client, key, ADDRESS, &call).await?;

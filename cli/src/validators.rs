@@ -108,6 +108,10 @@ pub(crate) struct SetMember {
     pub(crate) public_key: B256,
     /// Voting power, at least 1.
     pub(crate) power: u64,
+    /// ML-DSA-65 public key, on a chain with hybrid consensus signatures
+    /// (`dsec keys show` prints it for a hybrid key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ml_dsa_public_key: Option<Bytes>,
 }
 
 /// A validator's approval of one change, as `dsec validators approve` writes it.
@@ -124,6 +128,9 @@ pub(crate) struct ApprovalFile {
     pub(crate) public_key: B256,
     /// Its ed25519 signature over `digest`.
     pub(crate) signature: Bytes,
+    /// Its ML-DSA-65 signature over `digest` (a hybrid validator's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ml_dsa_signature: Option<Bytes>,
 }
 
 /// Read a set file: a JSON array of `{ "name"?, "publicKey", "power" }`.
@@ -140,8 +147,24 @@ pub(crate) fn read_set(path: &Path) -> eyre::Result<Vec<IValidatorSet::Validator
         if ed25519_dalek::VerifyingKey::from_bytes(&m.public_key.0).is_err() {
             bail!("{}: member {i}: publicKey is not a valid ed25519 public key", path.display());
         }
+        if let Some(key) = &m.ml_dsa_public_key
+            && dsec_sdk::pq::MlDsa65PublicKey::from_bytes(key).is_err()
+        {
+            bail!(
+                "{}: member {i}: mlDsaPublicKey is {} bytes, an ML-DSA-65 public key is 1,952",
+                path.display(),
+                key.len()
+            );
+        }
     }
-    Ok(members.iter().map(|m| IValidatorSet::ValidatorInfo { publicKey: m.public_key, power: m.power }).collect())
+    Ok(members
+        .iter()
+        .map(|m| IValidatorSet::ValidatorInfo {
+            publicKey: m.public_key,
+            power: m.power,
+            mlDsaPublicKey: m.ml_dsa_public_key.clone().unwrap_or_default(),
+        })
+        .collect())
 }
 
 /// Read an approval file written by `dsec validators approve`.
@@ -169,12 +192,14 @@ pub(crate) async fn approve(
     activation: u64,
 ) -> eyre::Result<ApprovalFile> {
     let (change_number, digest) = next_digest(client, set, activation).await?;
+    let signed = key.sign_consensus(digest.as_slice())?;
     Ok(ApprovalFile {
         change_number,
         activation_height: activation,
         digest,
         public_key: key.public_key(),
-        signature: key.try_sign(digest.as_slice())?.to_vec().into(),
+        signature: signed.ed25519.to_vec().into(),
+        ml_dsa_signature: signed.ml_dsa.map(Into::into),
     })
 }
 
@@ -226,7 +251,11 @@ pub(crate) async fn schedule(
             }
             let approvals = files
                 .into_iter()
-                .map(|f| IValidatorSet::Approval { publicKey: f.public_key, signature: f.signature })
+                .map(|f| IValidatorSet::Approval {
+                    publicKey: f.public_key,
+                    signature: f.signature,
+                    mlDsaSignature: f.ml_dsa_signature.unwrap_or_default(),
+                })
                 .collect();
             let call =
                 IValidatorSet::scheduleByValidatorsCall { validators: set, activationHeight: activation, approvals };

@@ -102,7 +102,9 @@ pub struct EvidenceRecord {
     pub first: Option<B256>,
     /// What the second message was for (`None`: nil).
     pub second: Option<B256>,
-    /// Signature of the first message.
+    /// Signature of the first message (its ed25519 half: enough to prove that
+    /// the validator's key signed both; on a hybrid chain the ML-DSA-65 halves
+    /// are not kept).
     pub first_signature: Bytes,
     /// Signature of the second message.
     pub second_signature: Bytes,
@@ -188,9 +190,13 @@ impl<A: Application> DevSealer<A> {
             height,
             round: 0,
             block_hash: proposed.hash,
-            signatures: vec![CommitSignature {
-                validator: key.address(),
-                signature: key.try_sign(&message)?.to_vec().into(),
+            signatures: vec![{
+                let signed = key.sign_consensus(&message)?;
+                CommitSignature {
+                    validator: key.address(),
+                    signature: signed.ed25519.to_vec().into(),
+                    ml_dsa_signature: signed.ml_dsa.map(Into::into),
+                }
             }],
         };
         app.commit_block(proposed.hash, certificate).map_err(SealerError::App)?;

@@ -461,7 +461,7 @@ mod worst_case {
     use dsec_chaincode::provenance::{self, IProvenance};
     use dsec_chaincode::validator_set::{self, IValidatorSet, ValidatorGovernance};
     use dsec_chaincode::{ModuleConfig, Registry};
-    use dsec_sdk::validators::{MAX_VALIDATORS, Validator, ValidatorKey, ValidatorSet};
+    use dsec_sdk::validators::{MAX_VALIDATORS, ValidatorKey, ValidatorSet};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -491,11 +491,7 @@ mod worst_case {
         fn new() -> Self {
             let w = World::new();
             let validator = ValidatorKey::generate();
-            let set = ValidatorSet::new(vec![Validator {
-                address: validator.address(),
-                public_key: validator.public_key(),
-                power: 1,
-            }]);
+            let set = ValidatorSet::new(vec![validator.validator(1)]);
             let provenance = ("provenance", ModuleConfig { admins: vec![w.key.address()], ..Default::default() });
             let registry = Registry::for_chain(GENESIS_HASH, [provenance])
                 .unwrap()
@@ -618,8 +614,16 @@ mod worst_case {
         timings.push(took);
 
         let v = validator_set::ADDRESS;
-        let one = vec![IValidatorSet::ValidatorInfo { publicKey: other.public_key(), power: 1 }];
-        let approval = IValidatorSet::Approval { publicKey: b.validator.public_key(), signature: forged() };
+        let one = vec![IValidatorSet::ValidatorInfo {
+            publicKey: other.public_key(),
+            power: 1,
+            mlDsaPublicKey: Default::default(),
+        }];
+        let approval = IValidatorSet::Approval {
+            publicKey: b.validator.public_key(),
+            signature: forged(),
+            mlDsaSignature: Default::default(),
+        };
         let schedule = IValidatorSet::scheduleByValidatorsCall {
             validators: one,
             activationHeight: 1_000,
@@ -628,7 +632,11 @@ mod worst_case {
         timings.push(b.measure("validators.scheduleByValidators, 1 member, forged approval", v, schedule.abi_encode()));
 
         let keys: Vec<IValidatorSet::ValidatorInfo> = (0..MAX_VALIDATORS)
-            .map(|_| IValidatorSet::ValidatorInfo { publicKey: ValidatorKey::generate().public_key(), power: 1 })
+            .map(|_| IValidatorSet::ValidatorInfo {
+                publicKey: ValidatorKey::generate().public_key(),
+                power: 1,
+                mlDsaPublicKey: Default::default(),
+            })
             .collect();
         let digest = IValidatorSet::changeDigestCall { validators: keys, activationHeight: 1_000 };
         timings.push(b.measure("validators.changeDigest, 150 keys to decompress", v, digest.abi_encode()));

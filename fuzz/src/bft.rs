@@ -66,7 +66,7 @@ const PUBLISHERS: usize = 4;
 const MAX_LARGE_PARTS: usize = 4;
 
 /// The content of a part as the model needs it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Part {
     /// `Init` with its height, round, proposer and proof-of-lock round.
     Init(Height, Round, ValidatorAddress, Round),
@@ -85,7 +85,9 @@ impl Part {
                 Part::Init(*height, *round, *proposer, *pol_round)
             }
             StreamContent::Data(ProposalPart::Data(bytes)) => Part::Data(bytes.len()),
-            StreamContent::Data(ProposalPart::Fin { block_hash, signature }) => Part::Fin(*block_hash, *signature),
+            StreamContent::Data(ProposalPart::Fin { block_hash, signature }) => {
+                Part::Fin(*block_hash, signature.clone())
+            }
             StreamContent::Fin => Part::End,
         }
     }
@@ -183,7 +185,7 @@ impl Model {
             self.streams.remove(key);
             return Expected::TooLarge;
         }
-        if let (Some(end), Some(init), Some(fin)) = (shadow.end, shadow.init, shadow.fin)
+        if let (Some(end), Some(init), Some(fin)) = (shadow.end, shadow.init, shadow.fin.clone())
             && shadow.seen.len() as u64 == end.saturating_add(1)
         {
             self.streams.remove(key);
@@ -334,7 +336,10 @@ impl Ops<'_> {
             }
             3 => {
                 let (seq, byte) = (self.input.u16()?, self.input.u8()?);
-                message(seq, ProposalPart::Fin { block_hash: BlockId([byte; 32]), signature: Signature([byte; 64]) })
+                message(
+                    seq,
+                    ProposalPart::Fin { block_hash: BlockId([byte; 32]), signature: Signature::ed25519([byte; 64]) },
+                )
             }
             4 => StreamMessage::new(stream_id.clone(), sequence(self.input.u16()?), StreamContent::Fin),
             5 => {

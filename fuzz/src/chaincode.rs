@@ -43,7 +43,7 @@ use dsec_chaincode::settlement::ISettlement;
 use dsec_chaincode::testing::MemoryHost;
 use dsec_chaincode::{Call, Chaincode, DISPATCH_GAS, Failure, GenesisTenant, ModuleConfig};
 use dsec_chaincode::{audit, permissions, provenance, settlement, validator_set};
-use dsec_sdk::validators::{MAX_TOTAL_POWER, MAX_VALIDATORS, Validator, ValidatorKey, ValidatorSet};
+use dsec_sdk::validators::{MAX_TOTAL_POWER, MAX_VALIDATORS, ValidatorKey, ValidatorSet};
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
@@ -80,7 +80,7 @@ pub(crate) fn genesis_validators() -> ValidatorSet {
             .iter()
             .map(|seed| {
                 let key = ValidatorKey::from_seed(seed);
-                Validator { address: key.address(), public_key: key.public_key(), power: 1 }
+                key.validator(1)
             })
             .collect(),
     )

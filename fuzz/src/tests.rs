@@ -212,7 +212,7 @@ mod consensus_codec {
             height: Height(5),
             round: Round::new(2),
             value_id: block,
-            polka_signatures: vec![PolkaSignature::new(key.address(), Signature([7; 64]))],
+            polka_signatures: vec![PolkaSignature::new(key.address(), Signature::ed25519([7; 64]))],
         };
         // A sync request for heights 1..=5, and a response with one decided
         // value, in Borsh by hand (the sync types are not all reachable here).
@@ -229,13 +229,14 @@ mod consensus_codec {
         response.extend_from_slice(&[9; 32]); // block id,
         response.extend_from_slice(&1u32.to_le_bytes()); // one signature:
         response.extend_from_slice(&[1; 20]); // validator address,
-        response.extend_from_slice(&[2; 64]); // signature
+        response.extend_from_slice(&[2; 64]); // signature (ed25519 half),
+        response.push(0); // no ML-DSA-65 half
         assert!(Codec::<Request<DsecContext>>::decode(&DsecCodec, Bytes::from(request.clone())).is_ok());
         assert!(Codec::<Response<DsecContext>>::decode(&DsecCodec, Bytes::from(response.clone())).is_ok());
         vec![
             encode(init.clone()),
             encode(ProposalPart::Data(vec![0xab; 40])),
-            encode(ProposalPart::Fin { block_hash: block, signature: Signature([6; 64]) }),
+            encode(ProposalPart::Fin { block_hash: block, signature: Signature::ed25519([6; 64]) }),
             encode(StreamMessage::new(stream_id.clone(), 0, StreamContent::Data(init))),
             encode(StreamMessage::<ProposalPart>::new(stream_id, 3, StreamContent::Fin)),
             encode(SignedConsensusMsg::<DsecContext>::Vote(signed_vote.clone())),
@@ -252,7 +253,11 @@ mod consensus_codec {
                 validity: Validity::Valid,
             }),
             encode(Status::<DsecContext> { peer_id, tip_height: Height(10), history_min_height: Height(1) }),
-            encode(ValidatorProof::<DsecContext>::new(key.public_key().0.to_vec(), peer, Signature([5; 64]))),
+            encode(ValidatorProof::<DsecContext>::new(
+                key.public_key().ed25519.to_vec(),
+                peer,
+                Signature::ed25519([5; 64]),
+            )),
             request,
             response,
         ]
@@ -551,7 +556,13 @@ mod chaincode_dispatch {
         let keys: Vec<ValidatorKey> = (1..=6u8).map(|i| ValidatorKey::from_seed(&[i; 32])).collect();
         assert_eq!(keys[..4].iter().map(|k| k.seed()).collect::<Vec<_>>(), VALIDATOR_SEEDS.to_vec());
         let infos = |keys: &[ValidatorKey]| -> Vec<IValidatorSet::ValidatorInfo> {
-            keys.iter().map(|k| IValidatorSet::ValidatorInfo { publicKey: k.public_key(), power: 1 }).collect()
+            keys.iter()
+                .map(|k| IValidatorSet::ValidatorInfo {
+                    publicKey: k.public_key(),
+                    power: 1,
+                    mlDsaPublicKey: Default::default(),
+                })
+                .collect()
         };
         let approvals = |signers: &[ValidatorKey], digest: B256| -> Vec<IValidatorSet::Approval> {
             signers
@@ -559,6 +570,7 @@ mod chaincode_dispatch {
                 .map(|k| IValidatorSet::Approval {
                     publicKey: k.public_key(),
                     signature: k.sign(digest.as_slice()).to_vec().into(),
+                    mlDsaSignature: Default::default(),
                 })
                 .collect()
         };

@@ -33,6 +33,8 @@ pub struct DevnetSpec {
     pub chaincode: bool,
     /// Let dev account 0 change the validator set alone (`permissions.validatorAdmin`).
     pub validator_admin: bool,
+    /// Hybrid consensus signatures (`ed25519+ml-dsa-65`): every validator gets both keys.
+    pub hybrid: bool,
 }
 
 /// Id of the demo tenant of devnets (members: dev accounts 0 and 1).
@@ -48,6 +50,7 @@ impl Default for DevnetSpec {
             timestamp_ms: 0,
             chaincode: true,
             validator_admin: true,
+            hybrid: false,
         }
     }
 }
@@ -65,7 +68,9 @@ pub struct Devnet {
 
 /// Generate a devnet: fresh validator keys and the prefunded dev accounts.
 pub fn generate(spec: &DevnetSpec) -> Devnet {
-    let validator_keys: Vec<ValidatorKey> = (0..spec.validators.max(1)).map(|_| ValidatorKey::generate()).collect();
+    let validator_keys: Vec<ValidatorKey> = (0..spec.validators.max(1))
+        .map(|_| if spec.hybrid { ValidatorKey::generate_hybrid() } else { ValidatorKey::generate() })
+        .collect();
     let accounts = dsec_sdk::dev::dev_accounts();
     let alloc: BTreeMap<_, _> = accounts
         .iter()
@@ -75,6 +80,11 @@ pub fn generate(spec: &DevnetSpec) -> Devnet {
         chain_id: spec.chain_id,
         timestamp_ms: spec.timestamp_ms,
         gas_limit: spec.gas_limit,
+        consensus_signatures: if spec.hybrid {
+            crate::ConsensusSignatures::Ed25519MlDsa65
+        } else {
+            crate::ConsensusSignatures::Ed25519
+        },
         fees: FeeConfig {
             eip1559: spec.eip1559,
             initial_base_fee: if spec.eip1559 { DEVNET_INITIAL_BASE_FEE } else { 0 },
@@ -84,7 +94,12 @@ pub fn generate(spec: &DevnetSpec) -> Devnet {
         validators: validator_keys
             .iter()
             .enumerate()
-            .map(|(i, k)| GenesisValidator { name: format!("validator-{i}"), public_key: k.public_key(), power: 1 })
+            .map(|(i, k)| GenesisValidator {
+                name: format!("validator-{i}"),
+                public_key: k.public_key(),
+                power: 1,
+                ml_dsa_public_key: k.ml_dsa_public_key_bytes(),
+            })
             .collect(),
         alloc,
         // Open to every sender, administered by dev account 0 (it can switch

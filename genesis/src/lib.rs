@@ -32,6 +32,11 @@ pub struct Genesis {
     pub timestamp_ms: u64,
     /// Maximum gas per block.
     pub gas_limit: u64,
+    /// How validators sign consensus messages and certificates: `ed25519`
+    /// (the default) or `ed25519+ml-dsa-65`, where every validator also holds
+    /// an ML-DSA-65 key and a signature counts only if both halves verify.
+    #[serde(default, skip_serializing_if = "ConsensusSignatures::is_ed25519")]
+    pub consensus_signatures: ConsensusSignatures,
     /// Fee rules of the network.
     pub fees: FeeConfig,
     /// The initial validators.
@@ -69,6 +74,40 @@ pub struct FeeConfig {
     pub min_gas_price: u64,
 }
 
+/// How validators sign consensus messages and commit certificates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsensusSignatures {
+    /// ed25519 alone.
+    #[default]
+    #[serde(rename = "ed25519")]
+    Ed25519,
+    /// ed25519 and ML-DSA-65 (FIPS 204) together: a record finalised today
+    /// stays unforgeable for an adversary who breaks ed25519 later.
+    #[serde(rename = "ed25519+ml-dsa-65")]
+    Ed25519MlDsa65,
+}
+
+impl ConsensusSignatures {
+    /// Whether this is the default, ed25519 alone.
+    pub fn is_ed25519(&self) -> bool {
+        *self == Self::Ed25519
+    }
+
+    /// Whether validators also sign with ML-DSA-65.
+    pub fn is_hybrid(&self) -> bool {
+        *self == Self::Ed25519MlDsa65
+    }
+}
+
+impl std::fmt::Display for ConsensusSignatures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Ed25519 => "ed25519",
+            Self::Ed25519MlDsa65 => "ed25519+ml-dsa-65",
+        })
+    }
+}
+
 /// One initial validator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -79,6 +118,10 @@ pub struct GenesisValidator {
     pub public_key: B256,
     /// Voting power, at least 1.
     pub power: u64,
+    /// ML-DSA-65 public key (1,952 bytes hex), required when
+    /// `consensusSignatures` is `ed25519+ml-dsa-65` and refused otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ml_dsa_public_key: Option<Bytes>,
 }
 
 /// One account at genesis.
@@ -241,6 +284,7 @@ impl Genesis {
             return Err(invalid("validators", format!("at most {MAX_VALIDATORS} validators")));
         }
         let mut keys = BTreeSet::new();
+        let mut ml_dsa_keys = BTreeSet::new();
         let mut names = BTreeSet::new();
         let mut total: u64 = 0;
         for (i, v) in self.validators.iter().enumerate() {
@@ -259,6 +303,32 @@ impl Genesis {
             }
             if v.power == 0 {
                 return Err(invalid(format!("{field}.power"), "must be at least 1"));
+            }
+            match (self.consensus_signatures, &v.ml_dsa_public_key) {
+                (ConsensusSignatures::Ed25519, None) => {}
+                (ConsensusSignatures::Ed25519, Some(_)) => {
+                    return Err(invalid(
+                        format!("{field}.mlDsaPublicKey"),
+                        "only a chain with consensusSignatures \"ed25519+ml-dsa-65\" lists ML-DSA-65 keys",
+                    ));
+                }
+                (ConsensusSignatures::Ed25519MlDsa65, None) => {
+                    return Err(invalid(
+                        format!("{field}.mlDsaPublicKey"),
+                        "required: consensusSignatures is \"ed25519+ml-dsa-65\"",
+                    ));
+                }
+                (ConsensusSignatures::Ed25519MlDsa65, Some(key)) => {
+                    if dsec_sdk::pq::MlDsa65PublicKey::from_bytes(key).is_err() {
+                        return Err(invalid(
+                            format!("{field}.mlDsaPublicKey"),
+                            format!("an ML-DSA-65 public key is 1,952 bytes, not {}", key.len()),
+                        ));
+                    }
+                    if !ml_dsa_keys.insert(key) {
+                        return Err(invalid(format!("{field}.mlDsaPublicKey"), "duplicate ML-DSA-65 key"));
+                    }
+                }
             }
             total = total.checked_add(v.power).filter(|t| *t <= MAX_TOTAL_POWER).ok_or_else(|| {
                 invalid(format!("{field}.power"), format!("total voting power exceeds {MAX_TOTAL_POWER}"))
@@ -356,6 +426,7 @@ impl Genesis {
                     address: validator_address(&v.public_key.0),
                     public_key: v.public_key,
                     power: v.power,
+                    ml_dsa_public_key: v.ml_dsa_public_key.clone(),
                 })
                 .collect(),
         )

@@ -131,3 +131,40 @@ fn the_permissions_section_seeds_the_module_and_the_state_root() {
     let seed = g.permissions_seed();
     assert_eq!(seed.module_admins.keys().cloned().collect::<Vec<_>>(), vec!["audit", "provenance", "settlement"]);
 }
+
+#[test]
+fn hybrid_consensus_signatures_need_an_ml_dsa_key_per_validator() {
+    let hybrid = generate(&DevnetSpec { validators: 2, hybrid: true, ..Default::default() }).genesis;
+    assert!(hybrid.consensus_signatures.is_hybrid());
+    let text = hybrid.to_json_pretty();
+    assert!(text.contains("\"consensusSignatures\": \"ed25519+ml-dsa-65\""));
+    let parsed = Genesis::from_json(&text).unwrap();
+    assert!(
+        parsed.validator_set().validators.iter().all(|v| v.ml_dsa_public_key.as_ref().map(|k| k.len()) == Some(1952))
+    );
+    assert_ne!(parsed.validator_set().hash(), {
+        let mut plain = parsed.clone();
+        plain.consensus_signatures = ConsensusSignatures::Ed25519;
+        plain.validators.iter_mut().for_each(|v| v.ml_dsa_public_key = None);
+        plain.validator_set().hash()
+    });
+
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["validators"][1].as_object_mut().unwrap().remove("mlDsaPublicKey");
+    assert!(error_of(&v.to_string()).contains("validators[1].mlDsaPublicKey"));
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["validators"][0]["mlDsaPublicKey"] = "0x1234".into();
+    assert!(error_of(&v.to_string()).contains("1,952 bytes"));
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["validators"][1]["mlDsaPublicKey"] = v["validators"][0]["mlDsaPublicKey"].clone();
+    assert!(error_of(&v.to_string()).contains("duplicate ML-DSA-65 key"));
+    // An ed25519 chain refuses ML-DSA keys, and the setting's name is checked.
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v.as_object_mut().unwrap().remove("consensusSignatures");
+    assert!(error_of(&v.to_string()).contains("validators[0].mlDsaPublicKey"));
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["consensusSignatures"] = "ml-dsa".into();
+    assert!(error_of(&v.to_string()).contains("consensusSignatures"));
+    // An ed25519 genesis does not mention the setting, so its hash is unchanged.
+    assert!(!sample().contains("consensusSignatures"));
+}

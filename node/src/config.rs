@@ -451,6 +451,8 @@ pub struct Overrides {
     pub byzantine_equivocate_proposals: bool,
     /// FAULT INJECTION FOR TESTS: admit and propose transactions the permissions refuse.
     pub byzantine_ignore_permissions: bool,
+    /// FAULT INJECTION FOR TESTS: corrupt the ML-DSA-65 half of every consensus signature.
+    pub byzantine_bad_ml_dsa: bool,
 }
 
 /// A configuration ready to run: the node's settings and the log filter.
@@ -592,6 +594,7 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
         max_block_transactions: file.sealer.max_block_transactions.unwrap_or(default_block_transactions),
         max_block_bytes: file.sealer.max_block_bytes.unwrap_or(crate::chain::DEFAULT_MAX_BLOCK_BYTES),
         byzantine_ignore_permissions: flags.byzantine_ignore_permissions,
+        byzantine_bad_ml_dsa: flags.byzantine_bad_ml_dsa,
         consensus,
         data_dir,
         genesis,

@@ -47,6 +47,8 @@ pub struct NodeSettings {
     pub max_block_bytes: usize,
     /// FAULT INJECTION FOR TESTS: admit and propose transactions the permissions refuse.
     pub byzantine_ignore_permissions: bool,
+    /// FAULT INJECTION FOR TESTS: corrupt the ML-DSA-65 half of every consensus signature.
+    pub byzantine_bad_ml_dsa: bool,
     /// BFT consensus with peers (`None`: a single validator sealing alone).
     pub consensus: Option<ConsensusSettings>,
 }
@@ -135,6 +137,9 @@ pub struct RunningNode {
 /// Start a node. Block production runs in the background until [`RunningNode::shutdown`].
 pub async fn start(settings: NodeSettings) -> Result<RunningNode, NodeError> {
     let validators = settings.genesis.validator_set();
+    if let Some(key) = &settings.validator_key {
+        check_signature_scheme(&settings.genesis, &validators, key.as_ref())?;
+    }
     if let Some(key) = &settings.validator_key
         && validators.get(&key.address()).is_none()
     {
@@ -283,7 +288,15 @@ async fn start_consensus(
             .as_ref()
             .map(|k| format!("validator-{}", k.address()))
             .unwrap_or_else(|| "full-node".into()),
-        validator_key: settings.validator_key.clone().map(bft::context::PrivateKey),
+        validator_key: settings.validator_key.clone().map(|signer| {
+            let key = bft::context::PrivateKey::new(signer);
+            if settings.byzantine_bad_ml_dsa {
+                warn!("BYZANTINE FAULT INJECTION: every ML-DSA-65 signature half is corrupted (testing only)");
+                key.with_corrupt_ml_dsa()
+            } else {
+                key
+            }
+        }),
         network_key,
         listen: consensus.listen.clone(),
         peers: consensus.peers.clone(),
@@ -293,6 +306,35 @@ async fn start_consensus(
         byzantine: consensus.byzantine.clone(),
     };
     Ok(tokio::spawn(async move { Ok(bft::run(chain, cfg).await?) }))
+}
+
+/// A validator key fits the chain's consensus signatures: on a hybrid chain
+/// it has an ML-DSA-65 half (the one the genesis lists, if it is a genesis
+/// validator), on an ed25519 chain it has none.
+fn check_signature_scheme(
+    genesis: &dsec_genesis::Genesis,
+    validators: &dsec_sdk::validators::ValidatorSet,
+    key: &dyn ValidatorSigner,
+) -> Result<(), NodeError> {
+    let scheme = genesis.consensus_signatures;
+    match (scheme.is_hybrid(), key.ml_dsa_public_key()) {
+        (true, None) => Err(NodeError::Settings(format!(
+            "this chain's consensus signatures are {scheme}, but the validator key {} has no ML-DSA-65 half (generate a hybrid key with `dsec keys generate --pq`; a key in a PKCS#11 token cannot hold ML-DSA-65 yet)",
+            key.address()
+        ))),
+        (false, Some(_)) => Err(NodeError::Settings(format!(
+            "this chain's consensus signatures are {scheme}, but the validator key {} is hybrid: its ML-DSA-65 signatures would be refused (use an ed25519-only key)",
+            key.address()
+        ))),
+        (true, Some(public)) => match validators.get(&key.address()).and_then(|v| v.ml_dsa_public_key.as_ref()) {
+            Some(listed) if listed.as_ref() != public.as_bytes() => Err(NodeError::Settings(format!(
+                "the ML-DSA-65 public key of validator key {} differs from the one the genesis lists for it",
+                key.address()
+            ))),
+            _ => Ok(()),
+        },
+        (false, None) => Ok(()),
+    }
 }
 
 impl RunningNode {

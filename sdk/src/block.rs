@@ -102,12 +102,17 @@ pub struct Block {
 
 /// One validator's signature in a commit certificate.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable, Serialize, Deserialize)]
+#[rlp(trailing)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitSignature {
     /// Address of the validator (derived from its ed25519 public key).
     pub validator: Address,
     /// ed25519 signature over [`CommitCertificate::signing_bytes`].
     pub signature: Bytes,
+    /// On a hybrid chain, the ML-DSA-65 signature over the same bytes (context
+    /// [`crate::validators::CONSENSUS_ML_DSA_CONTEXT`]); absent on an ed25519 chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ml_dsa_signature: Option<Bytes>,
 }
 
 /// Proof that a block was decided: the precommit signatures of validators

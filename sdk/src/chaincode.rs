@@ -154,7 +154,11 @@ pub mod validator_set {
     pub fn to_infos(set: &ValidatorSet) -> Vec<IValidatorSet::ValidatorInfo> {
         set.validators
             .iter()
-            .map(|v| IValidatorSet::ValidatorInfo { publicKey: v.public_key, power: v.power })
+            .map(|v| IValidatorSet::ValidatorInfo {
+                publicKey: v.public_key,
+                power: v.power,
+                mlDsaPublicKey: v.ml_dsa_public_key.clone().unwrap_or_default(),
+            })
             .collect()
     }
 
@@ -167,6 +171,7 @@ pub mod validator_set {
                     address: validator_address(&i.publicKey.0),
                     public_key: i.publicKey,
                     power: i.power,
+                    ml_dsa_public_key: (!i.mlDsaPublicKey.is_empty()).then(|| i.mlDsaPublicKey.clone()),
                 })
                 .collect(),
         )

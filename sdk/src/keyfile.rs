@@ -21,6 +21,10 @@ pub struct KeyFile {
     pub public_key: B256,
     /// ed25519 secret seed.
     pub secret_key: B256,
+    /// ML-DSA-65 seed (FIPS 204 ξ) of a hybrid validator key, for chains
+    /// whose consensus signatures are `ed25519+ml-dsa-65`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ml_dsa_secret_key: Option<B256>,
 }
 
 /// Why a key file was refused.
@@ -59,7 +63,12 @@ pub fn open_validator_signer(path: &Path) -> Result<Arc<dyn ValidatorSigner>, Ke
 
 /// Write `key` to `path` (mode 0600), refusing to overwrite an existing file.
 pub fn write_key(path: &Path, key: &ValidatorKey) -> Result<(), KeyError> {
-    let file = KeyFile { address: key.address(), public_key: key.public_key(), secret_key: B256::from(key.seed()) };
+    let file = KeyFile {
+        address: key.address(),
+        public_key: key.public_key(),
+        secret_key: B256::from(key.seed()),
+        ml_dsa_secret_key: key.ml_dsa().map(|k| B256::from(*k.seed())),
+    };
     let text = serde_json::to_string_pretty(&file)
         .map_err(|e| KeyError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
     write_new_private(path, text.as_bytes())
@@ -87,7 +96,10 @@ pub fn read_key_with(path: &Path, passphrase: &PassphraseSource<'_>) -> Result<V
         return Ok(key);
     }
     let file: KeyFile = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    let key = ValidatorKey::from_seed(&file.secret_key.0);
+    let mut key = ValidatorKey::from_seed(&file.secret_key.0);
+    if let Some(seed) = file.ml_dsa_secret_key {
+        key = key.with_ml_dsa(crate::pq::MlDsa65Key::from_seed(&seed.0));
+    }
     if key.public_key() != file.public_key {
         return Err(invalid("publicKey does not match secretKey".into()));
     }
@@ -292,5 +304,24 @@ mod tests {
         let forged = text.replace(&key.public_key().to_string(), &other.public_key().to_string());
         std::fs::write(&path, forged).unwrap();
         assert!(read_key(&path).unwrap_err().to_string().contains("publicKey"));
+    }
+
+    #[test]
+    fn a_hybrid_key_keeps_its_ml_dsa_half() {
+        use crate::validators::ValidatorSigner;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hybrid.key");
+        let key = ValidatorKey::generate_hybrid();
+        write_key(&path, &key).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("mlDsaSecretKey"));
+        let read = read_key(&path).unwrap();
+        assert_eq!(read.ml_dsa_public_key_bytes(), key.ml_dsa_public_key_bytes());
+        assert!(read.try_sign_ml_dsa(b"x").unwrap().is_some());
+        // An ed25519 key file has no such field and signs ed25519 only.
+        let plain = dir.path().join("plain.key");
+        write_key(&plain, &ValidatorKey::generate()).unwrap();
+        assert!(!std::fs::read_to_string(&plain).unwrap().contains("mlDsa"));
+        assert!(read_key(&plain).unwrap().try_sign_ml_dsa(b"x").unwrap().is_none());
     }
 }

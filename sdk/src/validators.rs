@@ -4,12 +4,31 @@
 //! key (`keccak256(public_key)[12..]`). Certificates are verified with one
 //! verifier everywhere (ed25519-dalek's strict verification), so every node and
 //! every offline checker accepts exactly the same signatures.
+//!
+//! A chain whose genesis sets `consensusSignatures: "ed25519+ml-dsa-65"`
+//! gives every validator an ML-DSA-65 key beside its ed25519 key: each
+//! member of its sets carries both public keys, every consensus signature
+//! has both halves, and a signature counts only if both verify (FIPS 204,
+//! under the context [`CONSENSUS_ML_DSA_CONTEXT`]). A record finalised by
+//! such a chain stays unforgeable for an adversary who breaks ed25519 later.
 
 use crate::block::CommitCertificate;
-use alloy_primitives::{Address, B256, keccak256};
+use crate::pq::{MlDsa65Key, MlDsa65PublicKey};
+use alloy_primitives::{Address, B256, Bytes, keccak256};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use std::collections::HashSet;
+use std::sync::Arc;
+
+/// The FIPS 204 context string of every ML-DSA-65 consensus signature (votes,
+/// proposals, proposal parts, certificates, validator proofs, governance approvals).
+pub const CONSENSUS_ML_DSA_CONTEXT: &[u8] = b"dsec/consensus/v1";
+
+/// Verify the ML-DSA-65 half of a hybrid consensus signature.
+pub fn verify_ml_dsa(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    MlDsa65PublicKey::from_bytes(public_key)
+        .is_ok_and(|key| key.verify(message, CONSENSUS_ML_DSA_CONTEXT, signature).is_ok())
+}
 
 /// Most members a validator set may have (genesis and governance changes).
 pub const MAX_VALIDATORS: usize = 150;
@@ -23,6 +42,7 @@ pub fn validator_address(public_key: &[u8; 32]) -> Address {
 
 /// One member of a validator set.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct Validator {
     /// Address derived from the public key.
     pub address: Address,
@@ -30,6 +50,10 @@ pub struct Validator {
     pub public_key: B256,
     /// Voting power (weight in quorums and proposer selection).
     pub power: u64,
+    /// ML-DSA-65 public key (1,952 bytes) on a hybrid chain, `None` on an
+    /// ed25519 chain (and then absent from the encoding, so the set hashes
+    /// as it always did).
+    pub ml_dsa_public_key: Option<Bytes>,
 }
 
 /// A validator set, sorted by address.
@@ -65,6 +89,15 @@ pub enum CertificateError {
     /// A signature does not verify.
     #[error("invalid signature from validator {0}")]
     BadSignature(Address),
+    /// A validator of a hybrid set signed without its ML-DSA-65 half.
+    #[error("validator {0} signed without the ML-DSA-65 signature its set requires")]
+    MissingMlDsaSignature(Address),
+    /// The ML-DSA-65 half of a signature does not verify.
+    #[error("invalid ML-DSA-65 signature from validator {0}")]
+    BadMlDsaSignature(Address),
+    /// An ML-DSA-65 signature from a validator that has no ML-DSA-65 key.
+    #[error("validator {0} has no ML-DSA-65 key but its signature carries one")]
+    UnexpectedMlDsaSignature(Address),
     /// The signers hold two thirds of the power or less.
     #[error("signers hold {signed} of {total} voting power, need more than two thirds")]
     NoQuorum {
@@ -132,6 +165,16 @@ impl ValidatorSet {
             let signature =
                 Signature::from_slice(&sig.signature).map_err(|_| CertificateError::BadSignature(sig.validator))?;
             key.verify_strict(&message, &signature).map_err(|_| CertificateError::BadSignature(sig.validator))?;
+            match (&validator.ml_dsa_public_key, &sig.ml_dsa_signature) {
+                (None, None) => {}
+                (Some(_), None) => return Err(CertificateError::MissingMlDsaSignature(sig.validator)),
+                (None, Some(_)) => return Err(CertificateError::UnexpectedMlDsaSignature(sig.validator)),
+                (Some(key), Some(signature)) => {
+                    if !verify_ml_dsa(key, &message, signature) {
+                        return Err(CertificateError::BadMlDsaSignature(sig.validator));
+                    }
+                }
+            }
             signed = signed.saturating_add(validator.power);
         }
         if !self.is_quorum(signed) {
@@ -172,6 +215,74 @@ pub trait ValidatorSigner: Send + Sync + std::fmt::Debug {
     fn address(&self) -> Address {
         validator_address(&self.public_key().0)
     }
+
+    /// The ML-DSA-65 public key of a hybrid validator (`None`: ed25519 only).
+    fn ml_dsa_public_key(&self) -> Option<&MlDsa65PublicKey> {
+        None
+    }
+
+    /// Sign `message` with the ML-DSA-65 half under [`CONSENSUS_ML_DSA_CONTEXT`]
+    /// (`None` when the signer has no ML-DSA-65 key).
+    fn try_sign_ml_dsa(&self, _message: &[u8]) -> Result<Option<Vec<u8>>, SignerError> {
+        Ok(None)
+    }
+
+    /// Both halves of a consensus signature over `message`: ed25519, and
+    /// ML-DSA-65 when the signer is hybrid.
+    fn sign_consensus(&self, message: &[u8]) -> Result<ConsensusSignature, SignerError> {
+        Ok(ConsensusSignature { ed25519: self.try_sign(message)?, ml_dsa: self.try_sign_ml_dsa(message)? })
+    }
+}
+
+/// A consensus signature: ed25519, plus ML-DSA-65 on a hybrid chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsensusSignature {
+    /// The ed25519 half (64 bytes).
+    pub ed25519: [u8; 64],
+    /// The ML-DSA-65 half (3,309 bytes), on a hybrid chain.
+    pub ml_dsa: Option<Vec<u8>>,
+}
+
+/// A validator whose ed25519 key is kept elsewhere (a PKCS#11 token) and
+/// whose ML-DSA-65 key is held in memory: tokens do not hold ML-DSA keys yet.
+#[derive(Debug)]
+pub struct HybridSigner {
+    ed25519: Arc<dyn ValidatorSigner>,
+    ml_dsa: MlDsa65Key,
+}
+
+impl HybridSigner {
+    /// Pair `ed25519` with the ML-DSA-65 key `ml_dsa`.
+    pub fn new(ed25519: Arc<dyn ValidatorSigner>, ml_dsa: MlDsa65Key) -> Self {
+        Self { ed25519, ml_dsa }
+    }
+}
+
+impl ValidatorSigner for HybridSigner {
+    fn public_key(&self) -> B256 {
+        self.ed25519.public_key()
+    }
+
+    fn try_sign(&self, message: &[u8]) -> Result<[u8; 64], SignerError> {
+        self.ed25519.try_sign(message)
+    }
+
+    fn seed(&self) -> Option<[u8; 32]> {
+        self.ed25519.seed()
+    }
+
+    fn ml_dsa_public_key(&self) -> Option<&MlDsa65PublicKey> {
+        Some(self.ml_dsa.public_key())
+    }
+
+    fn try_sign_ml_dsa(&self, message: &[u8]) -> Result<Option<Vec<u8>>, SignerError> {
+        sign_ml_dsa(&self.ml_dsa, message).map(Some)
+    }
+}
+
+fn sign_ml_dsa(key: &MlDsa65Key, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+    key.sign(message, CONSENSUS_ML_DSA_CONTEXT)
+        .map_err(|e| SignerError { signer: "ML-DSA-65 key".into(), message: e.to_string() })
 }
 
 impl ValidatorSigner for ValidatorKey {
@@ -186,12 +297,22 @@ impl ValidatorSigner for ValidatorKey {
     fn seed(&self) -> Option<[u8; 32]> {
         Some(ValidatorKey::seed(self))
     }
+
+    fn ml_dsa_public_key(&self) -> Option<&MlDsa65PublicKey> {
+        self.ml_dsa.as_deref().map(MlDsa65Key::public_key)
+    }
+
+    fn try_sign_ml_dsa(&self, message: &[u8]) -> Result<Option<Vec<u8>>, SignerError> {
+        self.ml_dsa.as_deref().map(|key| sign_ml_dsa(key, message)).transpose()
+    }
 }
 
-/// An ed25519 consensus key of a validator.
+/// A validator's consensus key held in memory: ed25519, and on a hybrid
+/// chain an ML-DSA-65 key beside it.
 #[derive(Clone)]
 pub struct ValidatorKey {
     signing: SigningKey,
+    ml_dsa: Option<Arc<MlDsa65Key>>,
 }
 
 impl std::fmt::Debug for ValidatorKey {
@@ -203,12 +324,42 @@ impl std::fmt::Debug for ValidatorKey {
 impl ValidatorKey {
     /// A fresh random key.
     pub fn generate() -> Self {
-        Self { signing: SigningKey::generate(&mut rand::rngs::OsRng) }
+        Self { signing: SigningKey::generate(&mut rand::rngs::OsRng), ml_dsa: None }
+    }
+
+    /// A fresh random hybrid key: ed25519 and ML-DSA-65.
+    pub fn generate_hybrid() -> Self {
+        Self::generate().with_ml_dsa(MlDsa65Key::generate())
     }
 
     /// The key with this 32-byte secret seed.
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        Self { signing: SigningKey::from_bytes(seed) }
+        Self { signing: SigningKey::from_bytes(seed), ml_dsa: None }
+    }
+
+    /// This key with an ML-DSA-65 half (a hybrid validator key).
+    pub fn with_ml_dsa(self, key: MlDsa65Key) -> Self {
+        Self { ml_dsa: Some(Arc::new(key)), ..self }
+    }
+
+    /// The ML-DSA-65 half, if the key is hybrid.
+    pub fn ml_dsa(&self) -> Option<&MlDsa65Key> {
+        self.ml_dsa.as_deref()
+    }
+
+    /// The ML-DSA-65 public key bytes, if the key is hybrid (what a genesis or a validator set lists).
+    pub fn ml_dsa_public_key_bytes(&self) -> Option<Bytes> {
+        self.ml_dsa.as_deref().map(|k| Bytes::copy_from_slice(k.public_key().as_bytes()))
+    }
+
+    /// This key as a member of a validator set with `power`.
+    pub fn validator(&self, power: u64) -> Validator {
+        Validator {
+            address: self.address(),
+            public_key: self.public_key(),
+            power,
+            ml_dsa_public_key: self.ml_dsa_public_key_bytes(),
+        }
     }
 
     /// The ed25519 signing key (keep it secret).
@@ -243,9 +394,7 @@ mod tests {
     use crate::block::CommitSignature;
 
     fn set_of(keys: &[ValidatorKey]) -> ValidatorSet {
-        ValidatorSet::new(
-            keys.iter().map(|k| Validator { address: k.address(), public_key: k.public_key(), power: 1 }).collect(),
-        )
+        ValidatorSet::new(keys.iter().map(|k| k.validator(1)).collect())
     }
 
     fn cert(keys: &[ValidatorKey], chain: B256, height: u64, block: B256) -> CommitCertificate {
@@ -256,7 +405,14 @@ mod tests {
             block_hash: block,
             signatures: keys
                 .iter()
-                .map(|k| CommitSignature { validator: k.address(), signature: k.sign(&msg).to_vec().into() })
+                .map(|k| {
+                    let signature = k.sign_consensus(&msg).unwrap();
+                    CommitSignature {
+                        validator: k.address(),
+                        signature: signature.ed25519.to_vec().into(),
+                        ml_dsa_signature: signature.ml_dsa.map(Into::into),
+                    }
+                })
                 .collect(),
         }
     }
@@ -290,5 +446,94 @@ mod tests {
         // A certificate for another chain does not verify here.
         let c = cert(&keys, B256::repeat_byte(9), 5, block);
         assert!(matches!(set.verify_certificate(&chain, 5, &block, &c), Err(CertificateError::BadSignature(_))));
+    }
+}
+
+#[cfg(test)]
+mod hybrid_tests {
+    use super::*;
+    use crate::block::CommitSignature;
+
+    fn hybrid_cert(keys: &[ValidatorKey], chain: B256, block: B256) -> (ValidatorSet, CommitCertificate) {
+        let set = ValidatorSet::new(keys.iter().map(|k| k.validator(1)).collect());
+        let msg = CommitCertificate::signing_bytes(&chain, 3, 0, &block);
+        let signatures = keys[..3]
+            .iter()
+            .map(|k| {
+                let s = k.sign_consensus(&msg).unwrap();
+                CommitSignature {
+                    validator: k.address(),
+                    signature: s.ed25519.to_vec().into(),
+                    ml_dsa_signature: s.ml_dsa.map(Into::into),
+                }
+            })
+            .collect();
+        (set, CommitCertificate { height: 3, round: 0, block_hash: block, signatures })
+    }
+
+    #[test]
+    fn a_hybrid_certificate_needs_both_halves_of_every_signature() {
+        let keys: Vec<_> = (0..4).map(|_| ValidatorKey::generate_hybrid()).collect();
+        let (chain, block) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        let (set, cert) = hybrid_cert(&keys, chain, block);
+        assert!(set.verify_certificate(&chain, 3, &block, &cert).is_ok());
+
+        // A valid ed25519 signature with a bad ML-DSA-65 half does not count.
+        let mut bad = cert.clone();
+        let mut pq = bad.signatures[1].ml_dsa_signature.clone().unwrap().to_vec();
+        pq[100] ^= 1;
+        bad.signatures[1].ml_dsa_signature = Some(pq.into());
+        assert_eq!(
+            set.verify_certificate(&chain, 3, &block, &bad),
+            Err(CertificateError::BadMlDsaSignature(bad.signatures[1].validator))
+        );
+        // Nor does one without it.
+        let mut missing = cert.clone();
+        missing.signatures[0].ml_dsa_signature = None;
+        assert_eq!(
+            set.verify_certificate(&chain, 3, &block, &missing),
+            Err(CertificateError::MissingMlDsaSignature(missing.signatures[0].validator))
+        );
+        // An ML-DSA-65 signature by another validator's key does not verify either.
+        let mut swapped = cert.clone();
+        swapped.signatures[0].ml_dsa_signature = cert.signatures[1].ml_dsa_signature.clone();
+        assert!(matches!(
+            set.verify_certificate(&chain, 3, &block, &swapped),
+            Err(CertificateError::BadMlDsaSignature(_))
+        ));
+        // An ed25519 set refuses a signature carrying an ML-DSA half.
+        let plain: Vec<_> = keys.iter().map(|k| ValidatorKey::from_seed(&k.seed())).collect();
+        let plain_set = ValidatorSet::new(plain.iter().map(|k| k.validator(1)).collect());
+        assert!(matches!(
+            plain_set.verify_certificate(&chain, 3, &block, &cert),
+            Err(CertificateError::UnexpectedMlDsaSignature(_))
+        ));
+    }
+
+    #[test]
+    fn an_ed25519_set_hashes_as_before_and_a_hybrid_one_commits_to_the_ml_dsa_keys() {
+        #[derive(RlpEncodable)]
+        struct LegacyValidator {
+            address: Address,
+            public_key: B256,
+            power: u64,
+        }
+        #[derive(RlpEncodable)]
+        struct LegacySet {
+            validators: Vec<LegacyValidator>,
+        }
+        let key = ValidatorKey::from_seed(&[5; 32]);
+        let plain = ValidatorSet::new(vec![key.validator(1)]);
+        // A member without an ML-DSA key encodes as the three fields it always had.
+        let legacy = LegacySet {
+            validators: vec![LegacyValidator { address: key.address(), public_key: key.public_key(), power: 1 }],
+        };
+        assert_eq!(plain.hash(), keccak256(alloy_rlp::encode(&legacy)));
+        let hybrid = ValidatorSet::new(vec![key.clone().with_ml_dsa(MlDsa65Key::from_seed(&[6; 32])).validator(1)]);
+        let other = ValidatorSet::new(vec![key.with_ml_dsa(MlDsa65Key::from_seed(&[7; 32])).validator(1)]);
+        assert_ne!(plain.hash(), hybrid.hash());
+        assert_ne!(hybrid.hash(), other.hash());
+        let decoded: ValidatorSet = alloy_rlp::Decodable::decode(&mut &alloy_rlp::encode(&hybrid)[..]).unwrap();
+        assert_eq!(decoded, hybrid);
     }
 }

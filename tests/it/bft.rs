@@ -359,21 +359,12 @@ async fn a_peer_outside_the_allowlist_is_refused() {
     assert!(network.output(0).contains("refused gossip connection"), "validator 0 logged no refusal");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_full_node_follows_the_chain_through_value_sync_and_serves_rpc() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut network = Network::start(dir.path(), 4);
-    wait_for_height(&network, &[0, 1, 2, 3], 4, Duration::from_secs(60)).await;
-    // A transaction on the validators, to find on the full node later.
-    let mut wallet = Wallet::dev(&network.client(0), 6).await;
-    let raw = wallet.sign(TxKind::Call(Address::repeat_byte(0x55)), U256::from(5), Bytes::new(), 21_000);
-    let hash = network.client(0).send_raw(&raw).await.unwrap();
-    network.client(0).wait_for_receipt(hash, Duration::from_secs(30)).await.unwrap().expect("included");
-
-    // A full node: no validator key, its own network key, the validators as peers.
-    let full = network.full_node(&dir.path().join("full"));
-    // The operator of validator 0 lists the full node as a persistent peer
-    // (validators accept only persistent peers) and restarts.
+/// Start a fresh full node in `dir` (no validator key, its own network key,
+/// the validators as peers; validator 0's operator lists it as a persistent
+/// peer, since validators accept only those, and restarts), wait until value
+/// sync brings it to validator 1's height, and check it holds the same blocks.
+pub(crate) async fn sync_a_full_node(network: &mut Network, dir: &std::path::Path) -> (NodeProcess, u64) {
+    let full = network.full_node(dir);
     let node0 = std::fs::read_to_string(&network.configs[0]).unwrap();
     let full_addr = format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", full.p2p_port, full.peer_id);
     let with_full = node0.replacen("peers = [", &format!("peers = [{full_addr}, "), 1);
@@ -392,6 +383,22 @@ async fn a_full_node_follows_the_chain_through_value_sync_and_serves_rpc() {
         let theirs = block(&network.client(1), n).await.expect("validator has the block");
         assert_eq!(ours.header.hash, theirs.header.hash, "full node differs at {n}");
     }
+    (follower, target)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_node_follows_the_chain_through_value_sync_and_serves_rpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut network = Network::start(dir.path(), 4);
+    wait_for_height(&network, &[0, 1, 2, 3], 4, Duration::from_secs(60)).await;
+    // A transaction on the validators, to find on the full node later.
+    let mut wallet = Wallet::dev(&network.client(0), 6).await;
+    let raw = wallet.sign(TxKind::Call(Address::repeat_byte(0x55)), U256::from(5), Bytes::new(), 21_000);
+    let hash = network.client(0).send_raw(&raw).await.unwrap();
+    network.client(0).wait_for_receipt(hash, Duration::from_secs(30)).await.unwrap().expect("included");
+
+    let (follower, target) = sync_a_full_node(&mut network, &dir.path().join("full")).await;
+    let client = follower.client();
     let receipt = client.receipt(hash).await.unwrap().expect("the full node serves the receipt");
     assert!(receipt.inner.status());
     assert!(commit_signers(&client, target).await >= 3, "the full node stores verified certificates");

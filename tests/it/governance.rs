@@ -16,10 +16,11 @@ use dsec_tests::{Network, Wallet, read_validator_secret, run_dsec};
 use std::time::Duration;
 
 fn info(key: &ValidatorKey) -> IValidatorSet::ValidatorInfo {
-    IValidatorSet::ValidatorInfo { publicKey: key.public_key(), power: 1 }
+    IValidatorSet::ValidatorInfo { publicKey: key.public_key(), power: 1, mlDsaPublicKey: Default::default() }
 }
 
-async fn validators_at(client: &RpcClient, n: u64) -> ValidatorSet {
+/// The validator set that signs height `n`, as the node reports it (its hash checked).
+pub(crate) async fn validators_at(client: &RpcClient, n: u64) -> ValidatorSet {
     let v: serde_json::Value =
         client.call("dsec_getValidators", vec![serde_json::json!(format!("0x{n:x}"))]).await.expect("validators");
     let members = v["validators"].as_array().expect("validators array");
@@ -30,6 +31,7 @@ async fn validators_at(client: &RpcClient, n: u64) -> ValidatorSet {
                 address: m["address"].as_str().unwrap().parse().unwrap(),
                 public_key: m["publicKey"].as_str().unwrap().parse().unwrap(),
                 power: u64::from_str_radix(m["power"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap(),
+                ml_dsa_public_key: m["mlDsaPublicKey"].as_str().map(|k| k.parse::<Bytes>().unwrap()),
             })
             .collect(),
     );
@@ -37,7 +39,8 @@ async fn validators_at(client: &RpcClient, n: u64) -> ValidatorSet {
     set
 }
 
-async fn certificate(client: &RpcClient, n: u64) -> CommitCertificate {
+/// The commit certificate of height `n`, as the node serves it.
+pub(crate) async fn certificate(client: &RpcClient, n: u64) -> CommitCertificate {
     let v: serde_json::Value =
         client.call("dsec_getCommit", vec![serde_json::json!(format!("0x{n:x}"))]).await.expect("commit");
     CommitCertificate {
@@ -90,6 +93,7 @@ async fn validators_join_by_vote_and_leave_by_admin_at_their_activation_height()
             .map(|&i| IValidatorSet::Approval {
                 publicKey: keys[i].public_key(),
                 signature: keys[i].sign(digest.as_slice()).to_vec().into(),
+                mlDsaSignature: Default::default(),
             })
             .collect()
     };

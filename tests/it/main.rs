@@ -9,6 +9,7 @@ mod crash;
 mod devnet;
 mod governance;
 mod hsm;
+mod hybrid;
 mod operator_cli;
 mod permissions;
 mod pq;

@@ -2,7 +2,7 @@ use super::*;
 use crate::testing::MemoryHost;
 use dsec_sdk::chaincode::permissions::{Seed, genesis_storage, sign_approval};
 use dsec_sdk::tx::LocalKey;
-use dsec_sdk::validators::{Validator, ValidatorKey, ValidatorSet};
+use dsec_sdk::validators::{ValidatorKey, ValidatorSet};
 
 const CHAIN: B256 = B256::repeat_byte(0xc5);
 const PEER: &str = "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo";
@@ -17,9 +17,7 @@ struct Net {
 fn net(admins: usize, threshold: u64, accounts: Option<Vec<Address>>) -> Net {
     let keys: Vec<LocalKey> = (0..admins).map(|_| LocalKey::random()).collect();
     let validators: Vec<ValidatorKey> = (0..4).map(|_| ValidatorKey::generate()).collect();
-    let set = ValidatorSet::new(
-        validators.iter().map(|k| Validator { address: k.address(), public_key: k.public_key(), power: 1 }).collect(),
-    );
+    let set = ValidatorSet::new(validators.iter().map(|k| k.validator(1)).collect());
     let governance = ValidatorGovernance::new(CHAIN, &set, None);
     let module = Permissions::new(CHAIN, governance, vec!["settlement".into(), "audit".into()]);
     let seed = Seed {
@@ -187,6 +185,7 @@ fn validators_replace_the_administrators() {
             .map(|k| IPermissions::ValidatorApproval {
                 publicKey: k.public_key(),
                 signature: k.sign(digest.as_slice()).to_vec().into(),
+                mlDsaSignature: Bytes::new(),
             })
             .collect()
     };

@@ -1,17 +1,21 @@
 use super::*;
 use crate::testing::MemoryHost;
-use dsec_sdk::validators::{Validator, ValidatorKey};
+use dsec_sdk::validators::{ValidatorKey, ValidatorSigner};
 
 const CHAIN: B256 = B256::repeat_byte(0xc4);
 
 fn set_of(keys: &[ValidatorKey]) -> ValidatorSet {
-    ValidatorSet::new(
-        keys.iter().map(|k| Validator { address: k.address(), public_key: k.public_key(), power: 1 }).collect(),
-    )
+    ValidatorSet::new(keys.iter().map(|k| k.validator(1)).collect())
 }
 
 fn infos(keys: &[ValidatorKey]) -> Vec<ValidatorInfo> {
-    keys.iter().map(|k| ValidatorInfo { publicKey: k.public_key(), power: 1 }).collect()
+    keys.iter()
+        .map(|k| ValidatorInfo {
+            publicKey: k.public_key(),
+            power: 1,
+            mlDsaPublicKey: k.ml_dsa_public_key_bytes().unwrap_or_default(),
+        })
+        .collect()
 }
 
 fn approvals(signers: &[&ValidatorKey], digest: B256) -> Vec<IValidatorSet::Approval> {
@@ -20,6 +24,7 @@ fn approvals(signers: &[&ValidatorKey], digest: B256) -> Vec<IValidatorSet::Appr
         .map(|k| IValidatorSet::Approval {
             publicKey: k.public_key(),
             signature: k.sign(digest.as_slice()).to_vec().into(),
+            mlDsaSignature: k.try_sign_ml_dsa(digest.as_slice()).unwrap().unwrap_or_default().into(),
         })
         .collect()
 }
@@ -211,4 +216,52 @@ fn change_numbers_do_not_overflow() {
     assert!(revert_text(host.call(&module, admin, &call)).contains("no more changes"));
     let view = IValidatorSet::changeDigestCall { validators: infos(&keys), activationHeight: 10 }.abi_encode();
     assert!(revert_text(host.call(&module, admin, &view)).contains("no more changes"));
+}
+
+#[test]
+fn a_hybrid_chain_needs_ml_dsa_keys_in_sets_and_both_signatures_in_approvals() {
+    let keys: Vec<ValidatorKey> = (0..5).map(|_| ValidatorKey::generate_hybrid()).collect();
+    let module = ValidatorGovernance::new(CHAIN, &set_of(&keys[..4]), None);
+    let mut host = MemoryHost::new();
+    host.block_number = 10;
+    let new = infos(&keys);
+    let digest = change_digest(&CHAIN, 1, 12, &new);
+    let signers = [&keys[0], &keys[1], &keys[2]];
+
+    // A member without an ML-DSA-65 key is refused.
+    let mut missing = new.clone();
+    missing[4].mlDsaPublicKey = Bytes::new();
+    let refused =
+        by_validators(&mut host, &module, &missing, 12, approvals(&signers, change_digest(&CHAIN, 1, 12, &missing)));
+    assert!(revert_text(refused).contains("1,952-byte ML-DSA-65 public key"));
+    // An approval with a valid ed25519 signature but no ML-DSA-65 one does not count.
+    let mut ed_only = approvals(&signers, digest);
+    ed_only[1].mlDsaSignature = Bytes::new();
+    assert!(
+        revert_text(by_validators(&mut host, &module, &new, 12, ed_only))
+            .contains("must also sign with its ML-DSA-65 key")
+    );
+    // Nor one whose ML-DSA-65 signature does not verify.
+    let mut bad = approvals(&signers, digest);
+    let mut pq = bad[2].mlDsaSignature.to_vec();
+    pq[10] ^= 1;
+    bad[2].mlDsaSignature = pq.into();
+    assert!(revert_text(by_validators(&mut host, &module, &new, 12, bad)).contains("ML-DSA-65 signature of"));
+    assert!(read_all(&host).is_empty(), "failed calls leave nothing behind");
+
+    // Both halves from three of four: scheduled, and the stored set keeps every ML-DSA-65 key.
+    by_validators(&mut host, &module, &new, 12, approvals(&signers, digest)).unwrap();
+    assert_eq!(read_all(&host), vec![ScheduledChange { number: 1, activation_height: 12, validators: set_of(&keys) }]);
+
+    // An ed25519 chain refuses ML-DSA-65 keys in a set.
+    let plain: Vec<ValidatorKey> = (0..4).map(|_| ValidatorKey::generate()).collect();
+    let module = ValidatorGovernance::new(CHAIN, &set_of(&plain), None);
+    let mut host = MemoryHost::new();
+    host.block_number = 10;
+    let mut with_pq = infos(&plain);
+    with_pq[0].mlDsaPublicKey = new[0].mlDsaPublicKey.clone();
+    let digest = change_digest(&CHAIN, 1, 12, &with_pq);
+    let refused =
+        by_validators(&mut host, &module, &with_pq, 12, approvals(&[&plain[0], &plain[1], &plain[2]], digest));
+    assert!(revert_text(refused).contains("mlDsaPublicKey must be empty"));
 }

@@ -1,6 +1,8 @@
 //! The Malachite [`Context`] of dsec: heights, validator addresses, block-hash
 //! values, votes, proposals, proposal parts, validator sets with weighted
-//! round-robin proposer selection, and the ed25519 signing scheme.
+//! round-robin proposer selection, and the signing scheme: ed25519, or
+//! ed25519 and ML-DSA-65 together on a chain whose genesis asks for hybrid
+//! consensus signatures (a signature then counts only if both halves verify).
 //!
 //! Every type that travels (votes, proposals, parts, certificates) has a Borsh
 //! encoding, which is what the codecs in [`super::codec`] put on the wire and
@@ -15,7 +17,7 @@ use alloy_primitives::{Address as EthAddress, B256};
 use borsh::{BorshDeserialize, BorshSerialize};
 use dsec_sdk::block::CommitCertificate as SdkCertificate;
 use dsec_sdk::validators as sdk;
-use dsec_sdk::validators::{SignerError, ValidatorSigner};
+use dsec_sdk::validators::{SignerError, ValidatorSigner, verify_ml_dsa};
 use malachitebft_core_types::{
     self as mct, NilOrVal, Round, SignedExtension, SigningScheme, ValidatorProof, VoteExtensionScope, VoteType,
 };
@@ -105,48 +107,122 @@ impl mct::Value for BlockId {
     }
 }
 
-/// An ed25519 signature (64 bytes).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
-pub struct Signature(pub [u8; 64]);
+/// A consensus signature: ed25519 (64 bytes), and on a hybrid chain the
+/// ML-DSA-65 signature (3,309 bytes) over the same bytes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
+pub struct Signature {
+    /// The ed25519 half.
+    pub ed25519: [u8; 64],
+    /// The ML-DSA-65 half (hybrid chains only).
+    pub ml_dsa: Option<Vec<u8>>,
+}
 
-/// An ed25519 public key (32 bytes; validity is checked when it verifies).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
-pub struct PublicKey(pub [u8; 32]);
+impl Signature {
+    /// An ed25519-only signature.
+    pub fn ed25519(bytes: [u8; 64]) -> Self {
+        Self { ed25519: bytes, ml_dsa: None }
+    }
+}
 
-/// A validator's ed25519 signing key, wherever it is kept (in memory or in a
-/// PKCS#11 token): consensus signs only through [`ValidatorSigner`].
+/// A validator's consensus public key: ed25519 (32 bytes), and on a hybrid
+/// chain its ML-DSA-65 key (1,952 bytes). Validity is checked when it verifies.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
+pub struct PublicKey {
+    /// The ed25519 key.
+    pub ed25519: [u8; 32],
+    /// The ML-DSA-65 key (hybrid chains only).
+    pub ml_dsa: Option<Vec<u8>>,
+}
+
+impl PublicKey {
+    /// An ed25519-only key.
+    pub fn ed25519(bytes: [u8; 32]) -> Self {
+        Self { ed25519: bytes, ml_dsa: None }
+    }
+}
+
+/// A validator's signing key, wherever it is kept (in memory or in a PKCS#11
+/// token): consensus signs only through [`ValidatorSigner`], which signs with
+/// both halves when the validator is hybrid.
 #[derive(Clone, Debug)]
-pub struct PrivateKey(pub Arc<dyn ValidatorSigner>);
+pub struct PrivateKey {
+    signer: Arc<dyn ValidatorSigner>,
+    /// FAULT INJECTION FOR TESTS: flip a bit of the ML-DSA-65 half of every vote.
+    corrupt_ml_dsa: bool,
+}
 
 impl PrivateKey {
     /// A key held in memory.
     pub fn local(key: dsec_sdk::validators::ValidatorKey) -> Self {
-        Self(Arc::new(key))
+        Self::new(Arc::new(key))
     }
 
-    /// Sign `message`; fails when the key's token cannot sign now.
+    /// A key signing through `signer`.
+    pub fn new(signer: Arc<dyn ValidatorSigner>) -> Self {
+        Self { signer, corrupt_ml_dsa: false }
+    }
+
+    /// FAULT INJECTION FOR TESTS: this key with the ML-DSA-65 half of every
+    /// vote corrupted (ed25519 halves, proposals and proofs stay valid, so its
+    /// peers hear its votes): a validator whose votes an honest hybrid
+    /// network must not count.
+    pub fn with_corrupt_ml_dsa(self) -> Self {
+        Self { corrupt_ml_dsa: true, ..self }
+    }
+
+    /// The signer behind the key.
+    pub fn signer(&self) -> &Arc<dyn ValidatorSigner> {
+        &self.signer
+    }
+
+    /// Sign `message` (both halves on a hybrid key); fails when the key's token cannot sign now.
     pub fn sign(&self, message: &[u8]) -> Result<Signature, SignerError> {
-        self.0.try_sign(message).map(Signature)
+        let signed = self.signer.sign_consensus(message)?;
+        Ok(Signature { ed25519: signed.ed25519, ml_dsa: signed.ml_dsa })
+    }
+
+    /// Sign a vote's bytes: as [`PrivateKey::sign`], but a key set up with
+    /// [`PrivateKey::with_corrupt_ml_dsa`] damages the ML-DSA-65 half.
+    pub fn sign_vote(&self, message: &[u8]) -> Result<Signature, SignerError> {
+        let mut signature = self.sign(message)?;
+        if self.corrupt_ml_dsa
+            && let Some(byte) = signature.ml_dsa.as_mut().and_then(|s| s.get_mut(7))
+        {
+            *byte ^= 0x01;
+        }
+        Ok(signature)
     }
 
     /// The public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.public_key().0)
+        PublicKey {
+            ed25519: self.signer.public_key().0,
+            ml_dsa: self.signer.ml_dsa_public_key().map(|k| k.as_bytes().to_vec()),
+        }
     }
 
     /// The validator address of this key.
     pub fn address(&self) -> ValidatorAddress {
-        ValidatorAddress(self.0.address().into_array())
+        ValidatorAddress(self.signer.address().into_array())
     }
 }
 
 impl PublicKey {
-    /// Strict ed25519 verification (the same rule as certificate verification in the SDK).
+    /// Verify `signature` over `message`: strict ed25519 (the same rule as
+    /// certificate verification in the SDK) and, for a hybrid key, ML-DSA-65;
+    /// a signature with a half its key does not have is refused.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
-        let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&self.0) else {
+        let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&self.ed25519) else {
             return false;
         };
-        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.0)).is_ok()
+        if key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.ed25519)).is_err() {
+            return false;
+        }
+        match (&self.ml_dsa, &signature.ml_dsa) {
+            (None, None) => true,
+            (Some(key), Some(signature)) => verify_ml_dsa(key, message, signature),
+            _ => false,
+        }
     }
 }
 
@@ -155,30 +231,51 @@ impl PublicKey {
 #[error("{0}")]
 pub struct DecodingError(pub &'static str);
 
-/// The ed25519 signing scheme of dsec validators.
+/// The signing scheme of dsec validators: ed25519, or ed25519 and ML-DSA-65.
+/// Encodings are the ed25519 bytes followed, on a hybrid chain, by the
+/// ML-DSA-65 bytes (64 + 3,309 for a signature, 32 + 1,952 for a key).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ed25519Scheme;
+pub struct ValidatorScheme;
 
-impl SigningScheme for Ed25519Scheme {
+impl SigningScheme for ValidatorScheme {
     type DecodingError = DecodingError;
     type Signature = Signature;
     type PublicKey = PublicKey;
     type PrivateKey = PrivateKey;
 
     fn decode_signature(bytes: &[u8]) -> Result<Signature, DecodingError> {
-        bytes.try_into().map(Signature).map_err(|_| DecodingError("a signature is 64 bytes"))
+        use dsec_sdk::pq::MLDSA65_SIGNATURE_LEN;
+        let (ed, rest) = bytes.split_at_checked(64).ok_or(DecodingError("a signature starts with 64 ed25519 bytes"))?;
+        let ed25519 = ed.try_into().map_err(|_| DecodingError("a signature starts with 64 ed25519 bytes"))?;
+        match rest.len() {
+            0 => Ok(Signature::ed25519(ed25519)),
+            MLDSA65_SIGNATURE_LEN => Ok(Signature { ed25519, ml_dsa: Some(rest.to_vec()) }),
+            _ => Err(DecodingError("a hybrid signature is 64 + 3,309 bytes")),
+        }
     }
 
     fn encode_signature(signature: &Signature) -> Vec<u8> {
-        signature.0.to_vec()
+        let mut out = signature.ed25519.to_vec();
+        out.extend_from_slice(signature.ml_dsa.as_deref().unwrap_or_default());
+        out
     }
 
     fn decode_public_key(bytes: &[u8]) -> Result<PublicKey, DecodingError> {
-        bytes.try_into().map(PublicKey).map_err(|_| DecodingError("a public key is 32 bytes"))
+        use dsec_sdk::pq::MLDSA65_PUBLIC_KEY_LEN;
+        let (ed, rest) =
+            bytes.split_at_checked(32).ok_or(DecodingError("a public key starts with 32 ed25519 bytes"))?;
+        let ed25519 = ed.try_into().map_err(|_| DecodingError("a public key starts with 32 ed25519 bytes"))?;
+        match rest.len() {
+            0 => Ok(PublicKey::ed25519(ed25519)),
+            MLDSA65_PUBLIC_KEY_LEN => Ok(PublicKey { ed25519, ml_dsa: Some(rest.to_vec()) }),
+            _ => Err(DecodingError("a hybrid public key is 32 + 1,952 bytes")),
+        }
     }
 
     fn encode_public_key(public_key: &PublicKey) -> Vec<u8> {
-        public_key.0.to_vec()
+        let mut out = public_key.ed25519.to_vec();
+        out.extend_from_slice(public_key.ml_dsa.as_deref().unwrap_or_default());
+        out
     }
 }
 
@@ -227,7 +324,14 @@ impl ValidatorSet {
             .validators
             .iter()
             .filter(|v| v.power > 0)
-            .map(|v| Validator { address: v.address.into(), public_key: PublicKey(v.public_key.0), power: v.power })
+            .map(|v| Validator {
+                address: v.address.into(),
+                public_key: PublicKey {
+                    ed25519: v.public_key.0,
+                    ml_dsa: v.ml_dsa_public_key.as_ref().map(|k| k.to_vec()),
+                },
+                power: v.power,
+            })
             .collect();
         validators.sort_by_key(|v| v.address);
         let slot_unit = validators.iter().fold(0, |g, v| gcd(g, v.power)).max(1);
@@ -489,7 +593,7 @@ impl mct::Context for DsecContext {
     type Value = BlockId;
     type Vote = Vote;
     type Extension = NoExtension;
-    type SigningScheme = Ed25519Scheme;
+    type SigningScheme = ValidatorScheme;
 
     fn select_proposer<'a>(&self, set: &'a ValidatorSet, height: Height, round: Round) -> &'a Validator {
         // Malachite never starts a height with an empty set (ConsensusReady and
@@ -541,7 +645,7 @@ mod tests {
             .enumerate()
             .map(|(i, p)| {
                 let key = ValidatorKey::from_seed(&[i as u8 + 1; 32]);
-                sdk::Validator { address: key.address(), public_key: key.public_key(), power: *p }
+                key.validator(*p)
             })
             .collect();
         ValidatorSet::from_sdk(&sdk::ValidatorSet::new(members))
@@ -562,6 +666,49 @@ mod tests {
         }
         assert_eq!(counts[&Some(2)], 200);
         assert_eq!(counts[&Some(1)], 100);
+    }
+
+    #[test]
+    fn a_hybrid_vote_counts_only_if_both_halves_verify() {
+        use dsec_sdk::pq::MlDsa65Key;
+        let ctx = DsecContext::new(B256::repeat_byte(7));
+        let key = PrivateKey::local(ValidatorKey::from_seed(&[1; 32]).with_ml_dsa(MlDsa65Key::from_seed(&[2; 32])));
+        let public = key.public_key();
+        let vote = mct::Context::new_prevote(&ctx, Height(5), Round::new(0), NilOrVal::Nil, key.address());
+        let bytes = ctx.vote_signing_bytes(&vote);
+
+        let honest = key.sign_vote(&bytes).unwrap();
+        assert_eq!(honest.ml_dsa.as_ref().map(Vec::len), Some(dsec_sdk::pq::MLDSA65_SIGNATURE_LEN));
+        assert!(public.verify(&bytes, &honest));
+
+        // A valid ed25519 half with a corrupt ML-DSA-65 half does not count.
+        let liar = key.clone().with_corrupt_ml_dsa().sign_vote(&bytes).unwrap();
+        assert_eq!(liar.ed25519, honest.ed25519, "ed25519 is deterministic: the liar's ed25519 half is valid");
+        assert!(!public.verify(&bytes, &liar));
+        // Nor does a signature missing its ML-DSA-65 half, or one for other bytes.
+        assert!(!public.verify(&bytes, &Signature::ed25519(honest.ed25519)));
+        assert!(!public.verify(
+            &ctx.proposal_signing_bytes(&Proposal {
+                height: Height(5),
+                round: Round::new(0),
+                value: BlockId([0; 32]),
+                pol_round: Round::Nil,
+                proposer: key.address(),
+            }),
+            &honest
+        ));
+        // An ed25519-only key refuses a signature that carries an ML-DSA-65 half.
+        assert!(!PublicKey::ed25519(public.ed25519).verify(&bytes, &honest));
+
+        // Encodings round-trip and refuse wrong lengths.
+        let encoded = ValidatorScheme::encode_signature(&honest);
+        assert_eq!(encoded.len(), 64 + 3309);
+        assert_eq!(ValidatorScheme::decode_signature(&encoded).unwrap(), honest);
+        assert!(ValidatorScheme::decode_signature(&encoded[..100]).is_err());
+        let encoded = ValidatorScheme::encode_public_key(&public);
+        assert_eq!(encoded.len(), 32 + 1952);
+        assert_eq!(ValidatorScheme::decode_public_key(&encoded).unwrap(), public);
+        assert!(ValidatorScheme::decode_public_key(&encoded[..40]).is_err());
     }
 
     #[test]

@@ -499,7 +499,11 @@ impl<A: Application> Host<A> {
             signatures: certificate
                 .commit_signatures
                 .iter()
-                .map(|s| CommitSignature { validator: s.address.to_eth(), signature: s.signature.0.to_vec().into() })
+                .map(|s| CommitSignature {
+                    validator: s.address.to_eth(),
+                    signature: s.signature.ed25519.to_vec().into(),
+                    ml_dsa_signature: s.signature.ml_dsa.clone().map(Into::into),
+                })
                 .collect(),
         };
         let span = info_span!("decided", height, round = cert.round);
@@ -537,8 +541,8 @@ impl<A: Application> Host<A> {
                     kind: format!("double-{:?}", a.message.vote_type()).to_lowercase(),
                     first: vote_target(a),
                     second: vote_target(b),
-                    first_signature: a.signature.0.to_vec().into(),
-                    second_signature: b.signature.0.to_vec().into(),
+                    first_signature: a.signature.ed25519.to_vec().into(),
+                    second_signature: b.signature.ed25519.to_vec().into(),
                 });
             }
         }
@@ -551,8 +555,8 @@ impl<A: Application> Host<A> {
                     kind: "double-proposal".into(),
                     first: Some(a.message.value.to_b256()),
                     second: Some(b.message.value.to_b256()),
-                    first_signature: a.signature.0.to_vec().into(),
-                    second_signature: b.signature.0.to_vec().into(),
+                    first_signature: a.signature.ed25519.to_vec().into(),
+                    second_signature: b.signature.ed25519.to_vec().into(),
                 });
             }
         }
@@ -614,10 +618,13 @@ fn raw_decided(block: &Block, cert: &CommitCertificate) -> RawDecidedValue<DsecC
         .signatures
         .iter()
         .filter_map(|s| {
-            let sig: [u8; 64] = s.signature.as_ref().try_into().ok()?;
+            let ed25519: [u8; 64] = s.signature.as_ref().try_into().ok()?;
             Some(ExtendedCommitSignature {
                 address: s.validator.into(),
-                signature: super::context::Signature(sig),
+                signature: super::context::Signature {
+                    ed25519,
+                    ml_dsa: s.ml_dsa_signature.as_ref().map(|b| b.to_vec()),
+                },
                 extension: None,
             })
         })
@@ -667,7 +674,7 @@ mod tests {
     use super::*;
     use crate::ProposedBlock;
     use dsec_sdk::block::{Body, Header};
-    use dsec_sdk::validators::{Validator as SdkValidator, ValidatorSet as SdkSet};
+    use dsec_sdk::validators::ValidatorSet as SdkSet;
 
     #[derive(Debug, thiserror::Error)]
     #[error("not used by this test")]
@@ -726,16 +733,20 @@ mod tests {
         }
     }
 
+    /// A chain whose only validator holds the key of seed `[3; 32]`.
+    fn one_validator() -> (PrivateKey, Arc<OneValidator>) {
+        let validator = dsec_sdk::validators::ValidatorKey::from_seed(&[3; 32]);
+        let set = SdkSet::new(vec![validator.validator(1)]);
+        (PrivateKey::local(validator), Arc::new(OneValidator { set, validated: parking_lot::Mutex::new(0) }))
+    }
+
     fn peer() -> PeerId {
         PeerId::from_bytes(&libp2p::PeerId::random().to_bytes()).expect("a peer id")
     }
 
     #[tokio::test]
     async fn parts_relayed_through_different_peers_form_one_proposal() {
-        let key = PrivateKey::local(dsec_sdk::validators::ValidatorKey::from_seed(&[3; 32]));
-        let public_key = B256::from(key.public_key().0);
-        let set = SdkSet::new(vec![SdkValidator { address: key.address().to_eth(), public_key, power: 1 }]);
-        let app = Arc::new(OneValidator { set, validated: parking_lot::Mutex::new(0) });
+        let (key, app) = one_validator();
         let ctx = DsecContext::new(app.chain_hash());
 
         // The proposer streams a block (Init, data, signed Fin, end of stream).
@@ -784,10 +795,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_proposer_signing_many_variants_of_a_round_gets_two_validated() {
-        let key = PrivateKey::local(dsec_sdk::validators::ValidatorKey::from_seed(&[3; 32]));
-        let public_key = B256::from(key.public_key().0);
-        let set = SdkSet::new(vec![SdkValidator { address: key.address().to_eth(), public_key, power: 1 }]);
-        let app = Arc::new(OneValidator { set, validated: parking_lot::Mutex::new(0) });
+        let (key, app) = one_validator();
         let ctx = DsecContext::new(app.chain_hash());
         let publisher = peer();
         let (network, _unused) = mpsc::channel(16);

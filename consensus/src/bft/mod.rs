@@ -310,11 +310,11 @@ pub async fn run<A: Application>(app: Arc<A>, cfg: BftConfig) -> Result<(), BftE
         },
     };
 
-    let verifier = Box::new(signing::Ed25519Verifier::new(ctx.clone()));
+    let verifier = Box::new(signing::ConsensusVerifier::new(ctx.clone()));
     let (address, consensus_ctx, signer) = match &cfg.validator_key {
         Some(key) => {
             let address = key.address();
-            let signer = signing::Ed25519Signer::new(ctx.clone(), key.clone());
+            let signer = signing::ConsensusSigner::new(ctx.clone(), key.clone());
             (address, ConsensusContext::new_validator(address, verifier, Box::new(signer.clone())), Some(signer))
         }
         None => {

@@ -6,29 +6,37 @@ use malachitebft_app_channel::app::types::core::{SignedMessage, ValidatorProof, 
 use malachitebft_app_channel::{Signer, Verifier};
 use malachitebft_signing::{Error as SigningError, VerificationResult};
 
-/// Signs votes, proposals and proofs with the validator's ed25519 key.
+/// Signs votes, proposals and proofs with the validator's key (both halves on a hybrid chain).
 #[derive(Clone)]
-pub struct Ed25519Signer {
+pub struct ConsensusSigner {
     ctx: DsecContext,
     key: PrivateKey,
 }
 
-impl Ed25519Signer {
+impl ConsensusSigner {
     /// A signer for `key` on the chain of `ctx`.
     pub fn new(ctx: DsecContext, key: PrivateKey) -> Self {
         Self { ctx, key }
     }
 }
 
-impl Ed25519Signer {
+impl ConsensusSigner {
     /// Sign, retrying while the key's token cannot sign (removed, restarting,
     /// a network HSM reconnecting). Malachite stops the engine on a signing
     /// error, so the validator waits instead, as if it were offline, and
     /// catches up by sync once the token answers again.
     async fn sign(&self, message: &[u8]) -> Signature {
+        self.sign_with(message, PrivateKey::sign).await
+    }
+
+    async fn sign_with(
+        &self,
+        message: &[u8],
+        sign: impl Fn(&PrivateKey, &[u8]) -> Result<Signature, dsec_sdk::validators::SignerError>,
+    ) -> Signature {
         let mut delay = std::time::Duration::from_millis(100);
         loop {
-            match self.key.sign(message) {
+            match sign(&self.key, message) {
                 Ok(signature) => return signature,
                 Err(error) => {
                     tracing::error!(%error, retry_in_ms = delay.as_millis() as u64, "cannot sign a consensus message");
@@ -41,9 +49,9 @@ impl Ed25519Signer {
 }
 
 #[async_trait]
-impl Signer<DsecContext> for Ed25519Signer {
+impl Signer<DsecContext> for ConsensusSigner {
     async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<DsecContext, Vote>, SigningError> {
-        let signature = self.sign(&self.ctx.vote_signing_bytes(&vote)).await;
+        let signature = self.sign_with(&self.ctx.vote_signing_bytes(&vote), PrivateKey::sign_vote).await;
         Ok(SignedMessage::new(vote, signature))
     }
 
@@ -74,13 +82,14 @@ impl Signer<DsecContext> for Ed25519Signer {
     }
 }
 
-/// Verifies signatures of other validators (strict ed25519).
+/// Verifies signatures of other validators: strict ed25519, and ML-DSA-65
+/// too for a validator of a hybrid set (a vote counts only if both verify).
 #[derive(Clone)]
-pub struct Ed25519Verifier {
+pub struct ConsensusVerifier {
     ctx: DsecContext,
 }
 
-impl Ed25519Verifier {
+impl ConsensusVerifier {
     /// A verifier for the chain of `ctx`.
     pub fn new(ctx: DsecContext) -> Self {
         Self { ctx }
@@ -92,7 +101,7 @@ fn result(valid: bool) -> Result<VerificationResult, SigningError> {
 }
 
 #[async_trait]
-impl Verifier<DsecContext> for Ed25519Verifier {
+impl Verifier<DsecContext> for ConsensusVerifier {
     async fn verify_signed_vote(
         &self,
         vote: &Vote,
@@ -125,10 +134,11 @@ impl Verifier<DsecContext> for Ed25519Verifier {
         &self,
         proof: &ValidatorProof<DsecContext>,
     ) -> Result<VerificationResult, SigningError> {
-        let Ok(bytes) = <[u8; 32]>::try_from(proof.public_key.as_slice()) else {
+        use malachitebft_core_types::SigningScheme;
+        let Ok(key) = super::context::ValidatorScheme::decode_public_key(&proof.public_key) else {
             return result(false);
         };
         let message = self.ctx.validator_proof_signing_bytes(&proof.public_key, &proof.peer_id);
-        result(PublicKey(bytes).verify(&message, &proof.signature))
+        result(key.verify(&message, &proof.signature))
     }
 }

@@ -538,7 +538,10 @@ mod tests {
                 pol_round: Round::Nil,
             }),
             StreamContent::Data(ProposalPart::Data(b"not a block".to_vec())),
-            StreamContent::Data(ProposalPart::Fin { block_hash: BlockId([1; 32]), signature: Signature([0; 64]) }),
+            StreamContent::Data(ProposalPart::Fin {
+                block_hash: BlockId([1; 32]),
+                signature: Signature::ed25519([0; 64]),
+            }),
             StreamContent::Fin,
         ];
         let (mut streams, publisher, now) = (ProposalStreams::default(), peer(), Instant::now());
@@ -568,7 +571,7 @@ mod tests {
             StreamContent::Data(ProposalPart::Data(data)),
             StreamContent::Data(ProposalPart::Fin {
                 block_hash: BlockId::from(block.header.hash_slow()),
-                signature: Signature([0; 64]),
+                signature: Signature::ed25519([0; 64]),
             }),
             StreamContent::Fin,
         ];

@@ -388,6 +388,7 @@ mod tests {
             signatures: vec![CommitSignature {
                 validator: outsider.address(),
                 signature: outsider.sign(&message).to_vec().into(),
+                ml_dsa_signature: None,
             }],
         };
         assert!(matches!(b.commit_block(proposed.hash, bad), Err(ChainError::Certificate(_))));
@@ -398,6 +399,7 @@ mod tests {
             signatures: vec![CommitSignature {
                 validator: key.address(),
                 signature: key.sign(&message).to_vec().into(),
+                ml_dsa_signature: None,
             }],
         };
         a.commit_block(proposed.hash, cert.clone()).unwrap();

@@ -81,6 +81,7 @@ fn get_validators(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcRe
             "address": v.address,
             "publicKey": v.public_key,
             "power": U64::from(v.power),
+            "mlDsaPublicKey": v.ml_dsa_public_key,
         })).collect::<Vec<_>>(),
     }))
 }
