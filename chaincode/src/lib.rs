@@ -21,6 +21,7 @@
 //! every chain and added by the node with [`Registry::with_module`].
 
 pub mod audit;
+pub mod documents;
 pub mod gas;
 pub mod permissions;
 pub mod provenance;

@@ -7,6 +7,7 @@
 mod audit;
 mod common;
 mod devnet;
+mod docs;
 mod genesis;
 mod jwt;
 mod keys;
@@ -58,6 +59,12 @@ enum Command {
     Validators(validators::ValidatorsArgs),
     /// Permissions: who may send, deploy and connect, module and permission administrators.
     Perm(perm::PermArgs),
+    /// Seal a file to parties by address (ML-KEM-768 + X25519, signed by the sender).
+    Seal(docs::SealArgs),
+    /// Open a sealed document: check its sender's signature, content hash and anchor.
+    Open(docs::OpenArgs),
+    /// Sealed documents: document keys, the on-chain key directory, anchors.
+    Docs(docs::DocsArgs),
 }
 
 fn main() {
@@ -86,6 +93,9 @@ fn main() {
             Command::Provenance(args) => args.run().await,
             Command::Validators(args) => args.run().await,
             Command::Perm(args) => args.run().await,
+            Command::Seal(args) => args.run().await,
+            Command::Open(args) => args.run().await,
+            Command::Docs(args) => args.run().await,
         }
     });
     if let Err(e) = result {

@@ -4,19 +4,22 @@
 
 use dsec_tests::{NodeProcess, run_dsec};
 
-fn dsec(args: &[&str]) -> String {
+/// Run `dsec` and return its output; fail the test if it fails.
+pub(crate) fn dsec(args: &[&str]) -> String {
     let (ok, text) = run_dsec(args);
     assert!(ok, "dsec {args:?} failed:\n{text}");
     text
 }
 
-fn dsec_fails(args: &[&str]) -> String {
+/// Run `dsec` and return its output; fail the test if it succeeds.
+pub(crate) fn dsec_fails(args: &[&str]) -> String {
     let (ok, text) = run_dsec(args);
     assert!(!ok, "dsec {args:?} should fail:\n{text}");
     text
 }
 
-fn account(i: usize) -> (String, String) {
+/// Dev account `i`: its address and private key, as the CLI takes them.
+pub(crate) fn account(i: usize) -> (String, String) {
     let a = &dsec_sdk::dev::dev_accounts()[i];
     (a.address.to_string(), a.private_key.to_string())
 }

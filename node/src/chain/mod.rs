@@ -251,8 +251,10 @@ impl Chain {
         );
         let modules = genesis.enabled_chaincode().map(|(name, _)| name.to_string()).collect();
         let permissions = dsec_chaincode::permissions::Permissions::new(genesis_hash, governance.clone(), modules);
-        let chaincode =
-            chaincode_registry(&genesis)?.with_module(governance.into_module()).with_module(permissions.into_module());
+        let chaincode = chaincode_registry(&genesis)?
+            .with_module(governance.into_module())
+            .with_module(permissions.into_module())
+            .with_module(dsec_chaincode::documents::Documents.into_module());
         let schedule = Schedule::new(genesis.validator_set());
         let chain = Self {
             config: ChainConfig { chaincode: Arc::new(chaincode), ..ChainConfig::new(genesis.chain_id) },
