@@ -165,6 +165,7 @@ mod tests {
         let hybrid = encoded(PrivateKey::local(
             ValidatorKey::from_seed(&[1; 32]).with_ml_dsa(dsec_sdk::pq::MlDsa65Key::from_seed(&[2; 32])),
         ));
+        println!("signed precommit on the wire: ed25519 {plain} bytes, ed25519+ml-dsa-65 {hybrid} bytes");
         // Borsh: the Option tag is there either way; Some adds a u32 length and the signature.
         assert_eq!(
             hybrid - plain,
