@@ -248,6 +248,7 @@ pub(crate) async fn report(client: &RpcClient, id_text: &str) -> eyre::Result<Va
         .logs(json!({ "fromBlock": "0x0", "address": ADDRESS, "topics": [Value::Null, id] }))
         .await
         .map_err(|e| eyre!("cannot read the shipment's events: {e}"))?;
+    let documents = anchored_documents(client, id).await?;
     let status = ["unknown", "created", "in-transit", "delivered"].get(s.status as usize).copied().unwrap_or("unknown");
     let route: Vec<Value> = legs
         .iter()
@@ -316,5 +317,35 @@ pub(crate) async fn report(client: &RpcClient, id_text: &str) -> eyre::Result<Va
         "totalKgCO2e": carbon.totalKg,
         "trail": steps,
         "events": events,
+        "documents": documents,
     }))
+}
+
+/// The sealed documents anchored on the shipment (`dsec docs anchor --shipment`):
+/// kind, envelope and content hashes, sender, recipients' key ids, and where.
+async fn anchored_documents(client: &RpcClient, id: B256) -> eyre::Result<Vec<Value>> {
+    use dsec_sdk::documents::IDocuments::DocumentAnchored;
+    let logs = client
+        .logs(json!({
+            "fromBlock": "0x0",
+            "address": dsec_sdk::documents::ADDRESS,
+            "topics": [DocumentAnchored::SIGNATURE_HASH, Value::Null, id],
+        }))
+        .await
+        .map_err(|e| eyre!("cannot read the shipment's documents: {e}"))?;
+    Ok(logs
+        .iter()
+        .filter_map(|l| {
+            let e = DocumentAnchored::decode_log_data(&l.inner.data).ok()?;
+            Some(json!({
+                "kind": e.kind,
+                "envelopeHash": e.envelopeHash,
+                "contentHash": e.contentHash,
+                "sender": e.sender,
+                "recipients": e.recipients,
+                "blockNumber": l.block_number,
+                "transactionHash": l.transaction_hash,
+            }))
+        })
+        .collect())
 }

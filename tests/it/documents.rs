@@ -35,7 +35,38 @@ async fn a_customs_declaration_sealed_to_three_parties_is_anchored_and_opened_by
     let err = dsec_fails(&["seal", &path(work, "doc1.key"), "--to", &outsider, "--rpc", rpc]);
     assert!(err.contains("no published document key"), "{err}");
 
-    // The shipper (dev account 0) seals the declaration to the three by address.
+    // The shipper (dev account 0, also the provenance administrator) registers
+    // itself and creates shipment PO-4711.
+    let (shipper, _) = account(0);
+    dsec(&["provenance", "party", "--party", &shipper, "--role", "shipper", "--name", "Maker BV", "--rpc", rpc]);
+    let (consignee, _) = account(2);
+    dsec(&["provenance", "party", "--party", &consignee, "--role", "consignee", "--name", "Importer", "--rpc", rpc]);
+    dsec(&[
+        "provenance",
+        "create",
+        "--shipment",
+        "PO-4711",
+        "--consignee",
+        &consignee,
+        "--origin",
+        "NLRTM",
+        "--destination",
+        "SGSIN",
+        "--goods",
+        "40 pallets of transformers",
+        "--hs-code",
+        "850440",
+        "--declared-value",
+        "250000",
+        "--weight-kg",
+        "12000",
+        "--leg",
+        "NLRTM:SGSIN:sea:15000",
+        "--rpc",
+        rpc,
+    ]);
+
+    // The shipper seals the declaration to the three by address.
     let declaration = b"Customs declaration C88 for PO-4711: 40 pallets of transformers, HS 850440, EUR 250,000\n";
     std::fs::write(work.join("declaration.txt"), declaration).unwrap();
     let sealed = path(work, "declaration.sealed");
@@ -64,6 +95,13 @@ async fn a_customs_declaration_sealed_to_three_parties_is_anchored_and_opened_by
         dsec_fails(&["docs", "anchor", &sealed, "--kind", "customs-declaration", "--shipment", "PO-9", "--rpc", rpc]);
     assert!(err.contains("the envelope is about"), "{err}");
     dsec(&["docs", "anchor", &sealed, "--kind", "customs-declaration", "--rpc", rpc]);
+    // The shipment's report lists the document beside its events.
+    let report: serde_json::Value =
+        serde_json::from_str(&dsec(&["provenance", "report", "--shipment", "PO-4711", "--rpc", rpc])).unwrap();
+    let listed = &report["documents"][0];
+    assert_eq!(listed["kind"], "customs-declaration");
+    assert_eq!(listed["recipients"].as_array().unwrap().len(), 3);
+    assert_eq!(report["documents"].as_array().unwrap().len(), 1);
     let err = dsec_fails(&["docs", "anchor", &sealed, "--kind", "customs-declaration", "--rpc", rpc]);
     assert!(err.contains("already anchored"), "{err}");
     let shown: serde_json::Value = serde_json::from_str(&dsec(&["docs", "show", &sealed, "--rpc", rpc])).unwrap();
