@@ -15,7 +15,10 @@ use crate::store::Retention;
 use dsec_consensus::DevSealerConfig;
 use dsec_consensus::bft::{BftParams, ByzantineConfig, Multiaddr, Trigger};
 use dsec_genesis::{Genesis, GenesisError};
-use dsec_sdk::keyfile::{KeyError, open_validator_signer, read_key};
+use dsec_sdk::keyfile::{KeyError, open_validator_signer, read_account_key, read_key};
+use dsec_sdk::pq::MlDsa65Key;
+use dsec_sdk::tx::AccountKey;
+use dsec_sdk::validators::{HybridSigner, ValidatorSigner};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,10 @@ pub struct FileConfig {
     pub genesis: Option<PathBuf>,
     /// Path of this validator's key file (required to produce blocks).
     pub validator_key: Option<PathBuf>,
+    /// On a chain with hybrid consensus signatures, the ML-DSA-65 key of a
+    /// validator whose ed25519 key is in a PKCS#11 token (tokens do not hold
+    /// ML-DSA keys yet): an ML-DSA-65 key file from `dsec keys new --scheme ml-dsa-65`.
+    pub validator_ml_dsa_key: Option<PathBuf>,
     /// JSON-RPC listen address (HTTP and WebSocket).
     pub rpc_addr: Option<SocketAddr>,
     /// Prometheus metrics listen address.
@@ -566,6 +573,16 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
         .map(open_validator_signer)
         .transpose()
         .map_err(|source| ConfigError::Key { field: "validator_key", source })?;
+    let validator_key = match (validator_key, &file.validator_ml_dsa_key) {
+        (key, None) => key,
+        (None, Some(_)) => {
+            return Err(ConfigError::Invalid {
+                field: "validator_ml_dsa_key",
+                message: "pairs with validator_key, which is not set".into(),
+            });
+        }
+        (Some(key), Some(path)) => Some(with_ml_dsa_key(key, path)?),
+    };
     let consensus = match &file.p2p {
         Some(p2p) => Some(consensus_settings(
             p2p,
@@ -603,6 +620,24 @@ pub fn resolve(mut file: FileConfig, flags: Overrides) -> Result<Resolved, Confi
         metrics_addr: file.metrics_addr,
     };
     Ok(Resolved { settings, log_level: file.log_level.unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string()) })
+}
+
+/// `key` (in a token) paired with the ML-DSA-65 key in the key file `path`.
+fn with_ml_dsa_key(
+    key: std::sync::Arc<dyn ValidatorSigner>,
+    path: &Path,
+) -> Result<std::sync::Arc<dyn ValidatorSigner>, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid { field: "validator_ml_dsa_key", message };
+    if key.ml_dsa_public_key().is_some() {
+        return Err(invalid("validator_key already holds an ML-DSA-65 half: remove validator_ml_dsa_key".into()));
+    }
+    let account =
+        read_account_key(path).map_err(|source| ConfigError::Key { field: "validator_ml_dsa_key", source })?;
+    let AccountKey::MlDsa65(signer) = account else {
+        return Err(invalid(format!("{} is a {} key, not ML-DSA-65", path.display(), account.scheme())));
+    };
+    let ml_dsa = MlDsa65Key::from_seed(signer.key().seed());
+    Ok(std::sync::Arc::new(HybridSigner::new(key, ml_dsa)))
 }
 
 /// The Byzantine behaviour the test-only flags ask for, if any.
@@ -815,6 +850,40 @@ mod tests {
         let text = cfg.to_toml().unwrap();
         assert!(!text.contains("[sealer]") && !text.contains("allowlist"), "empty settings are left out:\n{text}");
         assert_eq!(toml::from_str::<FileConfig>(&text).unwrap(), cfg);
+    }
+
+    #[test]
+    fn an_ml_dsa_key_file_pairs_with_a_validator_key_that_has_no_ml_dsa_half() {
+        use dsec_sdk::validators::ValidatorKey;
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = dir.path().join("genesis.json");
+        let devnet = dsec_genesis::devnet::generate(&dsec_genesis::devnet::DevnetSpec::default());
+        std::fs::write(&genesis, devnet.genesis.to_json_pretty()).unwrap();
+        let (plain, hybrid, pq) = (dir.path().join("v.key"), dir.path().join("h.key"), dir.path().join("pq.key"));
+        dsec_sdk::keyfile::write_key(&plain, &ValidatorKey::generate()).unwrap();
+        dsec_sdk::keyfile::write_key(&hybrid, &ValidatorKey::generate_hybrid()).unwrap();
+        let account = AccountKey::MlDsa65(dsec_sdk::tx::MlDsaSigner::new(MlDsa65Key::generate()));
+        dsec_sdk::keyfile::write_account_key(&pq, &account).unwrap();
+        let config = |key: Option<&Path>, ml_dsa: &Path| FileConfig {
+            data_dir: Some(dir.path().into()),
+            genesis: Some(genesis.clone()),
+            validator_key: key.map(Path::to_path_buf),
+            validator_ml_dsa_key: Some(ml_dsa.to_path_buf()),
+            ..Default::default()
+        };
+        let paired = resolve(config(Some(&plain), &pq), Overrides::default()).unwrap();
+        let signer = paired.settings.validator_key.unwrap();
+        assert_eq!(signer.ml_dsa_public_key().map(|k| k.as_bytes().to_vec()), {
+            let AccountKey::MlDsa65(s) = &account else { unreachable!() };
+            Some(s.key().public_key().as_bytes().to_vec())
+        });
+        assert!(signer.try_sign_ml_dsa(b"vote").unwrap().is_some());
+        let err = resolve(config(None, &pq), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("validator_ml_dsa_key") && err.contains("validator_key"), "{err}");
+        let err = resolve(config(Some(&hybrid), &pq), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("already holds an ML-DSA-65 half"), "{err}");
+        let err = resolve(config(Some(&plain), &plain), Overrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::Key { field: "validator_ml_dsa_key", .. }), "{err}");
     }
 
     #[test]

@@ -319,7 +319,7 @@ fn check_signature_scheme(
     let scheme = genesis.consensus_signatures;
     match (scheme.is_hybrid(), key.ml_dsa_public_key()) {
         (true, None) => Err(NodeError::Settings(format!(
-            "this chain's consensus signatures are {scheme}, but the validator key {} has no ML-DSA-65 half (generate a hybrid key with `dsec keys generate --pq`; a key in a PKCS#11 token cannot hold ML-DSA-65 yet)",
+            "this chain's consensus signatures are {scheme}, but the validator key {} has no ML-DSA-65 half (generate a hybrid key with `dsec keys generate --pq`, or pair a key in a PKCS#11 token with an ML-DSA-65 key file through validator_ml_dsa_key)",
             key.address()
         ))),
         (false, Some(_)) => Err(NodeError::Settings(format!(

@@ -17,6 +17,17 @@ fn field(out: &str, label: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_validator_whose_key_is_in_softhsm_proposes_and_votes() {
+    validator_in_softhsm(false).await;
+}
+
+/// On a hybrid chain the token holds the ed25519 half and the ML-DSA-65 half
+/// comes from a key file (`validator_ml_dsa_key`): tokens hold no ML-DSA keys.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hybrid_validator_whose_ed25519_key_is_in_softhsm_proposes_and_votes() {
+    validator_in_softhsm(true).await;
+}
+
+async fn validator_in_softhsm(hybrid: bool) {
     let dir = tempfile::tempdir().unwrap();
     let hsm = SoftHsm::init(&dir.path().join("hsm"), "dsec-validators", "4711-test");
     let uri = hsm.uri("validator-3");
@@ -35,7 +46,7 @@ async fn a_validator_whose_key_is_in_softhsm_proposes_and_votes() {
     // old key file stays its network identity ([p2p] node_key), which the
     // genesis lists as a permitted node: peers no longer derive it from its
     // consensus key.
-    let mut network = Network::prepare(dir.path(), 4);
+    let mut network = Network::prepare_with(dir.path(), 4, if hybrid { &["--pq"] } else { &[] });
     let node3_key = network.dir.join("node3").join("validator.key");
     let (ok, shown) = run_dsec(&["keys", "show", &node3_key.display().to_string()]);
     assert!(ok, "{shown}");
@@ -45,6 +56,20 @@ async fn a_validator_whose_key_is_in_softhsm_proposes_and_votes() {
         serde_json::from_str(&std::fs::read_to_string(&genesis_path).unwrap()).unwrap();
     genesis["validators"][3]["publicKey"] = serde_json::json!(public_key);
     genesis["permissions"]["nodes"] = serde_json::json!([peer_id]);
+    if hybrid {
+        let pq_key = network.dir.join("node3").join("ml-dsa.key");
+        let (ok, out) = run_dsec(&["keys", "new", "--scheme", "ml-dsa-65", "--out", &pq_key.display().to_string()]);
+        assert!(ok, "{out}");
+        genesis["validators"][3]["mlDsaPublicKey"] = serde_json::json!(field(&out, "ml-dsa-65"));
+        // Without the ML-DSA-65 half, the token's key cannot sign for a hybrid chain.
+        std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();
+        let config = network.configs[3].display().to_string();
+        let (ok, out) = run_dsec_with_env(&["node", "--config", &config, "--validator-key", &uri], &hsm.env());
+        assert!(!ok && out.contains("has no ML-DSA-65 half"), "{out}");
+        let text = std::fs::read_to_string(&network.configs[3]).unwrap();
+        let line = format!("validator_ml_dsa_key = {:?}\n", pq_key.display().to_string());
+        std::fs::write(&network.configs[3], format!("{line}{text}")).unwrap();
+    }
     std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis).unwrap()).unwrap();
     dsec_tests::set_config_keys(
         &network.configs[3],
@@ -80,8 +105,11 @@ async fn a_validator_whose_key_is_in_softhsm_proposes_and_votes() {
         let commit: serde_json::Value =
             client.call("dsec_getCommit", vec![serde_json::json!(format!("0x{n:x}"))]).await.expect("dsec_getCommit");
         let signers = commit["signatures"].as_array().expect("signatures");
-        if signers.iter().any(|s| s["validator"].as_str().is_some_and(|v| v.eq_ignore_ascii_case(&address))) {
+        if let Some(ours) =
+            signers.iter().find(|s| s["validator"].as_str().is_some_and(|v| v.eq_ignore_ascii_case(&address)))
+        {
             signed += 1;
+            assert_eq!(ours.get("mlDsaSignature").is_some(), hybrid, "height {n}: {ours}");
         }
     }
     assert!(proposed >= 1, "the token's validator proposed none of {head} blocks");
