@@ -14,6 +14,7 @@
 //! namespace, so no two files import each other.
 
 pub mod auth;
+mod bounded;
 pub mod client_limits;
 pub mod convert;
 
@@ -585,7 +586,7 @@ fn new_context(chain: Arc<Chain>, config: RpcConfig) -> Arc<RpcContext> {
     Arc::new(RpcContext {
         chain,
         filters: filter_store::Filters::new(config.max_filters, config.max_filters_per_client),
-        subscriptions: context::Bounded::new(config.max_subscriptions, "subscriptions open"),
+        subscriptions: bounded::Bounded::new(config.max_subscriptions, "subscriptions open"),
         receipt_waiters: receipts::ReceiptWaiters::new(config.max_waiting_sends),
         config,
         client_version: format!("dsec/v{}/rust", env!("CARGO_PKG_VERSION")),

@@ -7,7 +7,7 @@
 //! waiting requests cost a hash-map entry each and no CPU until their block
 //! commits or their timeout fires.
 
-use super::context::{Bounded, Place};
+use super::bounded::{Bounded, Place};
 use super::{RpcContext, RpcResult, internal};
 use alloy_primitives::B256;
 use dsec_sdk::block::RpcReceipt;
