@@ -189,6 +189,12 @@ pub async fn start(settings: NodeSettings) -> Result<RunningNode, NodeError> {
     );
     let head = chain.head();
     info!(genesis = %chain.genesis_hash(), head = head.header.number, hash = %head.hash, "chain opened");
+    if let Some(key) = &settings.validator_key {
+        // A validator that joined by governance is checked against the set it
+        // signs now, as a genesis validator was against the genesis above.
+        let next = head.header.number.saturating_add(1);
+        check_signature_scheme(&settings.genesis, &chain.validators_at(next), key.as_ref())?;
+    }
 
     let rpc = rpc::start(settings.rpc_addr, chain.clone(), settings.rpc.clone())
         .await
@@ -309,8 +315,8 @@ async fn start_consensus(
 }
 
 /// A validator key fits the chain's consensus signatures: on a hybrid chain
-/// it has an ML-DSA-65 half (the one the genesis lists, if it is a genesis
-/// validator), on an ed25519 chain it has none.
+/// it has an ML-DSA-65 half (the one `validators` lists, if it is a member),
+/// on an ed25519 chain it has none.
 fn check_signature_scheme(
     genesis: &dsec_genesis::Genesis,
     validators: &dsec_sdk::validators::ValidatorSet,
@@ -328,7 +334,7 @@ fn check_signature_scheme(
         ))),
         (true, Some(public)) => match validators.get(&key.address()).and_then(|v| v.ml_dsa_public_key.as_ref()) {
             Some(listed) if listed.as_ref() != public.as_bytes() => Err(NodeError::Settings(format!(
-                "the ML-DSA-65 public key of validator key {} differs from the one the genesis lists for it",
+                "the ML-DSA-65 public key of validator key {} differs from the one its validator set lists for it: its votes would be refused",
                 key.address()
             ))),
             _ => Ok(()),

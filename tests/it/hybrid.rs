@@ -9,7 +9,7 @@ use crate::governance::{certificate, validators_at};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::validators::CertificateError;
-use dsec_tests::{Network, Wallet, read_validator_key};
+use dsec_tests::{Network, Wallet, read_validator_key, run_dsec};
 use std::time::Duration;
 
 async fn genesis_hash(client: &RpcClient) -> B256 {
@@ -48,6 +48,15 @@ async fn a_hybrid_network_finalises_survives_a_crash_and_syncs_a_full_node() {
     let genesis: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("genesis.json")).unwrap()).unwrap();
     assert_eq!(genesis["consensusSignatures"], "ed25519+ml-dsa-65");
+    // Validator 3's key with another ML-DSA-65 half is refused before the node starts.
+    let key_path = dir.path().join("node3").join("validator.key");
+    let mut key: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&key_path).unwrap()).unwrap();
+    key["mlDsaSecretKey"] = serde_json::json!(format!("0x{}", "42".repeat(32)));
+    let wrong = dir.path().join("wrong-ml-dsa.key");
+    std::fs::write(&wrong, key.to_string()).unwrap();
+    let config = network.configs[3].display().to_string();
+    let (ok, out) = run_dsec(&["node", "--config", &config, "--validator-key", &wrong.display().to_string()]);
+    assert!(!ok && out.contains("differs from the one its validator set lists"), "{out}");
     for i in 0..4 {
         network.restart(i, &[]);
     }
