@@ -123,9 +123,22 @@ mod tests {
         };
         let per_mib = time(&calldata, decode);
         let per_word = per_mib / (1 << 15);
-        for (what, mean, price) in
-            rows.into_iter().chain([("decoding calldata, per word", per_word, CALLDATA_WORD_GAS)])
-        {
+        // What `documents.publishKey` checks before it stores a key: the ML-KEM-768
+        // modulus check, the X25519 small-order check and the key id.
+        let document_keys: Vec<(Vec<u8>, [u8; 32])> = (0..300)
+            .map(|_| {
+                let key = dsec_sdk::envelope::RecipientKey::generate();
+                (key.public_key().mlkem().as_bytes().to_vec(), *key.public_key().x25519())
+            })
+            .collect();
+        let check_key = |(mlkem, x25519): &(Vec<u8>, [u8; 32])| {
+            dsec_sdk::envelope::RecipientPublicKey::from_parts(mlkem, x25519).is_ok_and(|k| !k.key_id().is_zero())
+        };
+        let key_check = time(&document_keys, check_key);
+        for (what, mean, price) in rows.into_iter().chain([
+            ("decoding calldata, per word", per_word, CALLDATA_WORD_GAS),
+            ("documents.publishKey key check", key_check, crate::documents::KEY_CHECK_GAS),
+        ]) {
             let worth = mean.as_secs_f64() * 1e6 * GAS_PER_MICROSECOND as f64;
             println!("{what:40} {:>9.3} µs  worth {worth:>8.1} gas  priced {price:>6}", mean.as_secs_f64() * 1e6);
         }
