@@ -36,7 +36,7 @@
 //! The Solidity interface is `chaincode/sol/IDocuments.sol`.
 
 use crate::storage::{load_u64, load_word, slot, store_u64, store_word};
-use crate::{Call, Chaincode, Failure, Host, ModuleConfig};
+use crate::{Call, Chaincode, Failure, Host};
 use alloy::sol_types::{SolCall, SolEvent};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use dsec_sdk::envelope::RecipientPublicKey;
@@ -108,15 +108,7 @@ fn unpack_meta(meta: U256) -> (Address, u64, u8, u8) {
 pub struct Documents;
 
 impl Documents {
-    /// Build the module from its genesis configuration (it takes no settings).
-    pub fn from_config(config: &ModuleConfig) -> Result<Arc<dyn Chaincode>, String> {
-        if !config.settings.is_null() && config.settings.as_object().is_none_or(|o| !o.is_empty()) {
-            return Err("the documents module takes no settings".into());
-        }
-        Ok(Arc::new(Self))
-    }
-
-    /// The module as a registry entry (for a node that adds it as a system module).
+    /// The module as a registry entry: a system module the node adds to every chain.
     pub fn into_module(self) -> Arc<dyn Chaincode> {
         Arc::new(self)
     }

@@ -189,16 +189,17 @@ enum DocsCommand {
 impl DocsArgs {
     /// Run the operation.
     pub(crate) async fn run(self) -> eyre::Result<()> {
-        if let DocsCommand::Keygen { out } = &self.op {
-            let key = RecipientKey::generate();
-            write_recipient_key(out, &key)?;
-            println!("key id     {}\nwrote      {}", key.key_id(), out.display());
-            return Ok(());
-        }
-        let c = client(&self.rpc)?;
+        // Keygen needs no node; every other operation reads or writes the chain.
+        let node = || client(&self.rpc);
         match self.op {
-            DocsCommand::Keygen { .. } => Ok(()),
+            DocsCommand::Keygen { out } => {
+                let key = RecipientKey::generate();
+                write_recipient_key(&out, &key)?;
+                println!("key id     {}\nwrote      {}", key.key_id(), out.display());
+                Ok(())
+            }
             DocsCommand::Publish { doc_key } => {
+                let c = node()?;
                 let account = parse_key(self.key.as_deref(), "--key")?;
                 let key = read_recipient_key(&doc_key)?;
                 let public = key.public_key();
@@ -216,11 +217,13 @@ impl DocsArgs {
                 Ok(())
             }
             DocsCommand::Key { party } => {
+                let c = node()?;
                 let (_, x25519, version, key_id) = published(&c, party).await?;
                 println!("party      {party}\nkey id     {key_id}\nversion    {version}\nx25519     {x25519}");
                 Ok(())
             }
             DocsCommand::Anchor { file, kind, about } => {
+                let c = node()?;
                 if !is_valid_kind(&kind) {
                     bail!(
                         "--kind {kind:?}: 1 to 64 characters of a-z, 0-9, '-' and '.' (bill-of-lading, customs-declaration, certificate-of-origin, audit-batch, other)"
@@ -260,6 +263,7 @@ impl DocsArgs {
                 Ok(())
             }
             DocsCommand::Show { document, sender } => {
+                let c = node()?;
                 let (hash, envelope, sender) = match document.parse::<B256>() {
                     Ok(hash) => {
                         let sender =

@@ -163,7 +163,6 @@ fn print_account(key: &AccountKey) {
     println!("scheme     {}\naddress    {}", key.scheme(), key.address());
     if let AccountKey::MlDsa65(signer) = key {
         let public = signer.key().public_key().as_bytes();
-        println!("public key {} bytes, 0x{}…", public.len(), alloy_primitives::hex::encode(&public[..16]));
         println!("ml-dsa-65  0x{}", alloy_primitives::hex::encode(public));
     }
 }

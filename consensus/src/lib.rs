@@ -12,7 +12,7 @@
 pub mod bft;
 
 use alloy_primitives::{Address, B256, Bytes};
-use dsec_sdk::block::{Block, CommitCertificate, CommitSignature};
+use dsec_sdk::block::{Block, CommitCertificate};
 use dsec_sdk::validators::{SignerError, ValidatorSet, ValidatorSigner};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -190,14 +190,7 @@ impl<A: Application> DevSealer<A> {
             height,
             round: 0,
             block_hash: proposed.hash,
-            signatures: vec![{
-                let signed = key.sign_consensus(&message)?;
-                CommitSignature {
-                    validator: key.address(),
-                    signature: signed.ed25519.to_vec().into(),
-                    ml_dsa_signature: signed.ml_dsa.map(Into::into),
-                }
-            }],
+            signatures: vec![key.sign_consensus(&message)?.into_commit_signature(key.address())],
         };
         app.commit_block(proposed.hash, certificate).map_err(SealerError::App)?;
         Ok(proposed)

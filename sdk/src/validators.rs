@@ -12,7 +12,7 @@
 //! under the context [`CONSENSUS_ML_DSA_CONTEXT`]). A record finalised by
 //! such a chain stays unforgeable for an adversary who breaks ed25519 later.
 
-use crate::block::CommitCertificate;
+use crate::block::{CommitCertificate, CommitSignature};
 use crate::pq::{MlDsa65Key, MlDsa65PublicKey};
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
@@ -25,9 +25,10 @@ use std::sync::Arc;
 pub const CONSENSUS_ML_DSA_CONTEXT: &[u8] = b"dsec/consensus/v1";
 
 /// Verify the ML-DSA-65 half of a hybrid consensus signature.
+/// (The backend checks both lengths; the key is not copied into an owned type first.)
 pub fn verify_ml_dsa(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
-    MlDsa65PublicKey::from_bytes(public_key)
-        .is_ok_and(|key| key.verify(message, CONSENSUS_ML_DSA_CONTEXT, signature).is_ok())
+    use crate::pq::{Backend, DefaultBackend};
+    DefaultBackend::mldsa65_verify(public_key, message, CONSENSUS_ML_DSA_CONTEXT, signature).is_ok()
 }
 
 /// Most members a validator set may have (genesis and governance changes).
@@ -243,6 +244,17 @@ pub struct ConsensusSignature {
     pub ml_dsa: Option<Vec<u8>>,
 }
 
+impl ConsensusSignature {
+    /// This signature of a precommit as `validator`'s entry in a commit certificate.
+    pub fn into_commit_signature(self, validator: Address) -> CommitSignature {
+        CommitSignature {
+            validator,
+            signature: self.ed25519.to_vec().into(),
+            ml_dsa_signature: self.ml_dsa.map(Into::into),
+        }
+    }
+}
+
 /// A validator whose ed25519 key is kept elsewhere (a PKCS#11 token) and
 /// whose ML-DSA-65 key is held in memory: tokens do not hold ML-DSA keys yet.
 #[derive(Debug)]
@@ -391,7 +403,6 @@ impl ValidatorKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::CommitSignature;
 
     fn set_of(keys: &[ValidatorKey]) -> ValidatorSet {
         ValidatorSet::new(keys.iter().map(|k| k.validator(1)).collect())
@@ -405,14 +416,7 @@ mod tests {
             block_hash: block,
             signatures: keys
                 .iter()
-                .map(|k| {
-                    let signature = k.sign_consensus(&msg).unwrap();
-                    CommitSignature {
-                        validator: k.address(),
-                        signature: signature.ed25519.to_vec().into(),
-                        ml_dsa_signature: signature.ml_dsa.map(Into::into),
-                    }
-                })
+                .map(|k| k.sign_consensus(&msg).unwrap().into_commit_signature(k.address()))
                 .collect(),
         }
     }
@@ -452,22 +456,12 @@ mod tests {
 #[cfg(test)]
 mod hybrid_tests {
     use super::*;
-    use crate::block::CommitSignature;
 
     fn hybrid_cert(keys: &[ValidatorKey], chain: B256, block: B256) -> (ValidatorSet, CommitCertificate) {
         let set = ValidatorSet::new(keys.iter().map(|k| k.validator(1)).collect());
         let msg = CommitCertificate::signing_bytes(&chain, 3, 0, &block);
-        let signatures = keys[..3]
-            .iter()
-            .map(|k| {
-                let s = k.sign_consensus(&msg).unwrap();
-                CommitSignature {
-                    validator: k.address(),
-                    signature: s.ed25519.to_vec().into(),
-                    ml_dsa_signature: s.ml_dsa.map(Into::into),
-                }
-            })
-            .collect();
+        let signatures =
+            keys[..3].iter().map(|k| k.sign_consensus(&msg).unwrap().into_commit_signature(k.address())).collect();
         (set, CommitCertificate { height: 3, round: 0, block_hash: block, signatures })
     }
 

@@ -53,6 +53,17 @@ pub(crate) async fn wait_for_height(network: &Network, nodes: &[usize], target: 
     }
 }
 
+/// The chain stops: after 2 s to settle, validators 0 and 1 gain at most one
+/// block (one in flight) over `watch`. Returns the height it stopped at.
+pub(crate) async fn assert_halted(network: &Network, watch: Duration, why: &str) -> u64 {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let halted = height(&network.client(0)).await;
+    tokio::time::sleep(watch).await;
+    let still = height(&network.client(0)).await.max(height(&network.client(1)).await);
+    assert!(still <= halted + 1, "{why}, yet height went {halted} -> {still}");
+    still
+}
+
 /// Every node in `nodes` has the same block hash and state root at heights 1..=up_to.
 async fn assert_same_chain(network: &Network, nodes: &[usize], up_to: u64) {
     for n in 1..=up_to {
@@ -102,11 +113,7 @@ async fn four_validators_agree_and_survive_crashes_and_restarts() {
 
     // Two killed: the chain halts, with no fork between the survivors.
     network.kill9(2);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let halted = height(&network.client(0)).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let still = height(&network.client(0)).await.max(height(&network.client(1)).await);
-    assert!(still <= halted + 1, "two of four validators down: no quorum, yet height went {halted} -> {still}");
+    let still = assert_halted(&network, Duration::from_secs(4), "two of four validators down: no quorum").await;
 
     // One returns: the chain resumes.
     network.restart(2, &[]);

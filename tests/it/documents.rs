@@ -5,7 +5,7 @@
 //! signature, the content hash and the anchor; a party it was not sealed to
 //! cannot, and a flipped bit anywhere in the file is detected.
 
-use crate::operator_cli::{account, dsec, dsec_fails};
+use crate::operator_cli::{account, create_po_4711, dsec, dsec_fails};
 use dsec_tests::{NodeProcess, run_dsec};
 use std::path::Path;
 
@@ -41,30 +41,7 @@ async fn a_customs_declaration_sealed_to_three_parties_is_anchored_and_opened_by
     dsec(&["provenance", "party", "--party", &shipper, "--role", "shipper", "--name", "Maker BV", "--rpc", rpc]);
     let (consignee, _) = account(2);
     dsec(&["provenance", "party", "--party", &consignee, "--role", "consignee", "--name", "Importer", "--rpc", rpc]);
-    dsec(&[
-        "provenance",
-        "create",
-        "--shipment",
-        "PO-4711",
-        "--consignee",
-        &consignee,
-        "--origin",
-        "NLRTM",
-        "--destination",
-        "SGSIN",
-        "--goods",
-        "40 pallets of transformers",
-        "--hs-code",
-        "850440",
-        "--declared-value",
-        "250000",
-        "--weight-kg",
-        "12000",
-        "--leg",
-        "NLRTM:SGSIN:sea:15000",
-        "--rpc",
-        rpc,
-    ]);
+    create_po_4711(rpc, &account(0).1, &consignee, &["NLRTM:SGSIN:sea:15000"]);
 
     // The shipper seals the declaration to the three by address.
     let declaration = b"Customs declaration C88 for PO-4711: 40 pallets of transformers, HS 850440, EUR 250,000\n";

@@ -4,7 +4,7 @@
 //! certificates checked offline in their hybrid form, and a validator whose
 //! ML-DSA-65 halves are corrupt (its votes must not count).
 
-use crate::bft::{block, height, sync_a_full_node, wait_for_height};
+use crate::bft::{assert_halted, block, height, sync_a_full_node, wait_for_height};
 use crate::governance::{certificate, validators_at};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use dsec_sdk::client::RpcClient;
@@ -111,11 +111,7 @@ async fn a_vote_with_a_valid_ed25519_but_a_bad_ml_dsa_signature_does_not_count()
     // Two honest validators and the liar hold three of four ed25519 keys, but
     // only two valid hybrid votes: the chain must stop.
     network.kill9(2);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let halted = height(&network.client(0)).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let still = height(&network.client(0)).await.max(height(&network.client(1)).await);
-    assert!(still <= halted + 1, "the liar's votes made a quorum: height went {halted} -> {still}");
+    let still = assert_halted(&network, Duration::from_secs(6), "the liar's votes made a quorum").await;
 
     // The honest validator returns: the chain resumes without the liar.
     network.restart(2, &[]);

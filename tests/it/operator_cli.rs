@@ -18,6 +18,39 @@ pub(crate) fn dsec_fails(args: &[&str]) -> String {
     text
 }
 
+/// Create shipment PO-4711 (40 pallets of transformers, Rotterdam to
+/// Singapore) to `consignee` along `legs`, signed by the shipper's key.
+pub(crate) fn create_po_4711(rpc: &str, shipper_key: &str, consignee: &str, legs: &[&str]) {
+    let mut args = vec![
+        "provenance",
+        "create",
+        "--shipment",
+        "PO-4711",
+        "--consignee",
+        consignee,
+        "--origin",
+        "NLRTM",
+        "--destination",
+        "SGSIN",
+        "--goods",
+        "40 pallets of transformers",
+        "--hs-code",
+        "850440",
+        "--declared-value",
+        "250000",
+        "--weight-kg",
+        "12000",
+        "--key",
+        shipper_key,
+        "--rpc",
+        rpc,
+    ];
+    for leg in legs {
+        args.extend(["--leg", leg]);
+    }
+    dsec(&args);
+}
+
 /// Dev account `i`: its address and private key, as the CLI takes them.
 pub(crate) fn account(i: usize) -> (String, String) {
     let a = &dsec_sdk::dev::dev_accounts()[i];
@@ -41,34 +74,7 @@ async fn provenance_journey_and_report() {
     let err =
         dsec_fails(&["provenance", "party", "--party", &shipper, "--role", "pirate", "--name", "x", "--rpc", rpc]);
     assert!(err.contains("--role \"pirate\""), "{err}");
-    dsec(&[
-        "provenance",
-        "create",
-        "--shipment",
-        "PO-4711",
-        "--consignee",
-        &consignee,
-        "--origin",
-        "NLRTM",
-        "--destination",
-        "SGSIN",
-        "--goods",
-        "40 pallets of transformers",
-        "--hs-code",
-        "850440",
-        "--declared-value",
-        "250000",
-        "--weight-kg",
-        "12000",
-        "--leg",
-        "NLRTM:MYPKG:sea:15000",
-        "--leg",
-        "MYPKG:SGSIN:road:230",
-        "--key",
-        &shipper_key,
-        "--rpc",
-        rpc,
-    ]);
+    create_po_4711(rpc, &shipper_key, &consignee, &["NLRTM:MYPKG:sea:15000", "MYPKG:SGSIN:road:230"]);
     // Only the custodian may hand over.
     let err = dsec_fails(&[
         "provenance",

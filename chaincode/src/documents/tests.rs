@@ -11,7 +11,7 @@ const CONSIGNEE: Address = Address::repeat_byte(0xc0);
 const STRANGER: Address = Address::repeat_byte(0x02);
 
 fn module() -> Arc<dyn Chaincode> {
-    Documents::from_config(&ModuleConfig::default()).unwrap()
+    Documents.into_module()
 }
 
 fn reason_of(f: Failure) -> String {
@@ -311,10 +311,7 @@ fn meta_words_pack_and_unpack() {
 }
 
 #[test]
-fn settings_are_refused() {
-    let config = ModuleConfig { settings: serde_json::json!({"maxRecipients": 3}), ..ModuleConfig::default() };
-    assert!(Documents::from_config(&config).is_err());
-    let config = ModuleConfig { settings: serde_json::json!({}), ..ModuleConfig::default() };
-    assert_eq!(Documents::from_config(&config).unwrap().address(), ADDRESS);
+fn the_system_module_is_named_and_placed() {
+    assert_eq!(module().address(), ADDRESS);
     assert_eq!(module().name(), "documents");
 }

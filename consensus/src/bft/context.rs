@@ -170,11 +170,6 @@ impl PrivateKey {
         Self { corrupt_ml_dsa: true, ..self }
     }
 
-    /// The signer behind the key.
-    pub fn signer(&self) -> &Arc<dyn ValidatorSigner> {
-        &self.signer
-    }
-
     /// Sign `message` (both halves on a hybrid key); fails when the key's token cannot sign now.
     pub fn sign(&self, message: &[u8]) -> Result<Signature, SignerError> {
         let signed = self.signer.sign_consensus(message)?;
