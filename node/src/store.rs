@@ -635,16 +635,21 @@ impl Store {
 
     /// Blocks in `[from, to]` that may hold logs matching all the given
     /// constraints (an address from `addresses`, and for each topic position a
-    /// topic from its list); empty constraints match every block.
+    /// topic from its list), read from the log index: at most `limit` blocks.
+    /// A constraint that alone matches more than `limit` blocks does not narrow
+    /// the search and is left to the per-block filter; `None` when no
+    /// constraint narrows it (the caller scans the range, or refuses to).
     pub fn log_candidate_blocks(
         &self,
         from: u64,
         to: u64,
         addresses: &[Address],
         topics: &[Vec<B256>],
+        limit: usize,
     ) -> Result<Option<BTreeSet<u64>>, StoreError> {
         let mut result: Option<BTreeSet<u64>> = None;
-        let mut constrain = |set: BTreeSet<u64>| {
+        let mut constrain = |set: Option<BTreeSet<u64>>| {
+            let Some(set) = set else { return };
             result = Some(match result.take() {
                 None => set,
                 Some(prev) => prev.intersection(&set).copied().collect(),
@@ -653,19 +658,27 @@ impl Store {
         if !addresses.is_empty() {
             let keys: Vec<Vec<u8>> =
                 addresses.iter().map(|a| [&[LOG_KIND_ADDRESS][..], a.as_slice()].concat()).collect();
-            constrain(self.blocks_with_any(&keys, from, to)?);
+            constrain(self.blocks_with_any(&keys, from, to, limit)?);
         }
         for (pos, list) in topics.iter().enumerate().take(4) {
             if list.is_empty() {
                 continue;
             }
             let keys: Vec<Vec<u8>> = list.iter().map(|t| [&[1 + pos as u8][..], t.as_slice()].concat()).collect();
-            constrain(self.blocks_with_any(&keys, from, to)?);
+            constrain(self.blocks_with_any(&keys, from, to, limit)?);
         }
         Ok(result)
     }
 
-    fn blocks_with_any(&self, keys: &[Vec<u8>], from: u64, to: u64) -> Result<BTreeSet<u64>, StoreError> {
+    /// The blocks in `[from, to]` indexed under any of `keys`; `None` once
+    /// they are more than `limit`.
+    fn blocks_with_any(
+        &self,
+        keys: &[Vec<u8>],
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Option<BTreeSet<u64>>, StoreError> {
         let mut blocks = BTreeSet::new();
         for key in keys {
             let start = with_block(key, from);
@@ -679,9 +692,12 @@ impl Store {
                     break;
                 }
                 blocks.insert(n);
+                if blocks.len() > limit {
+                    return Ok(None);
+                }
             }
         }
-        Ok(blocks)
+        Ok(Some(blocks))
     }
 
     /// The state at the head (plain state, one point read per key).

@@ -221,16 +221,24 @@ impl RpcContext {
             }
             return Err(invalid_params("invalid block range params: fromBlock is after toBlock"));
         }
-        if to - from >= self.config.max_logs_block_range {
-            return Err(server_error(format!(
-                "query exceeds max block range {}; narrow fromBlock..toBlock",
-                self.config.max_logs_block_range
-            )));
-        }
+        // The log index answers a filter by address or topic over any range, as
+        // long as it narrows the search to at most `max_logs_block_range`
+        // blocks (a shipment's or a tenant's events over the whole chain); a
+        // filter it cannot narrow scans, and its range is bounded instead.
         let addresses: Vec<Address> = filter.address.iter().copied().collect();
         let topics: Vec<Vec<B256>> = filter.topics.iter().map(|t| t.iter().copied().collect()).collect();
-        let candidates: Vec<u64> = match store.log_candidate_blocks(from, to, &addresses, &topics).map_err(store_err)? {
+        let limit = usize::try_from(self.config.max_logs_block_range).unwrap_or(usize::MAX);
+        let candidates: Vec<u64> = match store
+            .log_candidate_blocks(from, to, &addresses, &topics, limit)
+            .map_err(store_err)?
+        {
             Some(set) => set.into_iter().collect(),
+            None if to - from >= self.config.max_logs_block_range => {
+                return Err(server_error(format!(
+                    "query exceeds max block range {}: narrow fromBlock..toBlock, or filter by an address or topic that occurs in fewer blocks",
+                    self.config.max_logs_block_range
+                )));
+            }
             None => (from..=to).collect(),
         };
         let mut out = Vec::new();
