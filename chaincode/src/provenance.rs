@@ -39,7 +39,8 @@ use std::sync::Arc;
 use IProvenance::IProvenanceCalls as Calls;
 use IProvenance::{Leg, TrailEntry};
 pub use dsec_sdk::chaincode::provenance::{
-    ADDRESS, ATTESTATION_DOMAIN, DEVICE_DOMAIN, IProvenance, attestation_digest, device_registration_digest,
+    ADDRESS, ATTESTATION_DOMAIN, DEVICE_DOMAIN, IProvenance, MODE_AIR, MODE_INLAND_WATERWAY, MODE_RAIL, MODE_ROAD,
+    MODE_SEA, attestation_digest, device_registration_digest, emission_factor, leg_carbon_kg,
 };
 
 /// The most legs a shipment's route may have.
@@ -55,17 +56,6 @@ pub const ROLE_PORT_OPERATOR: u8 = 3;
 pub const ROLE_CUSTOMS: u8 = 4;
 /// Role: consignee (receives shipments).
 pub const ROLE_CONSIGNEE: u8 = 5;
-
-/// Transport mode: road.
-pub const MODE_ROAD: u8 = 1;
-/// Transport mode: rail.
-pub const MODE_RAIL: u8 = 2;
-/// Transport mode: sea.
-pub const MODE_SEA: u8 = 3;
-/// Transport mode: air.
-pub const MODE_AIR: u8 = 4;
-/// Transport mode: inland waterway.
-pub const MODE_INLAND_WATERWAY: u8 = 5;
 
 /// Shipment status: created, still with the shipper.
 pub const STATUS_CREATED: u8 = 1;
@@ -121,28 +111,6 @@ pub const TRAIL_REROUTED: u8 = 9;
 const MAX_LAT_E7: i64 = 900_000_000;
 /// Largest longitude × 10^7 a GPS reading may carry.
 const MAX_LON_E7: i64 = 1_800_000_000;
-
-/// Emission factor of a transport mode in grams CO2e per tonne-km (`None`
-/// for an unknown mode): road 62, rail 22, sea 8, air 602, inland waterway 31.
-pub fn emission_factor(mode: u8) -> Option<u64> {
-    match mode {
-        MODE_ROAD => Some(62),
-        MODE_RAIL => Some(22),
-        MODE_SEA => Some(8),
-        MODE_AIR => Some(602),
-        MODE_INLAND_WATERWAY => Some(31),
-        _ => None,
-    }
-}
-
-/// kg CO2e of carrying `weight_kg` over `distance_km` by `mode`:
-/// `distance_km × weight_kg × factor / 1_000_000`, rounded down (`None` for an
-/// unknown mode).
-pub fn leg_carbon_kg(distance_km: u32, weight_kg: u32, mode: u8) -> Option<u64> {
-    let factor = u128::from(emission_factor(mode)?);
-    let grams_per_kilo_tonne = u128::from(distance_km).checked_mul(u128::from(weight_kg))?.checked_mul(factor)?;
-    u64::try_from(grams_per_kilo_tonne / 1_000_000).ok()
-}
 
 /// Whether `code` is a well-formed UN/LOCODE: two letters A-Z (the country)
 /// then three characters from A-Z and 2-9.

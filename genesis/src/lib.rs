@@ -501,6 +501,16 @@ impl Genesis {
     pub fn hash(&self) -> B256 {
         self.header().hash_slow()
     }
+
+    /// What proof bundles of this chain are verified against
+    /// ([`dsec_sdk::proof::verify`]): its genesis hash, chain id and initial validator set.
+    pub fn trust_root(&self) -> dsec_sdk::proof::TrustRoot {
+        dsec_sdk::proof::TrustRoot {
+            genesis_hash: self.hash(),
+            chain_id: self.chain_id,
+            validators: self.validator_set(),
+        }
+    }
 }
 
 fn bytes_is_empty(b: &Bytes) -> bool {

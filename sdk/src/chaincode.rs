@@ -76,6 +76,45 @@ pub mod provenance {
     /// Where the module lives.
     pub const ADDRESS: Address = address!("0x00000000000000000000000000000000da5ec002");
 
+    /// Transport mode: road.
+    pub const MODE_ROAD: u8 = 1;
+    /// Transport mode: rail.
+    pub const MODE_RAIL: u8 = 2;
+    /// Transport mode: sea.
+    pub const MODE_SEA: u8 = 3;
+    /// Transport mode: air.
+    pub const MODE_AIR: u8 = 4;
+    /// Transport mode: inland waterway.
+    pub const MODE_INLAND_WATERWAY: u8 = 5;
+
+    /// Emission factor of a transport mode in grams CO2e per tonne-km (`None`
+    /// for an unknown mode): road 62, rail 22, sea 8, air 602, inland waterway 31.
+    pub fn emission_factor(mode: u8) -> Option<u64> {
+        match mode {
+            MODE_ROAD => Some(62),
+            MODE_RAIL => Some(22),
+            MODE_SEA => Some(8),
+            MODE_AIR => Some(602),
+            MODE_INLAND_WATERWAY => Some(31),
+            _ => None,
+        }
+    }
+
+    /// kg CO2e of carrying `weight_kg` over `distance_km` by `mode`:
+    /// `distance_km × weight_kg × factor / 1_000_000`, rounded down (`None` for an
+    /// unknown mode).
+    pub fn leg_carbon_kg(distance_km: u32, weight_kg: u32, mode: u8) -> Option<u64> {
+        let factor = u128::from(emission_factor(mode)?);
+        let grams_per_kilo_tonne = u128::from(distance_km).checked_mul(u128::from(weight_kg))?.checked_mul(factor)?;
+        u64::try_from(grams_per_kilo_tonne / 1_000_000).ok()
+    }
+
+    /// A shipment id from what people write: 32 bytes of hex as they are, any
+    /// other text (a purchase-order number such as `PO-4711`) by its keccak-256.
+    pub fn shipment_id(text: &str) -> B256 {
+        text.parse::<B256>().unwrap_or_else(|_| keccak256(text.as_bytes()))
+    }
+
     /// Domain tag of attestation digests (keccak-256 of this text is the first word).
     pub const ATTESTATION_DOMAIN: &str = "dsec.provenance.attestation.v2";
 

@@ -110,6 +110,12 @@ impl RpcClient {
         Ok(gas.to())
     }
 
+    /// `dsec_getTransactionProof`: the proof bundle of a committed transaction
+    /// (`None` when the node has not committed it).
+    pub async fn transaction_proof(&self, hash: B256) -> Result<Option<crate::proof::Bundle>, RpcClientError> {
+        self.inner.request("dsec_getTransactionProof", rpc_params![hash]).await
+    }
+
     /// `eth_getLogs` with a raw filter object.
     pub async fn logs(&self, filter: serde_json::Value) -> Result<Vec<Log>, RpcClientError> {
         self.inner.request("eth_getLogs", rpc_params![filter]).await

@@ -10,6 +10,7 @@
 //! - [`pq`]: post-quantum signatures (ML-DSA-65) and key encapsulation (ML-KEM-768);
 //! - [`envelope`]: sealed documents (ML-KEM-768 + X25519, AES-256-GCM, signed by the sender);
 //! - [`documents`]: the on-chain key directory and document anchors (the `documents` module's binding);
+//! - [`proof`]: proof bundles — a transaction's inclusion and finality, checked offline against the genesis;
 //! - [`client`]: a typed JSON-RPC client for a dsec (or any Ethereum) node.
 
 pub mod block;
@@ -23,6 +24,7 @@ pub mod keyfile;
 pub mod keystore;
 pub mod merkle;
 pub mod pq;
+pub mod proof;
 pub mod state;
 pub mod tx;
 pub mod validators;
