@@ -45,7 +45,7 @@ use std::time::Duration;
 
 /// Every method the node serves, in a fixed order (new methods go at the
 /// end, so that corpus files keep naming the same method).
-pub(crate) const METHODS: [&str; 55] = [
+pub(crate) const METHODS: [&str; 56] = [
     "web3_clientVersion",
     "web3_sha3",
     "net_version",
@@ -101,6 +101,7 @@ pub(crate) const METHODS: [&str; 55] = [
     "perm_getAccountsAllowlist",
     "perm_getNodesAllowlist",
     "eth_sendRawTransactionSync",
+    "dsec_getTransactionProof",
 ];
 
 /// The methods, the runtime that runs them, and what exists on their chain.

@@ -728,6 +728,7 @@ mod rpc_params {
             call("dsec_getCommit", r#"["0x1"]"#),
             call("dsec_getValidators", r#"["0xffffffffffffffff"]"#),
             call("dsec_getEvidence", ""),
+            call("dsec_getTransactionProof", r#"["$tx0"]"#),
             call("eth_getBalance", "not json at all"),
         ]
     }

@@ -2,7 +2,8 @@
 //! its accessors. Its work is split by concern into the files beside this one:
 //! admission of transactions into the mempool (`admission.rs`), block
 //! production (`build.rs`), validation and commit of decided blocks
-//! (`validate.rs`), the validator-set schedule (`schedule.rs`), and the
+//! (`validate.rs`), the validator-set schedule (`schedule.rs`), proof bundles
+//! of committed transactions (`proof.rs`), and the
 //! [`dsec_consensus::Application`] interface through which consensus (the dev
 //! sealer or the BFT engine) drives it (`application.rs`).
 
@@ -10,6 +11,7 @@ mod admission;
 mod application;
 mod build;
 mod permissions;
+mod proof;
 mod schedule;
 mod validate;
 

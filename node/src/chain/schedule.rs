@@ -13,7 +13,7 @@ use tracing::info;
 /// scheduled by the governance module in committed state.
 #[derive(Debug)]
 pub(super) struct Schedule {
-    sets: BTreeMap<u64, ValidatorSet>,
+    pub(super) sets: BTreeMap<u64, ValidatorSet>,
     /// Number of governance changes loaded.
     changes: u64,
 }

@@ -1,7 +1,7 @@
 //! The `dsec_` JSON-RPC methods, for what Ethereum's namespaces have no word
 //! for: a block's commit certificate, the validator set at a height, recorded
-//! misbehaviour evidence, the genesis hash, the mempool size and who may
-//! transact.
+//! misbehaviour evidence, a transaction's proof bundle, the genesis hash, the
+//! mempool size and who may transact.
 
 use super::{RpcContext, RpcResult, one, param_error, store_err};
 use alloy_primitives::{B256, U64};
@@ -16,6 +16,8 @@ pub(super) fn register(module: &mut RpcModule<RpcContext>) -> Result<(), Registe
     module.register_method("dsec_getValidators", get_validators)?;
     // Evidence lists can be long: read them on the blocking pool.
     module.register_blocking_method("dsec_getEvidence", |p, ctx, ext| get_evidence(p, &ctx, &ext))?;
+    // A proof reads a block's transactions and receipts and builds two tries: the blocking pool.
+    module.register_blocking_method("dsec_getTransactionProof", |p, ctx, ext| get_transaction_proof(p, &ctx, &ext))?;
     module.register_method("dsec_genesisHash", genesis_hash)?;
     module.register_method("dsec_mempoolSize", mempool_size)?;
     module.register_method("dsec_permissions", permissions)?;
@@ -91,6 +93,17 @@ fn get_evidence(params: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResu
     let mut seq = params.sequence();
     let height: Option<U64> = seq.optional_next().map_err(|e| param_error("block number", e))?;
     ctx.chain.store().evidence(height.map(|h| h.to::<u64>())).map_err(store_err)
+}
+
+/// The proof bundle (`dsec-proof/1`) of a committed transaction, or null
+/// for a transaction this node has not committed.
+fn get_transaction_proof(
+    params: Params<'_>,
+    ctx: &RpcContext,
+    _: &Extensions,
+) -> RpcResult<Option<dsec_sdk::proof::Bundle>> {
+    let hash: B256 = one(&params, "transaction hash")?;
+    ctx.chain.transaction_proof(&hash).map_err(store_err)
 }
 
 fn genesis_hash(_: Params<'_>, ctx: &RpcContext, _: &Extensions) -> RpcResult<B256> {

@@ -695,6 +695,7 @@ mod tests {
             "dsec_getCommit",
             "dsec_getValidators",
             "dsec_getEvidence",
+            "dsec_getTransactionProof",
             "dsec_genesisHash",
             "dsec_mempoolSize",
             "dsec_permissions",
