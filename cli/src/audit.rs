@@ -1,6 +1,8 @@
-//! `dsec audit`: anchor a file of audit-log lines, write a proof that one line
-//! belongs to an anchored batch, and verify such a proof (offline, and on
-//! chain when a node is given).
+//! `dsec audit`: anchor a file of audit-log lines, write a proof bundle that
+//! one line belongs to an anchored batch *and* that the anchor is final
+//! (line → Merkle root → `Anchored` event → receipt → certificate →
+//! validator-set lineage), and verify it offline against the genesis file (or
+//! ask a node with `--rpc`).
 
 use crate::common::{DEFAULT_RPC_URL, client, parse_key};
 use alloy::sol_types::{SolCall, SolEvent};
@@ -9,9 +11,9 @@ use clap::Subcommand;
 use dsec_sdk::chaincode::audit::{ADDRESS, IAuditAnchor, tenant_id};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::merkle;
+use dsec_sdk::proof::{AuditLine, Bundle};
 use dsec_sdk::tx::AccountKey;
 use eyre::{WrapErr, bail, eyre};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// `dsec audit` subcommands.
@@ -31,7 +33,8 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         key: Option<String>,
     },
-    /// Write a proof that line N of FILE belongs to an anchored batch.
+    /// Write a proof bundle that line N of FILE belongs to an anchored batch and that
+    /// the anchor is final; `dsec verify` or `dsec audit verify --genesis` checks it offline.
     Prove {
         /// The anchored file.
         file: PathBuf,
@@ -51,11 +54,14 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Check a proof offline, and against a node with --rpc.
+    /// Check a line proof: offline against the genesis file, or by asking a node with --rpc.
     Verify {
-        /// The proof file.
+        /// The proof bundle written by `dsec audit prove`.
         proof: PathBuf,
-        /// JSON-RPC URL to check the anchor on chain.
+        /// The chain's genesis file: check the proof offline, trusting no node.
+        #[arg(long, required_unless_present = "rpc")]
+        genesis: Option<PathBuf>,
+        /// JSON-RPC URL of a node to check the anchor on chain instead.
         #[arg(long)]
         rpc: Option<String>,
     },
@@ -74,61 +80,34 @@ impl AuditCommand {
                 );
             }
             Self::Prove { file, line, tenant, seq, rpc, out } => {
-                let c = client(&rpc)?;
-                let proof = prove(Some(&c), &tenant, &file, line, seq).await?;
-                let json = serde_json::to_string_pretty(&proof)?;
-                match out {
-                    Some(path) => {
-                        std::fs::write(&path, json).wrap_err_with(|| format!("cannot write {}", path.display()))?;
-                        println!("wrote {}", path.display());
-                    }
-                    None => println!("{json}"),
-                }
+                let bundle = prove(&client(&rpc)?, &tenant, &file, line, seq).await?;
+                crate::proof::write(out.as_deref(), &bundle)?;
             }
-            Self::Verify { proof, rpc } => {
-                let text =
-                    std::fs::read_to_string(&proof).wrap_err_with(|| format!("cannot read {}", proof.display()))?;
-                let parsed: LineProof =
-                    serde_json::from_str(&text).map_err(|e| eyre!("{}: not a line proof: {e}", proof.display()))?;
-                let c = rpc.as_deref().map(client).transpose()?;
-                let verified = verify(&parsed, c.as_ref()).await?;
-                if !verified.offline {
-                    bail!("invalid: the line does not hash to the proof's root");
+            Self::Verify { proof, genesis, rpc } => match (genesis, rpc) {
+                (Some(genesis), _) => {
+                    let verified = crate::proof::verify_file(&proof, &genesis)?;
+                    let Some(line) = &verified.audit_line else {
+                        bail!("{}: a valid bundle, but it makes no audit-line claim", proof.display())
+                    };
+                    println!(
+                        "valid: line {} is in anchor {} of tenant {:?}, final in block {} (offline, against the genesis)",
+                        line.line, line.seq, line.tenant, line.block
+                    );
+                    print!("{}", dsec_sdk::proof::explain::summary(&verified));
                 }
-                match verified.on_chain {
-                    Some((block, time)) => println!(
-                        "valid: line {} is in anchor {} of tenant {:?}, anchored in block {block} at unix time {time}",
-                        parsed.line, parsed.seq, parsed.tenant
-                    ),
-                    None => println!(
-                        "valid offline: line {} hashes to root {} (give --rpc to check the anchor on chain)",
-                        parsed.line, parsed.root
-                    ),
+                (None, Some(rpc)) => {
+                    let bundle = crate::proof::read(&proof)?;
+                    let (block, time, seq, claim) = verify_on_chain(&bundle, &client(&rpc)?).await?;
+                    println!(
+                        "valid: line {} is in anchor {seq} of tenant {:?}, anchored in block {block} at unix time {time} (as the node at {rpc} reports)",
+                        claim.line, claim.tenant
+                    );
                 }
-            }
+                (None, None) => bail!("give --genesis GENESIS.json to check offline, or --rpc URL to ask a node"),
+            },
         }
         Ok(())
     }
-}
-
-/// A proof that one line belongs to an anchored batch.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct LineProof {
-    /// Tenant id as declared (the on-chain id is its keccak-256).
-    pub(crate) tenant: String,
-    /// Sequence number of the anchor (1 for the tenant's first).
-    pub(crate) seq: u64,
-    /// Line number in the file, from 1.
-    pub(crate) line: u64,
-    /// The line's text.
-    pub(crate) text: String,
-    /// Number of lines in the batch.
-    pub(crate) line_count: u64,
-    /// Merkle root of the batch.
-    pub(crate) root: B256,
-    /// The audit path (RFC 6962).
-    pub(crate) proof: Vec<B256>,
 }
 
 /// The lines of a file (without their line endings) and their leaf hashes.
@@ -169,76 +148,97 @@ pub(crate) async fn anchor(
     Ok((log.seq, log.anchorHash, root))
 }
 
-/// Find the anchor of `root` for `tenant` among the Anchored events.
-async fn find_seq(client: &RpcClient, tenant: &str, root: &B256) -> eyre::Result<u64> {
+/// The anchor transaction of `root` for `tenant` (of anchor `seq` when given),
+/// and the position of its `Anchored` event among the transaction's logs,
+/// found through the node's log index (any age of chain).
+async fn find_anchor(client: &RpcClient, tenant: &str, root: &B256, seq: Option<u64>) -> eyre::Result<(B256, u64)> {
+    let seq_topic = seq.map(|s| B256::from(alloy_primitives::U256::from(s)));
     let filter = serde_json::json!({
         "fromBlock": "0x0",
         "address": ADDRESS,
-        "topics": [IAuditAnchor::Anchored::SIGNATURE_HASH, tenant_id(tenant)],
+        "topics": [IAuditAnchor::Anchored::SIGNATURE_HASH, tenant_id(tenant), seq_topic],
     });
     let logs = client.logs(filter).await.map_err(|e| eyre!("cannot search anchors: {e}"))?;
-    logs.iter()
-        .filter_map(|l| IAuditAnchor::Anchored::decode_log_data(l.data()).ok())
-        .find(|a| a.root == *root)
-        .map(|a| a.seq)
-        .ok_or_else(|| eyre!("no anchor of tenant {tenant:?} has this file's root {root}"))
+    let log = logs
+        .iter()
+        .find(|l| IAuditAnchor::Anchored::decode_log_data(l.data()).is_ok_and(|a| a.root == *root))
+        .ok_or_else(|| match seq {
+            Some(s) => eyre!("anchor {s} of tenant {tenant:?} does not have this file's root {root}"),
+            None => eyre!("no anchor of tenant {tenant:?} has this file's root {root}"),
+        })?;
+    let tx = log.transaction_hash.ok_or_else(|| eyre!("the node returned an anchor without its transaction"))?;
+    let receipt = client
+        .receipt(tx)
+        .await
+        .map_err(|e| eyre!("cannot read the anchor's receipt: {e}"))?
+        .ok_or_else(|| eyre!("the anchor transaction {tx} has no receipt"))?;
+    let position = receipt
+        .inner
+        .logs()
+        .iter()
+        .position(|l| l.log_index == log.log_index)
+        .ok_or_else(|| eyre!("the anchor's event is not in its receipt"))?;
+    Ok((tx, position as u64))
 }
 
-/// Build the proof of line `line` (from 1) of `file`.
+/// The proof bundle of line `line` (from 1) of `file`: the anchor
+/// transaction's inclusion and finality, narrowed to its `Anchored` event,
+/// with the line's Merkle path to the anchored root.
 pub(crate) async fn prove(
-    client: Option<&RpcClient>,
+    client: &RpcClient,
     tenant: &str,
     file: &Path,
     line: u64,
     seq: Option<u64>,
-) -> eyre::Result<LineProof> {
+) -> eyre::Result<Bundle> {
     let (lines, leaves) = read_lines(file)?;
     if line == 0 || line > lines.len() as u64 {
         bail!("--line {line}: the file has lines 1 to {}", lines.len());
     }
     let root = merkle::root(&leaves).ok_or_else(|| eyre!("empty file"))?;
-    let seq = match (seq, client) {
-        (Some(s), _) => s,
-        (None, Some(c)) => find_seq(c, tenant, &root).await?,
-        (None, None) => bail!("give --seq, or --rpc to look the anchor up"),
-    };
+    let (tx, log) = find_anchor(client, tenant, &root, seq).await?;
     let index = (line - 1) as usize;
-    let proof = merkle::proof(&leaves, index).ok_or_else(|| eyre!("line out of range"))?;
-    Ok(LineProof {
+    let path = merkle::proof(&leaves, index).ok_or_else(|| eyre!("line out of range"))?;
+    let mut bundle = crate::proof::fetch(client, tx).await?;
+    crate::proof::narrow(&mut bundle, log)?;
+    bundle.labels.insert(tenant_id(tenant), tenant.to_string());
+    bundle.audit_line = Some(AuditLine {
         tenant: tenant.to_string(),
-        seq,
         line,
         text: lines[index].clone(),
         line_count: leaves.len() as u64,
-        root,
-        proof,
-    })
+        path,
+        transaction: 0,
+    });
+    Ok(bundle)
 }
 
-/// What verification established.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Verified {
-    /// The proof is consistent with its root.
-    pub(crate) offline: bool,
-    /// The chain's anchor has this root and size and the module accepts the line (when checked).
-    pub(crate) on_chain: Option<(u64, u64)>,
-}
-
-/// Verify a proof offline, and against the chain when a client is given.
-pub(crate) async fn verify(proof: &LineProof, client: Option<&RpcClient>) -> eyre::Result<Verified> {
-    let leaf = merkle::leaf_hash(proof.text.as_bytes());
-    let offline = merkle::verify(&proof.root, &leaf, proof.line.saturating_sub(1), proof.line_count, &proof.proof);
-    if !offline {
-        return Ok(Verified { offline, on_chain: None });
+/// Check a line proof against a node instead of the genesis: the anchor the
+/// bundle's receipt names must be the chain's, with the same root and size,
+/// and the module must accept the line. Returns the anchor's block, time and number.
+async fn verify_on_chain(bundle: &Bundle, client: &RpcClient) -> eyre::Result<(u64, u64, u64, AuditLine)> {
+    let claim = bundle.audit_line.clone().ok_or_else(|| eyre!("the bundle makes no audit-line claim"))?;
+    let tx = usize::try_from(claim.transaction)
+        .ok()
+        .and_then(|i| bundle.transactions.get(i))
+        .ok_or_else(|| eyre!("the claim names a transaction the bundle does not hold"))?;
+    let (_, _, logs) = dsec_sdk::proof::decode_receipt(&tx.receipt).map_err(|e| eyre!("invalid: {e}"))?;
+    let id = tenant_id(&claim.tenant);
+    let anchor = logs
+        .iter()
+        .filter(|l| l.address == ADDRESS && l.topics().get(1) == Some(&id))
+        .find_map(|l| IAuditAnchor::Anchored::decode_log_data(&l.data).ok())
+        .ok_or_else(|| eyre!("invalid: the bundle's receipt anchors nothing for tenant {:?}", claim.tenant))?;
+    let leaf = merkle::leaf_hash(claim.text.as_bytes());
+    if !merkle::verify(&anchor.root, &leaf, claim.line.saturating_sub(1), claim.line_count, &claim.path) {
+        bail!("invalid: the line does not hash to the anchored root {}", anchor.root);
     }
-    let Some(client) = client else { return Ok(Verified { offline, on_chain: None }) };
-    let id = tenant_id(&proof.tenant);
-    let anchored = view(client, &IAuditAnchor::anchorOfCall { tenant: id, seq: proof.seq }).await?;
-    if anchored.root != proof.root || anchored.lineCount != proof.line_count {
+    let anchored = view(client, &IAuditAnchor::anchorOfCall { tenant: id, seq: anchor.seq }).await?;
+    if anchored.root != anchor.root || anchored.lineCount != claim.line_count {
         bail!(
-            "anchor {} of tenant {:?} has root {} over {} lines, not this proof's",
-            proof.seq,
-            proof.tenant,
+            "invalid: anchor {} of tenant {:?} has root {} over {} lines on chain, not this proof's",
+            anchor.seq,
+            claim.tenant,
             anchored.root,
             anchored.lineCount
         );
@@ -247,15 +247,15 @@ pub(crate) async fn verify(proof: &LineProof, client: Option<&RpcClient>) -> eyr
         client,
         &IAuditAnchor::verifyLineCall {
             tenant: id,
-            seq: proof.seq,
+            seq: anchor.seq,
             leaf,
-            index: proof.line - 1,
-            proof: proof.proof.clone(),
+            index: claim.line - 1,
+            proof: claim.path.clone(),
         },
     )
     .await?;
     if !accepted {
-        bail!("the audit module rejects this proof");
+        bail!("invalid: the audit module rejects this proof");
     }
-    Ok(Verified { offline, on_chain: Some((anchored.blockNumber, anchored.timestamp)) })
+    Ok((anchored.blockNumber, anchored.timestamp, anchor.seq, claim))
 }

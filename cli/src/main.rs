@@ -14,6 +14,7 @@ mod keys;
 mod load;
 mod node;
 mod perm;
+mod proof;
 mod provenance;
 mod send;
 mod settle;
@@ -59,6 +60,10 @@ enum Command {
     Validators(validators::ValidatorsArgs),
     /// Permissions: who may send, deploy and connect, module and permission administrators.
     Perm(perm::PermArgs),
+    /// Write the proof bundle of a transaction (or of one of its events): inclusion and finality.
+    Proof(proof::ProofArgs),
+    /// Check a proof bundle offline against the chain's genesis file, and print what it proves.
+    Verify(proof::VerifyArgs),
     /// Seal a file to parties by address (ML-KEM-768 + X25519, signed by the sender).
     Seal(docs::SealArgs),
     /// Open a sealed document: check its sender's signature, content hash and anchor.
@@ -93,6 +98,8 @@ fn main() {
             Command::Provenance(args) => args.run().await,
             Command::Validators(args) => args.run().await,
             Command::Perm(args) => args.run().await,
+            Command::Proof(args) => args.run().await,
+            Command::Verify(args) => args.run(),
             Command::Seal(args) => args.run().await,
             Command::Open(args) => args.run().await,
             Command::Docs(args) => args.run().await,

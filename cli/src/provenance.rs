@@ -1,6 +1,7 @@
 //! `dsec provenance`: operator commands for the shipment provenance module,
-//! and the shipment report (JSON) whose every figure points back to the
-//! recorded events it comes from.
+//! the shipment report (JSON) whose every figure points back to the recorded
+//! events it comes from, and the dossier: the same trail as a proof bundle
+//! that an auditor verifies offline.
 
 use crate::common::{DEFAULT_RPC_URL, client, parse_key};
 use crate::tx::{send, view};
@@ -58,6 +59,16 @@ enum ProvenanceCommand {
         #[arg(long)]
         shipment: String,
     },
+    /// Write the shipment's dossier: a proof bundle of every event of its trail
+    /// (and of its documents), from which `dsec verify` recomputes the trail
+    /// and the carbon report offline.
+    Dossier {
+        #[arg(long)]
+        shipment: String,
+        /// Where to write it (default: standard output).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 impl ProvenanceArgs {
@@ -75,6 +86,9 @@ impl ProvenanceArgs {
             ProvenanceCommand::Report { shipment } => {
                 println!("{}", serde_json::to_string_pretty(&report(&c, &shipment).await?)?);
                 return Ok(());
+            }
+            ProvenanceCommand::Dossier { shipment, out } => {
+                return crate::proof::write(out.as_deref(), &dossier(&c, &shipment).await?);
             }
         };
         println!("ok: transaction {tx}");
@@ -99,10 +113,7 @@ const TRAIL_KINDS: [&str; 10] = [
     "rerouted",
 ];
 
-/// A shipment id: 32 bytes of hex, or the keccak-256 of any other text.
-pub(crate) fn shipment_id(text: &str) -> B256 {
-    text.parse::<B256>().unwrap_or_else(|_| keccak256(text.as_bytes()))
-}
+pub(crate) use dsec_sdk::chaincode::provenance::shipment_id;
 
 /// A UN/LOCODE as the ABI's `bytes5`.
 pub(crate) fn locode(text: &str) -> eyre::Result<FixedBytes<5>> {
@@ -244,10 +255,7 @@ pub(crate) async fn report(client: &RpcClient, id_text: &str) -> eyre::Result<Va
     let legs = view(client, ADDRESS, &IProvenance::legsCall { id }).await?;
     let carbon = view(client, ADDRESS, &IProvenance::carbonCall { id }).await?;
     let trail = view(client, ADDRESS, &IProvenance::trailCall { id }).await?;
-    let logs = client
-        .logs(json!({ "fromBlock": "0x0", "address": ADDRESS, "topics": [Value::Null, id] }))
-        .await
-        .map_err(|e| eyre!("cannot read the shipment's events: {e}"))?;
+    let logs = shipment_logs(client, id).await?;
     let documents = anchored_documents(client, id).await?;
     let status = ["unknown", "created", "in-transit", "delivered"].get(s.status as usize).copied().unwrap_or("unknown");
     let route: Vec<Value> = legs
@@ -321,19 +329,34 @@ pub(crate) async fn report(client: &RpcClient, id_text: &str) -> eyre::Result<Va
     }))
 }
 
-/// The sealed documents anchored on the shipment (`dsec docs anchor --shipment`):
-/// kind, envelope and content hashes, sender, recipients' key ids, and where.
-async fn anchored_documents(client: &RpcClient, id: B256) -> eyre::Result<Vec<Value>> {
+/// Every event of the provenance module about shipment `id`, from block 0
+/// (the node's log index finds them whatever the chain's age).
+async fn shipment_logs(client: &RpcClient, id: B256) -> eyre::Result<Vec<alloy::rpc::types::Log>> {
+    client
+        .logs(json!({ "fromBlock": "0x0", "address": ADDRESS, "topics": [Value::Null, id] }))
+        .await
+        .map_err(|e| eyre!("cannot read the shipment's events: {e}"))
+}
+
+/// The `DocumentAnchored` events of the documents anchored on shipment `id`, from block 0.
+async fn document_logs(client: &RpcClient, id: B256) -> eyre::Result<Vec<alloy::rpc::types::Log>> {
     use dsec_sdk::documents::IDocuments::DocumentAnchored;
-    let logs = client
+    client
         .logs(json!({
             "fromBlock": "0x0",
             "address": dsec_sdk::documents::ADDRESS,
             "topics": [DocumentAnchored::SIGNATURE_HASH, Value::Null, id],
         }))
         .await
-        .map_err(|e| eyre!("cannot read the shipment's documents: {e}"))?;
-    Ok(logs
+        .map_err(|e| eyre!("cannot read the shipment's documents: {e}"))
+}
+
+/// The sealed documents anchored on the shipment (`dsec docs anchor --shipment`):
+/// kind, envelope and content hashes, sender, recipients' key ids, and where.
+async fn anchored_documents(client: &RpcClient, id: B256) -> eyre::Result<Vec<Value>> {
+    use dsec_sdk::documents::IDocuments::DocumentAnchored;
+    Ok(document_logs(client, id)
+        .await?
         .iter()
         .filter_map(|l| {
             let e = DocumentAnchored::decode_log_data(&l.inner.data).ok()?;
@@ -348,4 +371,32 @@ async fn anchored_documents(client: &RpcClient, id: B256) -> eyre::Result<Vec<Va
             }))
         })
         .collect())
+}
+
+/// The dossier of a shipment: the proof bundle of every transaction that
+/// emitted an event about it (found through the node's log index, so a chain
+/// of any age answers), of the documents anchored on it, and of the
+/// registrations of the parties involved, with the dossier claim.
+pub(crate) async fn dossier(client: &RpcClient, id_text: &str) -> eyre::Result<dsec_sdk::proof::Bundle> {
+    let id = shipment_id(id_text);
+    let events = shipment_logs(client, id).await?;
+    let documents = document_logs(client, id).await?;
+    let mut located: Vec<(u64, u64, B256)> = events
+        .iter()
+        .chain(documents.iter())
+        .filter_map(|l| Some((l.block_number?, l.transaction_index?, l.transaction_hash?)))
+        .collect();
+    located.sort_unstable();
+    located.dedup();
+    if located.is_empty() {
+        bail!("shipment {id_text:?} has no recorded event on this chain");
+    }
+    let hashes: Vec<B256> = located.iter().map(|(_, _, h)| *h).collect();
+    let mut bundle = crate::proof::fetch_all(client, &hashes).await?;
+    crate::proof::add_context(client, &mut bundle).await?;
+    if id_text.parse::<B256>().is_err() {
+        bundle.labels.insert(id, id_text.to_string());
+    }
+    bundle.dossier = Some(dsec_sdk::proof::Dossier { shipment: id_text.to_string() });
+    Ok(bundle)
 }

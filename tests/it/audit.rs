@@ -1,6 +1,6 @@
 //! `dsec audit` end to end: anchor a log file through the audit chaincode on a
-//! running devnet, write a proof for one line, verify it offline and on chain,
-//! and see tampering and non-members refused.
+//! running devnet, write a proof bundle for one line, verify it offline
+//! against the genesis and on chain, and see tampering and non-members refused.
 
 use dsec_tests::{NodeProcess, run_dsec as dsec};
 
@@ -35,8 +35,14 @@ async fn anchor_prove_and_verify_a_log_line() {
     assert!(ok, "{out}");
     let (ok, out) = dsec(&["audit", "verify", proof.to_str().unwrap(), "--rpc", rpc]);
     assert!(ok && out.contains("valid: line 3 is in anchor 1"), "{out}");
+    let genesis = dir.path().join("chain/genesis.json");
+    let (ok, out) = dsec(&["audit", "verify", proof.to_str().unwrap(), "--genesis", genesis.to_str().unwrap()]);
+    assert!(
+        ok && out.contains("valid: line 3 is in anchor 1") && out.contains("(offline, against the genesis)"),
+        "{out}"
+    );
     let (ok, out) = dsec(&["audit", "verify", proof.to_str().unwrap()]);
-    assert!(ok && out.contains("valid offline"), "{out}");
+    assert!(!ok && out.contains("--genesis"), "{out}");
 
     // A tampered line no longer verifies.
     let tampered = std::fs::read_to_string(&proof).unwrap().replace("\\\"u3\\\"", "\\\"u9\\\"");

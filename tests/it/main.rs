@@ -14,5 +14,6 @@ mod hybrid;
 mod operator_cli;
 mod permissions;
 mod pq;
+mod proofs;
 mod sync_send;
 mod trade_finance;
