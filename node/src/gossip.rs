@@ -344,8 +344,14 @@ async fn run(
                     metrics.peers_refused.inc();
                     warn!(addr = %send_back_addr, error = %error, "refused gossip connection");
                 }
-                SwarmEvent::ConnectionEstablished { peer_id, .. } => debug!(%peer_id, "gossip peer connected"),
-                SwarmEvent::ConnectionClosed { peer_id, .. } => debug!(%peer_id, "gossip peer disconnected"),
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    metrics.gossip_peers.set(swarm.connected_peers().count() as u64);
+                    debug!(%peer_id, "gossip peer connected");
+                }
+                SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                    metrics.gossip_peers.set(swarm.connected_peers().count() as u64);
+                    debug!(%peer_id, "gossip peer disconnected");
+                }
                 _ => {}
             }
         }

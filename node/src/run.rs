@@ -17,7 +17,7 @@ use libp2p::PeerId;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 /// Everything a node needs to start.
@@ -199,25 +199,26 @@ pub async fn start(settings: NodeSettings) -> Result<RunningNode, NodeError> {
     info!(addr = %rpc.local_addr, "JSON-RPC listening (HTTP and WebSocket)");
 
     let mut tasks = Vec::new();
-    let metrics_addr =
-        match settings.metrics_addr {
-            Some(addr) => {
-                let (bound, task) = metrics::serve(addr, metrics.clone())
-                    .await
-                    .map_err(|source| NodeError::Listen { what: "metrics", addr, source })?;
-                info!(addr = %bound, "metrics at /metrics");
-                tasks.push(task);
-                Some(bound)
-            }
-            None => None,
-        };
+    let connected = settings.consensus.as_ref().map(|_| bft::ConnectedPeers::default());
+    let health: Arc<dyn metrics::HealthCheck> = Arc::new(NodeHealth { chain: chain.clone(), bft: connected.is_some() });
+    let metrics_addr = match settings.metrics_addr {
+        Some(addr) => {
+            let (bound, task) = metrics::serve(addr, metrics.clone(), health)
+                .await
+                .map_err(|source| NodeError::Listen { what: "metrics", addr, source })?;
+            info!(addr = %bound, "metrics at /metrics, health checks at /health and /ready");
+            tasks.push(task);
+            Some(bound)
+        }
+        None => None,
+    };
     let housekeeping = chain.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             let evicted = housekeeping.evict_stale();
-            housekeeping.metrics().mempool_size.set(housekeeping.mempool_len() as u64);
+            housekeeping.record_mempool_metrics();
             if evicted > 0 {
                 info!(evicted, "evicted stale queued transactions");
             }
@@ -231,8 +232,11 @@ pub async fn start(settings: NodeSettings) -> Result<RunningNode, NodeError> {
         tokio::spawn(async move { Ok(sealer.run(async move { stop.notified().await }).await?) })
     });
     let mut sealer = sealer;
-    if let Some(consensus) = settings.consensus.clone() {
-        sealer = Some(start_consensus(&settings, consensus, chain.clone(), metrics.clone(), &mut tasks).await?);
+    if let (Some(consensus), Some(connected)) = (settings.consensus.clone(), connected) {
+        let own = settings.validator_key.as_ref().map(|k| k.address());
+        tasks.push(tokio::spawn(follow_connected_power(chain.clone(), connected.clone(), own)));
+        sealer =
+            Some(start_consensus(&settings, consensus, chain.clone(), metrics.clone(), connected, &mut tasks).await?);
     }
     let bft = settings.consensus.is_some();
     Ok(RunningNode { chain, rpc_addr: rpc.local_addr, metrics_addr, rpc, tasks, sealer, stop, bft })
@@ -244,6 +248,7 @@ async fn start_consensus(
     consensus: ConsensusSettings,
     chain: Arc<Chain>,
     metrics: Arc<Metrics>,
+    connected: bft::ConnectedPeers,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Result<tokio::task::JoinHandle<Result<(), NodeError>>, NodeError> {
     // A validator's libp2p identity is its consensus key when the key is in
@@ -307,8 +312,75 @@ async fn start_consensus(
         wal_dir: settings.data_dir.join("wal"),
         params: consensus.params.clone(),
         byzantine: consensus.byzantine.clone(),
+        connected,
     };
     Ok(tokio::spawn(async move { Ok(bft::run(chain, cfg).await?) }))
+}
+
+/// A head older than this makes a BFT node not ready: it is catching up, or
+/// the network has stalled (blocks come every second or so, empty or not).
+pub const READY_MAX_HEAD_AGE: Duration = Duration::from_secs(30);
+
+/// Every two seconds, the power of the validators of the next height that
+/// this node's consensus network is connected to, itself included.
+async fn follow_connected_power(chain: Arc<Chain>, connected: bft::ConnectedPeers, own: Option<Address>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let set = chain.validators_at(chain.head().header.number.saturating_add(1));
+        let peers = connected.snapshot();
+        let power = set
+            .validators
+            .iter()
+            .filter(|v| Some(v.address) == own || bft::peer_id_of(&v.public_key.0).is_some_and(|p| peers.contains(&p)))
+            .map(|v| v.power)
+            .fold(0u64, u64::saturating_add);
+        chain.metrics().connected_power.set(power);
+    }
+}
+
+/// `/health` and `/ready` of a node.
+struct NodeHealth {
+    chain: Arc<Chain>,
+    /// The node runs BFT consensus (a single sealing validator has no one to wait for).
+    bft: bool,
+}
+
+impl metrics::HealthCheck for NodeHealth {
+    fn health(&self) -> Result<(), String> {
+        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        self.chain.store().check_writable(stamp).map_err(|e| format!("unhealthy: the store takes no writes: {e}"))
+    }
+
+    fn ready(&self) -> Result<String, String> {
+        self.health()?;
+        let head = self.chain.head().header;
+        if !self.bft {
+            return Ok(format!("ready: height {}, a single sealing validator", head.number));
+        }
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let age = Duration::from_millis(now_ms.saturating_sub(head.timestamp_ms));
+        if age > READY_MAX_HEAD_AGE {
+            return Err(format!(
+                "not ready: the head block {} is {} s old (catching up, or the network has stalled)",
+                head.number,
+                age.as_secs()
+            ));
+        }
+        let set = self.chain.validators_at(head.number.saturating_add(1));
+        let power = self.chain.metrics().connected_power.get();
+        if !set.is_quorum(power) {
+            return Err(format!(
+                "not ready: connected to validators holding {power} of {} voting power, need more than two thirds",
+                set.total_power()
+            ));
+        }
+        Ok(format!(
+            "ready: height {}, connected to validators holding {power} of {} voting power",
+            head.number,
+            set.total_power()
+        ))
+    }
 }
 
 /// A validator key fits the chain's consensus signatures: on a hybrid chain

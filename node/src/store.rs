@@ -68,6 +68,8 @@ const ALL_CFS: &[&str] = &[
 const META_HEAD: &[u8] = b"head";
 const META_GENESIS: &[u8] = b"genesis_hash";
 const META_STATE_FLOOR: &[u8] = b"state_floor";
+/// Written by health checks: proof that the store takes writes.
+const META_HEALTH: &[u8] = b"health_check";
 
 /// Log index key kinds: the address, or the topic at position 0..=3.
 const LOG_KIND_ADDRESS: u8 = 0;
@@ -735,6 +737,16 @@ impl Store {
     /// Flush memtables to disk (used before a clean shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
         Ok(self.db.flush()?)
+    }
+
+    /// Write (unsynced) and read back a health-check record: fails when the
+    /// store no longer takes writes (disk full, read-only, background error).
+    pub fn check_writable(&self, stamp: u64) -> Result<(), StoreError> {
+        self.db.put_cf(self.cf(CF_META), META_HEALTH, stamp.to_be_bytes())?;
+        match self.get(CF_META, META_HEALTH)? {
+            Some(v) if v.as_ref() == stamp.to_be_bytes() => Ok(()),
+            _ => Err(corrupt(CF_META, "the health-check record did not read back")),
+        }
     }
 }
 

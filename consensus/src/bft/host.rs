@@ -580,7 +580,10 @@ impl<A: Application> Host<A> {
         let hash = block.header.hash_slow();
         let verdict = self.validate_and_keep(height, round, block).await;
         let validity = match verdict {
-            Ok(Verdict::Valid) => Validity::Valid,
+            Ok(Verdict::Valid) => {
+                super::SYNCED_BLOCKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Validity::Valid
+            }
             Ok(Verdict::Invalid(reason)) => {
                 warn!(height, %reason, "synced block is invalid");
                 Validity::Invalid

@@ -84,6 +84,82 @@ impl Default for BftParams {
     }
 }
 
+/// Valid blocks received through value sync (catching up) since start.
+pub(crate) static SYNCED_BLOCKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Malachite's consensus, network and sync metrics (its process-wide
+/// registry) and dsec's own consensus counters, in the Prometheus text
+/// format, appended to `out`. Malachite writes OpenMetrics: its `# EOF` and
+/// `# UNIT` lines are dropped and its counters' `HELP`/`TYPE` lines renamed
+/// after their samples, which OpenMetrics always suffixes with `_total`, so
+/// the node serves one valid exposition.
+pub fn export_metrics(out: &mut String) {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    malachitebft_app_channel::app::metrics::export(&mut text);
+    let counters: HashSet<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.strip_suffix(" counter")).collect();
+    for line in text.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = line
+            .strip_prefix("# TYPE ")
+            .map(|r| ("# TYPE ", r))
+            .or_else(|| line.strip_prefix("# HELP ").map(|r| ("# HELP ", r)));
+        match meta {
+            Some((kind, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let renamed = if counters.contains(name) { format!("{name}_total") } else { name.to_string() };
+                let _ = writeln!(out, "{kind}{renamed} {tail}");
+            }
+            None => {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP dsec_sync_blocks_total Valid blocks received through value sync (catching up) since start.\n# TYPE dsec_sync_blocks_total counter\ndsec_sync_blocks_total {}",
+        SYNCED_BLOCKS.load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
+
+/// The peers this node's consensus network is connected to, refreshed every
+/// two seconds from Malachite's network state (for readiness and metrics).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectedPeers(Arc<parking_lot::RwLock<HashSet<Libp2pPeerId>>>);
+
+impl ConnectedPeers {
+    /// The peers connected at the last refresh.
+    pub fn snapshot(&self) -> HashSet<Libp2pPeerId> {
+        self.0.read().clone()
+    }
+
+    fn replace(&self, now: HashSet<Libp2pPeerId>) {
+        *self.0.write() = now;
+    }
+}
+
+/// Refresh `connected` from the network's state every two seconds.
+async fn follow_connected_peers(
+    connected: ConnectedPeers,
+    requests: tokio::sync::mpsc::Sender<malachitebft_app_channel::NetworkRequest>,
+) {
+    use malachitebft_app_channel::NetworkRequest;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        match NetworkRequest::dump_state(&requests).await {
+            Ok(Some(dump)) => connected
+                .replace(dump.peers.keys().filter_map(|p| Libp2pPeerId::from_bytes(&p.to_bytes()).ok()).collect()),
+            Ok(None) => {}
+            // The network is gone: consensus is stopping.
+            Err(_) => return,
+        }
+    }
+}
+
 /// Everything [`run`] needs besides the application.
 pub struct BftConfig {
     /// Name of this node in logs.
@@ -105,6 +181,8 @@ pub struct BftConfig {
     pub params: BftParams,
     /// Fault injection for tests (equivocation); `None` in production.
     pub byzantine: Option<ByzantineConfig>,
+    /// Where the connected consensus peers are published.
+    pub connected: ConnectedPeers,
 }
 
 /// Why consensus stopped.
@@ -378,6 +456,7 @@ pub async fn run<A: Application>(app: Arc<A>, cfg: BftConfig) -> Result<(), BftE
         "consensus engine started"
     );
     tokio::spawn(follow_allowed_peers(cfg.allowed.clone(), cfg.peers.clone(), own, channels.net_requests.clone()));
+    tokio::spawn(follow_connected_peers(cfg.connected.clone(), channels.net_requests.clone()));
     let network = channels.network.clone();
     host::Host::new(app, ctx, cfg.params, cfg.validator_key, address, network, allowed_peers).run(channels).await
 }

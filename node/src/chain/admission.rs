@@ -107,6 +107,14 @@ impl Chain {
     }
 
     fn submit_with(&self, raw: &[u8], origin: TxOrigin, gaps: GapRule) -> Result<Admission, SubmitError> {
+        let result = self.try_submit(raw, origin, gaps);
+        if let Err(e) = &result {
+            self.metrics.txs_rejected.get(e.reason()).inc();
+        }
+        result
+    }
+
+    fn try_submit(&self, raw: &[u8], origin: TxOrigin, gaps: GapRule) -> Result<Admission, SubmitError> {
         let started = Instant::now();
         self.check_size(raw)?;
         if origin == TxOrigin::Gossip {
@@ -161,7 +169,6 @@ impl Chain {
             GapRule::Report | GapRule::Refuse => {
                 let expected = pool.pending_nonce(&tx.sender, account.as_ref().map_or(0, |a| a.nonce));
                 if gaps == GapRule::Refuse && tx.nonce() > expected {
-                    self.metrics.txs_rejected.inc();
                     return Err(SubmitError::NonceGap { expected, nonce: tx.nonce() });
                 }
                 tx.nonce() <= expected
@@ -180,10 +187,7 @@ impl Chain {
                 self.wake.notify_one();
                 Ok(Admission { hash, executable })
             }
-            Err(e) => {
-                self.metrics.txs_rejected.inc();
-                Err(e.into())
-            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -195,6 +199,13 @@ impl Chain {
     /// Number of pooled transactions.
     pub fn mempool_len(&self) -> usize {
         self.mempool.lock().len()
+    }
+
+    /// Publish the mempool's size and memory as metrics.
+    pub fn record_mempool_metrics(&self) {
+        let pool = self.mempool.lock();
+        self.metrics.mempool_size.set(pool.len() as u64);
+        self.metrics.mempool_bytes.set(pool.bytes() as u64);
     }
 
     /// The next nonce of `address` including its executable pooled transactions.

@@ -159,11 +159,12 @@ impl Chain {
             header: header.clone(),
             body: Body { transactions: included.iter().map(|(_, t)| t.clone()).collect() },
         };
-        self.metrics.build_micros.add(started.elapsed().as_micros() as u64);
+        self.metrics.block_build.observe_duration(started.elapsed());
         debug!(txs = included.len(), gas = out.gas_used, ms = started.elapsed().as_millis() as u64, "built block");
-        self.executed
-            .lock()
-            .insert(hash, Executed { header, transactions: included, receipts: out.receipts, changes: out.changes });
+        self.executed.lock().insert(
+            hash,
+            Executed { header, transactions: included, receipts: out.receipts, changes: out.changes, since: started },
+        );
         Ok(ProposedBlock { block, hash })
     }
 }

@@ -94,6 +94,32 @@ pub enum SubmitError {
     },
 }
 
+impl SubmitError {
+    /// The reason as a metric label (one of [`crate::metrics::REJECTION_REASONS`]).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Decode(_) => "decode",
+            Self::Node(_) => "node_error",
+            Self::NonceGap { .. } => "nonce_gap",
+            Self::Pool(e) => match e {
+                PoolError::AlreadyKnown => "already_known",
+                PoolError::NonceTooLow { .. } => "nonce_too_low",
+                PoolError::ReplacementUnderpriced => "replacement_underpriced",
+                PoolError::InsufficientFunds { .. } => "insufficient_funds",
+                PoolError::IntrinsicGasTooLow { .. } => "intrinsic_gas_too_low",
+                PoolError::ExceedsBlockGasLimit => "exceeds_block_gas_limit",
+                PoolError::InvalidChainId { .. } => "invalid_chain_id",
+                PoolError::Oversized { .. } => "oversized",
+                PoolError::Underpriced { .. } => "underpriced",
+                PoolError::TipAboveFeeCap => "tip_above_fee_cap",
+                PoolError::AccountLimit(_) | PoolError::AccountBytes(_) => "account_limit",
+                PoolError::QueueFull(_) | PoolError::Full => "pool_full",
+                PoolError::NotPermitted(_) => "not_permitted",
+            },
+        }
+    }
+}
+
 /// The last committed block.
 #[derive(Debug, Clone)]
 pub struct Head {
@@ -121,6 +147,8 @@ struct Executed {
     transactions: Vec<(B256, BodyTx)>,
     receipts: Vec<StoredReceipt>,
     changes: StateChanges,
+    /// When this node started building or validating it (the proposal's arrival).
+    since: std::time::Instant,
 }
 
 /// Settings of the chain core.
@@ -246,6 +274,7 @@ impl Chain {
         mempool_config.min_gas_price = mempool_config.min_gas_price.max(genesis.fees.min_gas_price as u128);
         let mempool = Mempool::new(mempool_config, genesis.chain_id, genesis.gas_limit);
         metrics.head.set(head_number);
+        metrics.mempool_capacity.set(options.mempool.max_pool_bytes as u64);
         let governance = dsec_chaincode::validator_set::ValidatorGovernance::new(
             genesis_hash,
             &genesis.validator_set(),

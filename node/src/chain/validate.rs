@@ -91,9 +91,15 @@ impl Chain {
         }
         self.executed.lock().insert(
             hash,
-            Executed { header: header.clone(), transactions, receipts: out.receipts, changes: out.changes },
+            Executed {
+                header: header.clone(),
+                transactions,
+                receipts: out.receipts,
+                changes: out.changes,
+                since: started,
+            },
         );
-        self.metrics.validate_micros.add(started.elapsed().as_micros() as u64);
+        self.metrics.block_validate.observe_duration(started.elapsed());
         debug!(txs = block.body.transactions.len(), ms = started.elapsed().as_millis() as u64, "validated block");
         Ok(Verdict::Valid)
     }
@@ -120,7 +126,10 @@ impl Chain {
             changes: &executed.changes,
             certificate: Some(&certificate),
         })?;
-        *self.head.write() = Head { header: executed.header.clone(), hash: block_hash };
+        let parent_timestamp_ms =
+            std::mem::replace(&mut *self.head.write(), Head { header: executed.header.clone(), hash: block_hash })
+                .header
+                .timestamp_ms;
         self.load_schedule()?;
         if executed.changes.accounts.contains_key(&dsec_chaincode::permissions::ADDRESS) {
             self.follow_permissions(&executed.receipts)?;
@@ -135,11 +144,7 @@ impl Chain {
         self.mempool.lock().on_block(nonces);
         self.recently_committed.lock().insert(executed.transactions.iter().map(|(h, _)| *h));
         let tx_count = executed.transactions.len();
-        self.metrics.head.set(executed.header.number);
-        self.metrics.blocks.inc();
-        self.metrics.txs_committed.add(tx_count as u64);
-        self.metrics.gas_used.add(executed.header.gas_used);
-        self.metrics.commit_micros.add(started.elapsed().as_micros() as u64);
+        self.record_commit(&executed, parent_timestamp_ms, &certificate, started);
         info!(
             height = executed.header.number,
             txs = tx_count,
@@ -155,5 +160,50 @@ impl Chain {
         };
         let _ = self.blocks.send(Arc::new(event));
         Ok(())
+    }
+}
+
+impl Chain {
+    /// The metrics of a commit: block counts and times, the decided round,
+    /// who signed, the next set, the mempool.
+    fn record_commit(
+        &self,
+        executed: &Executed,
+        parent_timestamp_ms: u64,
+        certificate: &CommitCertificate,
+        started: Instant,
+    ) {
+        let m = &self.metrics;
+        let header = &executed.header;
+        m.head.set(header.number);
+        m.blocks.inc();
+        m.txs_committed.add(executed.transactions.len() as u64);
+        m.gas_used.add(header.gas_used);
+        m.block_commit.observe_duration(started.elapsed());
+        m.block_transactions.observe(executed.transactions.len() as f64);
+        m.block_interval.observe(header.timestamp_ms.saturating_sub(parent_timestamp_ms) as f64 / 1000.0);
+        m.decision.observe_duration(executed.since.elapsed());
+        m.commit_lag.set((now_ms() as f64 - header.timestamp_ms as f64) / 1000.0);
+        m.decided_round.set(u64::from(certificate.round));
+        if certificate.round > 0 {
+            m.late_decisions.inc();
+        }
+        let next = self.validators_at(header.number.saturating_add(1));
+        m.validator_set_size.set(next.validators.len() as u64);
+        m.validator_set_power.set(next.total_power());
+        {
+            let mut signed = m.validator_signed.lock();
+            // Only the members of the next set are tracked: a validator that left drops out.
+            signed.retain(|a, _| next.get(a).is_some());
+            for v in &next.validators {
+                signed.entry(v.address).or_insert(0);
+            }
+            for s in &certificate.signatures {
+                if let Some(height) = signed.get_mut(&s.validator) {
+                    *height = header.number;
+                }
+            }
+        }
+        self.record_mempool_metrics();
     }
 }

@@ -291,11 +291,15 @@ where
         let inner = self.inner.clone();
         let metrics = self.metrics.clone();
         let span = tracing::debug_span!("rpc", method = %request.method_name());
+        let method = request.method_name().to_string();
         async move {
-            metrics.rpc_requests.inc();
+            let started = std::time::Instant::now();
             let response = inner.call(request).await;
+            let m = metrics.rpc.method(&method);
+            m.requests.inc();
+            m.duration.observe_duration(started.elapsed());
             if response.is_error() {
-                metrics.rpc_errors.inc();
+                m.errors.inc();
             }
             response
         }
@@ -303,8 +307,17 @@ where
     }
 
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
-        self.metrics.rpc_requests.add(batch.len() as u64);
-        self.inner.batch(batch)
+        let metrics = self.metrics.clone();
+        let calls = batch.len() as u64;
+        let response = self.inner.batch(batch);
+        async move {
+            let started = std::time::Instant::now();
+            let response = response.await;
+            let m = metrics.rpc.batch();
+            m.requests.add(calls);
+            m.duration.observe_duration(started.elapsed());
+            response
+        }
     }
 
     fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
@@ -444,7 +457,11 @@ pub async fn start(addr: SocketAddr, chain: Arc<Chain>, config: RpcConfig) -> st
         config.auth.as_ref().is_some_and(|a| config.apis.iter().all(|n| a.protected.contains(n)));
     let tls = config.tls.clone();
     let context = new_context(chain, config);
-    let methods: Methods = methods(context.clone()).map_err(std::io::Error::other)?.into();
+    let module = methods(context.clone()).map_err(std::io::Error::other)?;
+    // Latency and errors by method for exactly the methods served (a client
+    // inventing method names cannot add labels).
+    context.chain.metrics().rpc.register(module.method_names());
+    let methods: Methods = module.into();
     let maintenance = tokio::spawn(async move {
         tokio::join!(filters::maintain(context.clone()), receipts::dispatch(context));
     });
