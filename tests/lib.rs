@@ -308,6 +308,8 @@ pub struct Network {
     pub p2p_ports: Vec<u16>,
     /// Each validator's transaction-gossip port.
     pub gossip_ports: Vec<u16>,
+    /// Each validator's metrics and health-check port.
+    pub metrics_ports: Vec<u16>,
     /// Extra environment variables of the validator processes (e.g. `SOFTHSM2_CONF`).
     pub env: Vec<(String, String)>,
 }
@@ -400,6 +402,7 @@ impl Network {
             nodes: (0..validators).map(|_| None).collect(),
             p2p_ports: (0..n).map(|i| base + 2 * n + i).collect(),
             gossip_ports: (0..n).map(|i| base + 3 * n + i).collect(),
+            metrics_ports: (0..n).map(|i| base + n + i).collect(),
             env: Vec::new(),
         }
     }
@@ -767,6 +770,24 @@ fn http_send(url: &str, body: &[u8], content_type: &str, extra_headers: &str, ch
     // Unblocks the sender if the server stopped reading without closing.
     let _ = stream.shutdown(std::net::Shutdown::Both);
     let _ = sender.join();
+    parse_http_reply(&raw)
+}
+
+/// GET `url` over raw TCP (`Connection: close`): the whole reply. A refused
+/// connection is a reply with status 0.
+pub fn http_get(url: &str) -> HttpReply {
+    use std::io::{Read, Write};
+    let (host, path) = host_and_path(url);
+    let Ok(mut stream) = std::net::TcpStream::connect(&host) else {
+        return HttpReply { status: 0, headers: Vec::new(), body: String::new() };
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(head.as_bytes()).is_err() {
+        return HttpReply { status: 0, headers: Vec::new(), body: String::new() };
+    }
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
     parse_http_reply(&raw)
 }
 

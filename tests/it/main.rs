@@ -11,6 +11,7 @@ mod documents;
 mod governance;
 mod hsm;
 mod hybrid;
+mod monitoring;
 mod operator_cli;
 mod permissions;
 mod pq;
