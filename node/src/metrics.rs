@@ -299,6 +299,8 @@ pub struct Metrics {
     pub connected_power: Gauge,
     /// Peers connected to the transaction swarm.
     pub gossip_peers: Gauge,
+    /// Peers connected to the consensus network.
+    pub consensus_peers: Gauge,
     /// Transactions admitted to the mempool.
     pub txs_admitted: Counter,
     /// Transactions refused by the mempool, by reason.
@@ -350,6 +352,7 @@ impl Default for Metrics {
             validator_signed: parking_lot::Mutex::new(BTreeMap::new()),
             connected_power: Gauge::default(),
             gossip_peers: Gauge::default(),
+            consensus_peers: Gauge::default(),
             txs_admitted: Counter::default(),
             txs_rejected: CounterFamily::new(REJECTION_REASONS),
             admission_micros: Counter::default(),
@@ -474,7 +477,8 @@ impl Metrics {
             int(self.peers_refused.get()),
         );
         metric("evidence_total", "counter", "Equivocation evidence records stored.", int(self.evidence.get()));
-        header(&mut out, "peers", "gauge", "Connected peers, by swarm (consensus: Malachite's connected_peers).");
+        header(&mut out, "peers", "gauge", "Connected peers, by swarm.");
+        let _ = writeln!(out, "dsec_peers{{swarm=\"consensus\"}} {}", self.consensus_peers.get());
         let _ = writeln!(out, "dsec_peers{{swarm=\"transactions\"}} {}", self.gossip_peers.get());
         header(&mut out, "mempool_rejected_total", "counter", "Transactions refused by the mempool, by reason.");
         self.txs_rejected.render(&mut out, "dsec_mempool_rejected_total", "reason");

@@ -321,14 +321,15 @@ async fn start_consensus(
 /// the network has stalled (blocks come every second or so, empty or not).
 pub const READY_MAX_HEAD_AGE: Duration = Duration::from_secs(30);
 
-/// Every two seconds, the power of the validators of the next height that
-/// this node's consensus network is connected to, itself included.
+/// Every two seconds, the peers of this node's consensus network, and the
+/// power of the validators of the next height among them (itself included).
 async fn follow_connected_power(chain: Arc<Chain>, connected: bft::ConnectedPeers, own: Option<Address>) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     loop {
         tick.tick().await;
         let set = chain.validators_at(chain.head().header.number.saturating_add(1));
         let peers = connected.snapshot();
+        chain.metrics().consensus_peers.set(peers.len() as u64);
         let power = set
             .validators
             .iter()

@@ -172,6 +172,9 @@ async fn prometheus_scrapes_a_devnet_and_every_dashboard_query_and_alert_rule_wo
         assert!(ready.body.contains("connected to validators holding 4 of 4 voting power"), "{}", ready.body);
     }
     assert_eq!(http_get(&format!("http://127.0.0.1:{}/nope", network.metrics_ports[0])).status, 404);
+    // net_peerCount counts the consensus peers: the three other validators.
+    let peers: alloy_primitives::U64 = network.client(0).call("net_peerCount", Vec::new()).await.unwrap();
+    assert_eq!(peers.to::<u64>(), 3);
     // One validator down: the other three still hold a quorum and stay ready.
     network.kill9(3);
     let port = network.metrics_ports[0];
