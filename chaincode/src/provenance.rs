@@ -40,22 +40,12 @@ use IProvenance::IProvenanceCalls as Calls;
 use IProvenance::{Leg, TrailEntry};
 pub use dsec_sdk::chaincode::provenance::{
     ADDRESS, ATTESTATION_DOMAIN, DEVICE_DOMAIN, IProvenance, MODE_AIR, MODE_INLAND_WATERWAY, MODE_RAIL, MODE_ROAD,
-    MODE_SEA, attestation_digest, device_registration_digest, emission_factor, leg_carbon_kg,
+    MODE_SEA, ROLE_CARRIER, ROLE_CONSIGNEE, ROLE_CUSTOMS, ROLE_PORT_OPERATOR, ROLE_SHIPPER, attestation_digest,
+    device_registration_digest, emission_factor, leg_carbon_kg,
 };
 
 /// The most legs a shipment's route may have.
 pub const MAX_LEGS: usize = 32;
-
-/// Role: shipper (creates shipments).
-pub const ROLE_SHIPPER: u8 = 1;
-/// Role: carrier.
-pub const ROLE_CARRIER: u8 = 2;
-/// Role: port or warehouse operator.
-pub const ROLE_PORT_OPERATOR: u8 = 3;
-/// Role: customs authority (records customs decisions).
-pub const ROLE_CUSTOMS: u8 = 4;
-/// Role: consignee (receives shipments).
-pub const ROLE_CONSIGNEE: u8 = 5;
 
 /// Shipment status: created, still with the shipper.
 pub const STATUS_CREATED: u8 = 1;

@@ -8,7 +8,7 @@ use crate::tx::{send, view};
 use alloy::sol_types::SolEvent;
 use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
 use clap::{Args, Subcommand};
-use dsec_sdk::chaincode::provenance::{ADDRESS, IProvenance};
+use dsec_sdk::chaincode::provenance::{ADDRESS, IProvenance, MODES, ROLES, emission_factor, locode_text, mode_name};
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::tx::AccountKey;
 use eyre::{bail, eyre};
@@ -96,10 +96,6 @@ impl ProvenanceArgs {
     }
 }
 
-/// gCO2e per tonne-km of each transport mode, as the module uses them.
-const FACTORS: [(u8, &str, u64); 5] =
-    [(1, "road", 62), (2, "rail", 22), (3, "sea", 8), (4, "air", 602), (5, "inland-waterway", 31)];
-const ROLES: [(u8, &str); 5] = [(1, "shipper"), (2, "carrier"), (3, "port"), (4, "customs"), (5, "consignee")];
 const TRAIL_KINDS: [&str; 10] = [
     "unknown",
     "created",
@@ -123,10 +119,6 @@ pub(crate) fn locode(text: &str) -> eyre::Result<FixedBytes<5>> {
     Ok(FixedBytes::from_slice(text.as_bytes()))
 }
 
-fn locode_text(code: &FixedBytes<5>) -> String {
-    String::from_utf8_lossy(code.as_slice()).into_owned()
-}
-
 /// The role number of a role name.
 pub(crate) fn role(name: &str) -> eyre::Result<u8> {
     ROLES.iter().find(|(_, n)| *n == name).map(|(r, _)| *r).ok_or_else(|| {
@@ -138,11 +130,8 @@ pub(crate) fn role(name: &str) -> eyre::Result<u8> {
 pub(crate) fn leg(text: &str) -> eyre::Result<IProvenance::Leg> {
     let parts: Vec<&str> = text.split(':').collect();
     let [from, to, mode, km] = parts.as_slice() else { bail!("--leg {text:?}: expected FROM:TO:MODE:KM") };
-    let mode = FACTORS.iter().find(|(_, n, _)| n == mode).map(|(m, _, _)| *m).ok_or_else(|| {
-        eyre!(
-            "--leg {text:?}: mode must be one of {}",
-            FACTORS.iter().map(|(_, n, _)| *n).collect::<Vec<_>>().join(", ")
-        )
+    let mode = MODES.iter().find(|(_, n)| n == mode).map(|(m, _)| *m).ok_or_else(|| {
+        eyre!("--leg {text:?}: mode must be one of {}", MODES.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", "))
     })?;
     let distance_km: u32 =
         km.parse().map_err(|_| eyre!("--leg {text:?}: distance {km:?} is not a whole number of km"))?;
@@ -263,7 +252,7 @@ pub(crate) async fn report(client: &RpcClient, id_text: &str) -> eyre::Result<Va
         .zip(carbon.perLegKg.iter())
         .enumerate()
         .map(|(i, (l, kg))| {
-            let (_, mode, factor) = FACTORS.iter().find(|(m, _, _)| *m == l.mode).copied().unwrap_or((0, "unknown", 0));
+            let (mode, factor) = (mode_name(l.mode), emission_factor(l.mode).unwrap_or(0));
             json!({
                 "leg": i + 1,
                 "from": locode_text(&l.from),

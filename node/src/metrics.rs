@@ -204,28 +204,29 @@ impl Default for MethodMetrics {
 
 /// JSON-RPC metrics by method, for the methods the server registered (set
 /// once at start); calls of any other name count under `other`, calls inside
-/// batches under `batch`.
+/// batches under `batch`. Each method's metrics are shared (`Arc`), so a
+/// request looks its method up once, before it runs, without copying the name.
 #[derive(Debug, Default)]
 pub struct RpcMetrics {
-    methods: std::sync::OnceLock<BTreeMap<String, MethodMetrics>>,
-    other: MethodMetrics,
-    batch: MethodMetrics,
+    methods: std::sync::OnceLock<BTreeMap<String, Arc<MethodMetrics>>>,
+    other: Arc<MethodMetrics>,
+    batch: Arc<MethodMetrics>,
 }
 
 impl RpcMetrics {
     /// Fix the method names (the first call wins).
     pub fn register<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
-        let _ = self.methods.set(names.into_iter().map(|n| (n.to_string(), MethodMetrics::default())).collect());
+        let _ = self.methods.set(names.into_iter().map(|n| (n.to_string(), Arc::default())).collect());
     }
 
     /// The metrics of `method`.
-    pub fn method(&self, method: &str) -> &MethodMetrics {
-        self.methods.get().and_then(|m| m.get(method)).unwrap_or(&self.other)
+    pub fn method(&self, method: &str) -> Arc<MethodMetrics> {
+        self.methods.get().and_then(|m| m.get(method)).unwrap_or(&self.other).clone()
     }
 
     /// The metrics of calls inside batches.
-    pub fn batch(&self) -> &MethodMetrics {
-        &self.batch
+    pub fn batch(&self) -> Arc<MethodMetrics> {
+        self.batch.clone()
     }
 
     fn render(&self, out: &mut String) {
@@ -233,8 +234,8 @@ impl RpcMetrics {
             .methods
             .get()
             .into_iter()
-            .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v)))
-            .chain([("other", &self.other), ("batch", &self.batch)])
+            .flat_map(|m| m.iter().map(|(k, v)| (k.as_str(), v.as_ref())))
+            .chain([("other", self.other.as_ref()), ("batch", self.batch.as_ref())])
             .collect();
         header(out, "rpc_requests_total", "counter", "JSON-RPC requests, by method (batch: calls inside batches).");
         for (m, v) in &all {

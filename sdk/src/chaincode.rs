@@ -87,6 +87,50 @@ pub mod provenance {
     /// Transport mode: inland waterway.
     pub const MODE_INLAND_WATERWAY: u8 = 5;
 
+    /// Role: shipper (creates shipments).
+    pub const ROLE_SHIPPER: u8 = 1;
+    /// Role: carrier.
+    pub const ROLE_CARRIER: u8 = 2;
+    /// Role: port or warehouse operator.
+    pub const ROLE_PORT_OPERATOR: u8 = 3;
+    /// Role: customs authority (records customs decisions).
+    pub const ROLE_CUSTOMS: u8 = 4;
+    /// Role: consignee (receives shipments).
+    pub const ROLE_CONSIGNEE: u8 = 5;
+
+    /// The transport modes by number and by the name the CLI takes (`--leg FROM:TO:MODE:KM`).
+    pub const MODES: [(u8, &str); 5] = [
+        (MODE_ROAD, "road"),
+        (MODE_RAIL, "rail"),
+        (MODE_SEA, "sea"),
+        (MODE_AIR, "air"),
+        (MODE_INLAND_WATERWAY, "inland-waterway"),
+    ];
+
+    /// The party roles by number and by the name the CLI takes (`--role`).
+    pub const ROLES: [(u8, &str); 5] = [
+        (ROLE_SHIPPER, "shipper"),
+        (ROLE_CARRIER, "carrier"),
+        (ROLE_PORT_OPERATOR, "port"),
+        (ROLE_CUSTOMS, "customs"),
+        (ROLE_CONSIGNEE, "consignee"),
+    ];
+
+    /// The name of transport mode `mode`, or `unknown`.
+    pub fn mode_name(mode: u8) -> &'static str {
+        MODES.iter().find(|(m, _)| *m == mode).map_or("unknown", |(_, name)| name)
+    }
+
+    /// The name of party role `role`, or `unknown`.
+    pub fn role_name(role: u8) -> &'static str {
+        ROLES.iter().find(|(r, _)| *r == role).map_or("unknown", |(_, name)| name)
+    }
+
+    /// A UN/LOCODE (`bytes5`) as text.
+    pub fn locode_text(code: &alloy_primitives::FixedBytes<5>) -> String {
+        String::from_utf8_lossy(code.as_slice()).into_owned()
+    }
+
     /// Emission factor of a transport mode in grams CO2e per tonne-km (`None`
     /// for an unknown mode): road 62, rail 22, sea 8, air 602, inland waterway 31.
     pub fn emission_factor(mode: u8) -> Option<u64> {

@@ -31,10 +31,10 @@ pub mod explain;
 mod tests;
 
 use crate::block::{CommitCertificate, Header};
-use crate::tx::{Envelope, RecoveredTx};
+use crate::tx::RecoveredTx;
 use crate::validators::{CertificateError, Validator, ValidatorSet, validator_address};
 use alloy::consensus::{Receipt, RlpDecodableReceipt, Transaction as _};
-use alloy_primitives::{Address, B256, Bytes, Log, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_trie::nodes::TrieNode;
 use alloy_trie::proof::{ProofRetainer, verify_proof};
 use alloy_trie::root::adjust_index_for_rlp;
@@ -378,8 +378,6 @@ pub struct VerifiedBlock {
 /// A transaction whose inclusion and finality verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedTransaction {
-    /// Position in the bundle.
-    pub item: usize,
     /// Transaction hash.
     pub hash: B256,
     /// Sender, recovered from the signature here.
@@ -685,10 +683,7 @@ fn verify_transaction(
         .map_err(|reason| ProofError::ReceiptProof { item, height, index, reason })?;
     let bad = |reason: String| ProofError::Transaction { item, reason };
     let tx = RecoveredTx::decode(&t.transaction).map_err(|e| bad(format!("cannot decode or recover: {e}")))?;
-    let chain_id = match &tx.envelope {
-        Envelope::Eth(e) => e.chain_id(),
-        Envelope::MlDsa65(m) => m.tx().chain_id(),
-    };
+    let chain_id = tx.envelope.chain_id();
     if chain_id != Some(root.chain_id) {
         return Err(bad(format!("signed for chain id {chain_id:?}, the genesis has chain id {}", root.chain_id)));
     }
@@ -701,24 +696,13 @@ fn verify_transaction(
     {
         return Err(ProofError::NoSuchLog { item, log, count: logs.len() });
     }
-    let (to, value, input, nonce) = match &tx.envelope {
-        Envelope::Eth(e) => (e.kind(), e.value(), e.input().clone(), e.nonce()),
-        Envelope::MlDsa65(m) => {
-            let inner = m.tx();
-            (inner.kind(), inner.value(), inner.input().clone(), inner.nonce())
-        }
-    };
     Ok(VerifiedTransaction {
-        item,
         hash: tx.hash,
         sender: tx.sender,
-        to: match to {
-            TxKind::Call(a) => Some(a),
-            TxKind::Create => None,
-        },
-        value,
-        input,
-        nonce,
+        to: tx.envelope.kind().to().copied(),
+        value: tx.envelope.value(),
+        input: tx.envelope.input().clone(),
+        nonce: tx.envelope.nonce(),
         tx_type: ty,
         block: verified.clone(),
         index,

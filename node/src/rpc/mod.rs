@@ -289,13 +289,11 @@ where
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
         let inner = self.inner.clone();
-        let metrics = self.metrics.clone();
+        let m = self.metrics.rpc.method(request.method_name());
         let span = tracing::debug_span!("rpc", method = %request.method_name());
-        let method = request.method_name().to_string();
         async move {
             let started = std::time::Instant::now();
             let response = inner.call(request).await;
-            let m = metrics.rpc.method(&method);
             m.requests.inc();
             m.duration.observe_duration(started.elapsed());
             if response.is_error() {
@@ -307,13 +305,12 @@ where
     }
 
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
-        let metrics = self.metrics.clone();
+        let m = self.metrics.rpc.batch();
         let calls = batch.len() as u64;
         let response = self.inner.batch(batch);
         async move {
             let started = std::time::Instant::now();
             let response = response.await;
-            let m = metrics.rpc.batch();
             m.requests.add(calls);
             m.duration.observe_duration(started.elapsed());
             response

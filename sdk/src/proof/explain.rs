@@ -13,7 +13,7 @@ use alloy::sol_types::{SolCall, SolEvent};
 use alloy_primitives::{Address, B256, FixedBytes, Log};
 use std::collections::BTreeMap;
 
-use provenance::IProvenance;
+use provenance::{IProvenance, locode_text as locode, mode_name, role_name};
 
 /// Names of the parties registered in the provenance module, taken from
 /// proven `PartyRegistered` events, and of ids from the verified labels.
@@ -75,10 +75,6 @@ impl Names {
     }
 }
 
-fn locode(code: &FixedBytes<5>) -> String {
-    String::from_utf8_lossy(code.as_slice()).into_owned()
-}
-
 fn currency(code: &FixedBytes<3>) -> String {
     String::from_utf8_lossy(code.as_slice()).into_owned()
 }
@@ -102,17 +98,6 @@ pub fn module_name(address: &Address) -> Option<&'static str> {
     .map(|(_, name)| *name)
 }
 
-fn mode_name(mode: u8) -> &'static str {
-    match mode {
-        provenance::MODE_ROAD => "road",
-        provenance::MODE_RAIL => "rail",
-        provenance::MODE_SEA => "sea",
-        provenance::MODE_AIR => "air",
-        provenance::MODE_INLAND_WATERWAY => "inland waterway",
-        _ => "unknown mode",
-    }
-}
-
 fn sensor(kind: u8, value: i64) -> String {
     match kind {
         1 => format!("temperature {:.2} °C", value as f64 / 100.0),
@@ -129,8 +114,7 @@ fn provenance_event(log: &Log, n: &Names) -> Option<String> {
     Some(match topic0 {
         t if t == PartyRegistered::SIGNATURE_HASH => {
             let e = PartyRegistered::decode_log_data(d).ok()?;
-            let role = ["?", "shipper", "carrier", "port", "customs", "consignee"].get(e.role as usize).unwrap_or(&"?");
-            format!("party {} registered as {role} {:?}", e.party, e.name)
+            format!("party {} registered as {} {:?}", e.party, role_name(e.role), e.name)
         }
         t if t == DeviceRegistered::SIGNATURE_HASH => {
             let e = DeviceRegistered::decode_log_data(d).ok()?;
@@ -422,6 +406,37 @@ pub struct ProvenLine {
     pub timestamp_ms: u64,
 }
 
+impl AuditLine {
+    /// The tenant's `Anchored` event among `logs` whose root this line reaches
+    /// along its path, over the claimed line count; else why not. (The logs'
+    /// own inclusion and finality are for the caller to establish.)
+    pub fn anchor_in<'a>(
+        &self,
+        logs: impl IntoIterator<Item = &'a Log>,
+    ) -> Result<audit::IAuditAnchor::Anchored, String> {
+        let tenant = audit::tenant_id(&self.tenant);
+        let anchor = logs
+            .into_iter()
+            .filter(|l| l.address == audit::ADDRESS && l.topics().get(1) == Some(&tenant))
+            .find_map(|l| audit::IAuditAnchor::Anchored::decode_log_data(&l.data).ok())
+            .ok_or_else(|| format!("anchored nothing for tenant {:?}", self.tenant))?;
+        if anchor.lineCount != self.line_count {
+            return Err(format!("the anchor covers {} lines, the claim says {}", anchor.lineCount, self.line_count));
+        }
+        if self.line == 0 || self.line > self.line_count {
+            return Err(format!("line {} is not in a batch of {} lines", self.line, self.line_count));
+        }
+        let leaf = merkle::leaf_hash(self.text.as_bytes());
+        if !merkle::verify(&anchor.root, &leaf, self.line - 1, self.line_count, &self.path) {
+            return Err(format!(
+                "line {} with this text does not hash, along this path, to the anchored root {}",
+                self.line, anchor.root
+            ));
+        }
+        Ok(anchor)
+    }
+}
+
 /// Check the audit-line claim against the proven anchor transaction.
 pub(super) fn check_audit_line(claim: &AuditLine, verified: &Verified) -> Result<ProvenLine, ProofError> {
     let bad = |m: String| ProofError::Audit(m);
@@ -429,25 +444,8 @@ pub(super) fn check_audit_line(claim: &AuditLine, verified: &Verified) -> Result
         .ok()
         .and_then(|i| verified.transactions.get(i))
         .ok_or_else(|| bad(format!("names transaction {}, which the bundle does not hold", claim.transaction)))?;
-    let tenant = audit::tenant_id(&claim.tenant);
-    let anchor = tx
-        .claimed_logs()
-        .filter(|(_, l)| l.address == audit::ADDRESS && l.topics().get(1) == Some(&tenant))
-        .find_map(|(_, l)| audit::IAuditAnchor::Anchored::decode_log_data(&l.data).ok())
-        .ok_or_else(|| bad(format!("transaction {} anchored nothing for tenant {:?}", tx.hash, claim.tenant)))?;
-    if anchor.lineCount != claim.line_count {
-        return Err(bad(format!("the anchor covers {} lines, the claim says {}", anchor.lineCount, claim.line_count)));
-    }
-    if claim.line == 0 || claim.line > claim.line_count {
-        return Err(bad(format!("line {} is not in a batch of {} lines", claim.line, claim.line_count)));
-    }
-    let leaf = merkle::leaf_hash(claim.text.as_bytes());
-    if !merkle::verify(&anchor.root, &leaf, claim.line - 1, claim.line_count, &claim.path) {
-        return Err(bad(format!(
-            "line {} with this text does not hash, along this path, to the anchored root {}",
-            claim.line, anchor.root
-        )));
-    }
+    let anchor =
+        claim.anchor_in(tx.claimed_logs().map(|(_, l)| l)).map_err(|e| bad(format!("transaction {}: {e}", tx.hash)))?;
     Ok(ProvenLine {
         tenant: claim.tenant.clone(),
         seq: anchor.seq,
@@ -507,8 +505,6 @@ pub struct ProvenDossier {
     pub label: String,
     /// Weight, kg (from the proven creation).
     pub weight_kg: u32,
-    /// The creation transaction (whose call data declares the first route).
-    pub created_in: B256,
     /// Every proven event about the shipment, in chain order.
     pub trail: Vec<TrailEvent>,
     /// The route as the events leave it, with carbon per leg.
@@ -561,7 +557,6 @@ pub(super) fn check_dossier(claim: &Dossier, verified: &Verified) -> Result<Prov
     let mut trail = Vec::new();
     let mut route: Option<Route> = None;
     let mut weight_kg = 0u32;
-    let mut created_in = B256::ZERO;
     let mut delivered = false;
     for tx in ordered {
         for (position, log) in tx.claimed_logs() {
@@ -576,7 +571,6 @@ pub(super) fn check_dossier(claim: &Dossier, verified: &Verified) -> Result<Prov
                     .map_err(|e| bad(format!("undecodable creation event: {e}")))?;
                 route = Some(Route { legs: creation_route(tx, &id, &e)?, done: 0 });
                 weight_kg = e.weightKg;
-                created_in = tx.hash;
             } else if let Some(r) = route.as_mut() {
                 if topic0 == IProvenance::CustodyAccepted::SIGNATURE_HASH
                     && let Ok(e) = IProvenance::CustodyAccepted::decode_log_data(&log.data)
@@ -626,16 +620,7 @@ pub(super) fn check_dossier(claim: &Dossier, verified: &Verified) -> Result<Prov
             declared_in: *declared_in,
         });
     }
-    Ok(ProvenDossier {
-        id,
-        label: names.id(&id),
-        weight_kg,
-        created_in,
-        trail,
-        route: figures,
-        total_kg_co2e: total,
-        delivered,
-    })
+    Ok(ProvenDossier { id, label: names.id(&id), weight_kg, trail, route: figures, total_kg_co2e: total, delivered })
 }
 
 fn time(ms: u64) -> String {

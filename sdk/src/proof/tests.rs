@@ -8,7 +8,7 @@ use crate::tx::LocalKey;
 use crate::validators::{ValidatorKey, ValidatorSigner};
 use alloy::consensus::TxEip1559;
 use alloy::sol_types::SolEvent;
-use alloy_primitives::{Bloom, LogData, keccak256};
+use alloy_primitives::{Bloom, LogData, TxKind, keccak256};
 
 const CHAIN_ID: u64 = 4242;
 
