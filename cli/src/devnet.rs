@@ -46,6 +46,12 @@ pub(crate) struct DevnetArgs {
     /// Write the network's genesis, keys and node configs into the data directory and exit.
     #[arg(long)]
     write_only: bool,
+    /// With --write-only: write them for the compose devnet
+    /// (devnet/docker-compose.yml), one validator per container: paths inside
+    /// the containers, every listener on 0.0.0.0 at the first ports, and the
+    /// peers named by their services (validator0, validator1, …).
+    #[arg(long, requires = "write_only")]
+    docker: bool,
     /// Chain id.
     #[arg(long, default_value_t = DEVNET_CHAIN_ID)]
     chain_id: u64,
@@ -148,7 +154,8 @@ impl DevnetArgs {
             p2p: self.p2p_port,
             gossip: self.gossip_port,
         };
-        let network = write_network(&dir, &self.spec(), &ports, self.archive, self.sync_send)?;
+        let layout = if self.docker { Layout::Containers(ports) } else { Layout::Host(ports) };
+        let network = write_network(&dir, &self.spec(), &layout, self.archive, self.sync_send)?;
         if self.write_only {
             for node in &network.nodes {
                 println!("{}", node.config.display());
@@ -414,6 +421,29 @@ struct NetworkPorts {
     gossip: u16,
 }
 
+/// Where the validators of a devnet network run, which decides the
+/// addresses and paths their configs name.
+#[derive(Debug, Clone)]
+enum Layout {
+    /// Processes on this host, validator `i` at each first port plus `i`.
+    Host(NetworkPorts),
+    /// One container each (`devnet/docker-compose.yml`): every validator
+    /// listens on 0.0.0.0 at the first ports, reaches the others by their
+    /// service names `validator{j}`, reads the network's files from
+    /// [`CONTAINER_FILES`] and keeps its chain in [`CONTAINER_DATA`].
+    Containers(NetworkPorts),
+}
+
+/// Where the compose devnet mounts the network's files (its `devnet` volume).
+const CONTAINER_FILES: &str = "/var/lib/dsec/devnet";
+/// Where each validator container keeps its chain (a volume of its own).
+const CONTAINER_DATA: &str = "/var/lib/dsec/data";
+
+/// The compose service name of validator `i`.
+fn service_name(i: usize) -> String {
+    format!("validator{i}")
+}
+
 /// One validator of a devnet network.
 #[derive(Debug, Clone)]
 struct NetworkNode {
@@ -468,7 +498,7 @@ const CONSENSUS_HINTS: &str = "\n[consensus]\n# timeout_propose_ms = 1200\n# tim
 fn write_network(
     dir: &Path,
     spec: &DevnetSpec,
-    ports: &NetworkPorts,
+    layout: &Layout,
     archive: bool,
     sync_send: bool,
 ) -> eyre::Result<Network> {
@@ -492,11 +522,21 @@ fn write_network(
             .wrap_err_with(|| format!("cannot write {}", genesis_path.display()))?;
         (devnet.genesis, devnet.validator_keys)
     };
-    let host = ports.host;
+    let (ports, containers) = match layout {
+        Layout::Host(ports) => (ports, false),
+        Layout::Containers(ports) => (ports, true),
+    };
+    let host = if containers { IpAddr::from([0, 0, 0, 0]) } else { ports.host };
     let ip = match host {
         IpAddr::V4(_) => "ip4",
         IpAddr::V6(_) => "ip6",
     };
+    // Validator i's port of a range: each container has its own addresses.
+    let port_of = |base: u16, i: usize, what: &str| if containers { Ok(base) } else { port(base, i, what) };
+    // Where validator i finds validator j.
+    let peer_host = |j: usize| if containers { format!("dns4/{}", service_name(j)) } else { format!("{ip}/{host}") };
+    // The paths validator i's config names.
+    let files = if containers { PathBuf::from(CONTAINER_FILES) } else { dir.to_path_buf() };
     let peer_ids: Vec<String> = keys
         .iter()
         .map(|k| {
@@ -508,20 +548,22 @@ fn write_network(
     let mut nodes = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let node_dir = dir.join(format!("node{i}"));
-        let listen = |base: u16| -> eyre::Result<String> { Ok(format!("/{ip}/{host}/tcp/{}", port(base, i, "p2p")?)) };
+        let listen =
+            |base: u16| -> eyre::Result<String> { Ok(format!("/{ip}/{host}/tcp/{}", port_of(base, i, "p2p")?)) };
         let peers = |base: u16| -> eyre::Result<Vec<String>> {
             (0..keys.len())
                 .filter(|j| *j != i)
-                .map(|j| Ok(format!("/{ip}/{host}/tcp/{}/p2p/{}", port(base, j, "p2p")?, peer_ids[j])))
+                .map(|j| Ok(format!("/{}/tcp/{}/p2p/{}", peer_host(j), port_of(base, j, "p2p")?, peer_ids[j])))
                 .collect()
         };
-        let rpc = SocketAddr::new(host, port(ports.rpc, i, "rpc")?);
+        let rpc = SocketAddr::new(host, port_of(ports.rpc, i, "rpc")?);
+        let node_files = files.join(format!("node{i}"));
         let config = FileConfig {
-            data_dir: Some(node_dir.clone()),
-            genesis: Some(genesis_path.clone()),
-            validator_key: Some(node_dir.join(KEY_FILE)),
+            data_dir: Some(if containers { PathBuf::from(CONTAINER_DATA) } else { node_dir.clone() }),
+            genesis: Some(files.join(GENESIS_FILE)),
+            validator_key: Some(node_files.join(KEY_FILE)),
             rpc_addr: Some(rpc),
-            metrics_addr: Some(SocketAddr::new(host, port(ports.metrics, i, "metrics")?)),
+            metrics_addr: Some(SocketAddr::new(host, port_of(ports.metrics, i, "metrics")?)),
             archive: Some(archive),
             rpc: devnet_rpc(sync_send),
             p2p: Some(P2pSection {
@@ -533,8 +575,13 @@ fn write_network(
             }),
             ..FileConfig::default()
         };
+        let written_by = if containers {
+            format!("`dsec devnet --write-only --docker` for the container {}", service_name(i))
+        } else {
+            "`dsec devnet`".to_string()
+        };
         let text = format!(
-            "# dsec devnet validator {i} ({}); written by `dsec devnet`.\n{}{CONSENSUS_HINTS}",
+            "# dsec devnet validator {i} ({}); written by {written_by}.\n{}{CONSENSUS_HINTS}",
             key.address(),
             config.to_toml()?
         );

@@ -102,6 +102,10 @@ pub async fn start(
             libp2p::yamux::Config::default,
         )
         .map_err(|e| setup(&e))?
+        // Peers may be named by host (`/dns4/validator1/tcp/27656/p2p/…`), as in
+        // the compose devnet, where a name resolves only once its container runs.
+        .with_dns()
+        .map_err(|e| setup(&e))?
         .with_behaviour(|key| {
             let config = gossipsub::ConfigBuilder::default()
                 .max_transmit_size(MAX_MESSAGE_BYTES)
