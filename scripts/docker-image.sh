@@ -15,5 +15,8 @@ context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 # Debug info stays on the host: the image needs the code only.
 strip -o "$context/dsec" "$bin"
-docker build --quiet -f docker/Dockerfile.prebuilt -t "$tag" "$context" >/dev/null
+if ! out="$(docker build --quiet -f docker/Dockerfile.prebuilt -t "$tag" "$context" 2>&1)"; then
+  echo "$out" >&2
+  exit 1
+fi
 docker image ls "$tag" --format '{{.Repository}}:{{.Tag}} {{.Size}}'

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The compose devnet test (tests/it/docker.rs) needs a Docker engine and compose.
+scripts/docker-setup.sh
 
 start=$(date +%s)
 echo "== cargo fmt --check"

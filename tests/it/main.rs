@@ -7,6 +7,7 @@ mod audit;
 mod bft;
 mod crash;
 mod devnet;
+mod docker;
 mod documents;
 mod governance;
 mod hsm;
