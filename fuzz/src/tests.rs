@@ -527,7 +527,6 @@ mod chaincode_dispatch {
                 SETTLEMENT,
                 &[
                     (0, ISettlement::setRoleCall { party: officer, role: settlement::ROLE_COMPLIANCE }.abi_encode()),
-                    (1, kyc(officer)),
                     (1, kyc(issuer)),
                     (1, kyc(holder)),
                     (

@@ -52,6 +52,55 @@ pub mod settlement {
     /// Where the module lives.
     pub const ADDRESS: Address = address!("0x00000000000000000000000000000000da5ec003");
 
+    /// KYC status: approved.
+    pub const KYC_APPROVED: u8 = 1;
+    /// KYC status: frozen (can neither send nor receive).
+    pub const KYC_FROZEN: u8 = 2;
+    /// KYC statuses by name, as the CLI takes them.
+    pub const KYC_STATUSES: [(&str, u8); 3] = [("none", 0), ("approved", KYC_APPROVED), ("frozen", KYC_FROZEN)];
+    /// Role: compliance officer (reviews holds, sets KYC records).
+    pub const ROLE_COMPLIANCE: u8 = 1;
+    /// Role: FX provider.
+    pub const ROLE_FX_PROVIDER: u8 = 2;
+    /// Role: compliance administrator (sets hold thresholds and daily limits).
+    pub const ROLE_COMPLIANCE_ADMIN: u8 = 3;
+    /// Roles by name, as the CLI takes them.
+    pub const ROLES: [(&str, u8); 4] = [
+        ("none", 0),
+        ("compliance", ROLE_COMPLIANCE),
+        ("fx", ROLE_FX_PROVIDER),
+        ("compliance-admin", ROLE_COMPLIANCE_ADMIN),
+    ];
+    /// Payment kind: a transfer.
+    pub const KIND_TRANSFER: u8 = 1;
+    /// Payment kind: an FX payment.
+    pub const KIND_FX: u8 = 2;
+    /// Payment kind: a payment-versus-payment.
+    pub const KIND_PVP: u8 = 3;
+    /// Hold reason: a leg above its currency's threshold.
+    pub const REASON_THRESHOLD: u8 = 1;
+    /// Hold reason: the paying party's daily limit in the currency would be exceeded.
+    pub const REASON_DAILY_LIMIT: u8 = 2;
+
+    /// The name of a payment kind.
+    pub fn kind_name(kind: u8) -> &'static str {
+        match kind {
+            KIND_TRANSFER => "transfer",
+            KIND_FX => "fx",
+            KIND_PVP => "pvp",
+            _ => "unknown",
+        }
+    }
+
+    /// Why a hold was opened, in words.
+    pub fn reason_text(reason: u8) -> &'static str {
+        match reason {
+            REASON_THRESHOLD => "above the currency's threshold",
+            REASON_DAILY_LIMIT => "beyond the payer's daily limit",
+            _ => "unknown reason",
+        }
+    }
+
     /// An ISO 4217 code as the ABI's `bytes3`, if it is three upper-case letters.
     pub fn currency(code: &str) -> Option<FixedBytes<3>> {
         (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()))

@@ -145,7 +145,10 @@ async fn settlement_operator_flow() {
     let (admin, _) = account(0);
     let ((alice, alice_key), (bob, _)) = (account(5), account(6));
     dsec(&["settle", "role", "--party", &admin, "--role", "compliance", "--rpc", rpc]);
-    for party in [&admin, &alice, &bob] {
+    // The officer approves others' KYC, never its own (four eyes); as issuer it needs none.
+    let own = dsec_fails(&["settle", "kyc", "--party", &admin, "--status", "approved", "--rpc", rpc]);
+    assert!(own.contains("four eyes"), "{own}");
+    for party in [&alice, &bob] {
         dsec(&["settle", "kyc", "--party", party, "--status", "approved", "--rpc", rpc]);
     }
     dsec(&[
@@ -184,12 +187,11 @@ async fn settlement_operator_flow() {
     ]);
     assert!(held.contains("held for compliance review as hold 1"), "{held}");
     assert!(
-        dsec(&["settle", "balance", "--party", &bob, "--code", "EUR", "--rpc", rpc]).starts_with("2500 minor units")
+        dsec(&["settle", "balance", "--party", &bob, "--code", "EUR", "--rpc", rpc])
+            .starts_with("25.00 EUR (2500 minor units)")
     );
     dsec(&["settle", "approve-hold", "--id", "1", "--rpc", rpc]);
-    assert!(
-        dsec(&["settle", "balance", "--party", &bob, "--code", "EUR", "--rpc", rpc]).starts_with("202500 minor units")
-    );
+    assert!(dsec(&["settle", "balance", "--party", &bob, "--code", "EUR", "--rpc", rpc]).starts_with("2025.00 EUR"));
     let err = dsec_fails(&[
         "settle", "transfer", "--code", "EUR", "--to", &bob, "--amount", "99999999", "--key", &alice_key, "--rpc", rpc,
     ]);
