@@ -7,6 +7,11 @@
 //! that cannot be reordered or forked. Anyone can check on chain (or offline
 //! with [`dsec_sdk::merkle`]) that a line belongs to an anchored batch.
 //!
+//! Administrators remove members (genesis members too), suspend and resume
+//! tenants and change their quotas. Members anchoring concurrently use
+//! `append`, which chains each batch to the head as the transaction finds it,
+//! so two members' anchors in one block both land, in block order.
+//!
 //! The Solidity interface is `chaincode/sol/IAuditAnchor.sol`.
 
 use crate::storage::{from_short_string, load_u64, load_word, short_string, slot, store_u64, store_word};
@@ -20,6 +25,10 @@ use IAuditAnchor::IAuditAnchorCalls as Calls;
 pub use dsec_sdk::chaincode::audit::{ADDRESS, IAuditAnchor, tenant_id};
 /// Length of a quota period.
 pub const PERIOD_SECS: u64 = 86_400;
+/// Stored membership: added by an administrator.
+const MEMBER: u64 = 1;
+/// Stored membership: removed by an administrator (overrides the genesis).
+const REMOVED: u64 = 2;
 /// Gas charged per Merkle proof step (a keccak over 65 bytes, under 1 µs:
 /// 30 gas at [`crate::gas::GAS_PER_MICROSECOND`]), before the proof is checked.
 const PROOF_STEP_GAS: u64 = 60;
@@ -63,17 +72,30 @@ impl AuditAnchoring {
     }
 
     fn is_member(&self, host: &mut dyn Host, tenant: &B256, who: &Address) -> Result<bool, Failure> {
-        if self.genesis_tenants.get(tenant).is_some_and(|t| t.members.contains(who)) {
-            return Ok(true);
+        // Stored state overrides the genesis: added, or removed (genesis members too).
+        match load_u64(host, slot("tenant.member", &[tenant.as_slice(), who.as_slice()]))? {
+            MEMBER => Ok(true),
+            REMOVED => Ok(false),
+            _ => Ok(self.genesis_tenants.get(tenant).is_some_and(|t| t.members.contains(who))),
         }
-        Ok(host.sload(slot("tenant.member", &[tenant.as_slice(), who.as_slice()]))? != U256::ZERO)
     }
 
     fn quota(&self, host: &mut dyn Host, tenant: &B256) -> Result<u64, Failure> {
+        let t = tenant.as_slice();
         match self.genesis_tenants.get(tenant) {
-            Some(t) => Ok(t.anchors_per_day),
-            None => load_u64(host, slot("tenant.quota", &[tenant.as_slice()])),
+            Some(g) if host.sload(slot("tenant.quota.set", &[t]))?.is_zero() => Ok(g.anchors_per_day),
+            _ => load_u64(host, slot("tenant.quota", &[t])),
         }
+    }
+
+    fn suspended(&self, host: &mut dyn Host, tenant: &B256) -> Result<bool, Failure> {
+        Ok(!host.sload(slot("tenant.suspended", &[tenant.as_slice()]))?.is_zero())
+    }
+
+    fn used_today(&self, host: &mut dyn Host, tenant: &B256) -> Result<(U256, u64), Failure> {
+        let period = host.timestamp() / PERIOD_SECS;
+        let usage_slot = slot("usage", &[tenant.as_slice(), &period.to_be_bytes()]);
+        Ok((usage_slot, load_u64(host, usage_slot)?))
     }
 
     fn require_admin(&self, host: &mut dyn Host, caller: &Address) -> Result<(), Failure> {
@@ -84,10 +106,21 @@ impl AuditAnchoring {
         }
     }
 
-    fn anchor(&self, host: &mut dyn Host, caller: &Address, c: IAuditAnchor::anchorCall) -> Result<Bytes, Failure> {
+    /// Anchor a batch after the tenant's head; with `expected`, only if the
+    /// head is that anchor hash.
+    fn anchor(
+        &self,
+        host: &mut dyn Host,
+        caller: &Address,
+        c: IAuditAnchor::anchorCall,
+        expected: bool,
+    ) -> Result<Bytes, Failure> {
         self.require_tenant(host, &c.tenant)?;
         if !self.is_member(host, &c.tenant, caller)? {
             return Err(Failure::reason("audit: caller is not a member of the tenant"));
+        }
+        if self.suspended(host, &c.tenant)? {
+            return Err(Failure::reason("audit: tenant is suspended"));
         }
         if c.lineCount == 0 {
             return Err(Failure::reason("audit: empty batch"));
@@ -96,12 +129,11 @@ impl AuditAnchoring {
         let head_hash_slot = slot("head.hash", &[c.tenant.as_slice()]);
         let seq = load_u64(host, head_seq_slot)?;
         let head = load_word(host, head_hash_slot)?;
-        if c.prevAnchor != head {
+        if expected && c.prevAnchor != head {
             return Err(Failure::reason("audit: previous anchor is not the tenant's head"));
         }
-        let period = host.timestamp() / PERIOD_SECS;
-        let usage_slot = slot("usage", &[c.tenant.as_slice(), &period.to_be_bytes()]);
-        let used = load_u64(host, usage_slot)?;
+        let c = IAuditAnchor::anchorCall { prevAnchor: head, ..c };
+        let (usage_slot, used) = self.used_today(host, &c.tenant)?;
         if used >= self.quota(host, &c.tenant)? {
             return Err(Failure::reason("audit: anchoring quota exceeded for this period"));
         }
@@ -170,8 +202,19 @@ impl Chaincode for AuditAnchoring {
 
     fn call(&self, host: &mut dyn Host, call: &Call<'_>) -> Result<Bytes, Failure> {
         let decoded = crate::decode_call::<Calls>(host, call, "audit", |c| {
-            matches!(c, Calls::createTenant(_) | Calls::addMember(_) | Calls::anchor(_))
+            matches!(
+                c,
+                Calls::createTenant(_)
+                    | Calls::addMember(_)
+                    | Calls::removeMember(_)
+                    | Calls::suspendTenant(_)
+                    | Calls::resumeTenant(_)
+                    | Calls::setQuota(_)
+                    | Calls::anchor(_)
+                    | Calls::append(_)
+            )
         })?;
+        let emit = |host: &mut dyn Host, log: alloy_primitives::LogData| host.emit(log.topics().to_vec(), log.data);
         match decoded {
             Calls::createTenant(c) => {
                 self.require_admin(host, &call.caller)?;
@@ -199,12 +242,71 @@ impl Chaincode for AuditAnchoring {
             Calls::addMember(c) => {
                 self.require_admin(host, &call.caller)?;
                 self.require_tenant(host, &c.tenant)?;
-                host.sstore(slot("tenant.member", &[c.tenant.as_slice(), c.member.as_slice()]), U256::from(1))?;
+                store_u64(host, slot("tenant.member", &[c.tenant.as_slice(), c.member.as_slice()]), MEMBER)?;
                 let log = IAuditAnchor::MemberAdded { tenant: c.tenant, member: c.member }.encode_log_data();
                 host.emit(log.topics().to_vec(), log.data)?;
                 ok(Vec::new())
             }
-            Calls::anchor(c) => self.anchor(host, &call.caller, c),
+            Calls::removeMember(c) => {
+                self.require_admin(host, &call.caller)?;
+                self.require_tenant(host, &c.tenant)?;
+                if !self.is_member(host, &c.tenant, &c.member)? {
+                    return Err(Failure::reason("audit: not a member of the tenant"));
+                }
+                store_u64(host, slot("tenant.member", &[c.tenant.as_slice(), c.member.as_slice()]), REMOVED)?;
+                emit(host, IAuditAnchor::MemberRemoved { tenant: c.tenant, member: c.member }.encode_log_data())?;
+                ok(Vec::new())
+            }
+            Calls::suspendTenant(c) => {
+                self.require_admin(host, &call.caller)?;
+                self.require_tenant(host, &c.tenant)?;
+                if self.suspended(host, &c.tenant)? {
+                    return Err(Failure::reason("audit: tenant is suspended"));
+                }
+                host.sstore(slot("tenant.suspended", &[c.tenant.as_slice()]), U256::from(1))?;
+                emit(host, IAuditAnchor::TenantSuspended { tenant: c.tenant, by: call.caller }.encode_log_data())?;
+                ok(Vec::new())
+            }
+            Calls::resumeTenant(c) => {
+                self.require_admin(host, &call.caller)?;
+                self.require_tenant(host, &c.tenant)?;
+                if !self.suspended(host, &c.tenant)? {
+                    return Err(Failure::reason("audit: tenant is not suspended"));
+                }
+                host.sstore(slot("tenant.suspended", &[c.tenant.as_slice()]), U256::ZERO)?;
+                emit(host, IAuditAnchor::TenantResumed { tenant: c.tenant, by: call.caller }.encode_log_data())?;
+                ok(Vec::new())
+            }
+            Calls::setQuota(c) => {
+                self.require_admin(host, &call.caller)?;
+                self.require_tenant(host, &c.tenant)?;
+                let t = c.tenant.as_slice();
+                store_u64(host, slot("tenant.quota", &[t]), c.anchorsPerDay)?;
+                host.sstore(slot("tenant.quota.set", &[t]), U256::from(1))?;
+                let log =
+                    IAuditAnchor::QuotaChanged { tenant: c.tenant, anchorsPerDay: c.anchorsPerDay, by: call.caller };
+                emit(host, log.encode_log_data())?;
+                ok(Vec::new())
+            }
+            Calls::anchor(c) => self.anchor(host, &call.caller, c, true),
+            Calls::append(c) => {
+                let c = IAuditAnchor::anchorCall {
+                    tenant: c.tenant,
+                    root: c.root,
+                    lineCount: c.lineCount,
+                    prevAnchor: B256::ZERO,
+                };
+                self.anchor(host, &call.caller, c, false)
+            }
+            Calls::tenantStatus(c) => {
+                self.require_tenant(host, &c.tenant)?;
+                let out = IAuditAnchor::tenantStatusReturn {
+                    suspended: self.suspended(host, &c.tenant)?,
+                    anchorsPerDay: self.quota(host, &c.tenant)?,
+                    usedToday: self.used_today(host, &c.tenant)?.1,
+                };
+                ok(IAuditAnchor::tenantStatusCall::abi_encode_returns(&out))
+            }
             Calls::head(c) => {
                 let seq = load_u64(host, slot("head.seq", &[c.tenant.as_slice()]))?;
                 let anchor_hash = load_word(host, slot("head.hash", &[c.tenant.as_slice()]))?;
@@ -237,7 +339,7 @@ impl Chaincode for AuditAnchoring {
                         exists: true,
                         name: t.name.clone(),
                         zone: t.residency_zone.clone(),
-                        anchorsPerDay: t.anchors_per_day,
+                        anchorsPerDay: self.quota(host, &c.tenant)?,
                     }
                 } else {
                     let t = c.tenant.as_slice();

@@ -2,7 +2,8 @@
 //! one line belongs to an anchored batch *and* that the anchor is final
 //! (line → Merkle root → `Anchored` event → receipt → certificate →
 //! validator-set lineage), and verify it offline against the genesis file (or
-//! ask a node with `--rpc`).
+//! ask a node with `--rpc`); manage tenants (members, suspension, quotas);
+//! replay a tenant's whole anchor chain (`verify-chain`).
 
 use crate::common::{DEFAULT_RPC_URL, client, parse_key};
 use alloy::sol_types::{SolCall, SolEvent};
@@ -32,6 +33,39 @@ pub(crate) enum AuditCommand {
         /// Private key of a tenant member (default: dev account 0).
         #[arg(long)]
         key: Option<String>,
+        /// Anchor only if the tenant's head is still the one read before sending
+        /// (`anchor`); by default the batch goes after whatever the head is when
+        /// the transaction executes (`append`), so members anchoring at the same
+        /// time all succeed.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Manage tenants (platform administrators): create, members, suspension, quota; or show one.
+    Tenant {
+        #[command(subcommand)]
+        op: TenantCommand,
+        /// JSON-RPC URL of a node.
+        #[arg(long, default_value = DEFAULT_RPC_URL, global = true)]
+        rpc: String,
+        /// Private key of a platform administrator (default: dev account 0).
+        #[arg(long, global = true)]
+        key: Option<String>,
+    },
+    /// Replay a tenant's whole anchor chain from the node's events and stored
+    /// anchors: every anchor links to the previous and its hash recomputes, no
+    /// sequence number is missing or repeated, each anchor was made by a member
+    /// of a tenant not suspended, within the quota of its day; reports the first break.
+    VerifyChain {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
+        /// JSON-RPC URL of a node.
+        #[arg(long, default_value = DEFAULT_RPC_URL)]
+        rpc: String,
+        /// The chain's genesis file: the members and quota of a tenant declared there
+        /// (without it, a genesis tenant's initial members and quota are not checked).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
     },
     /// Write a proof bundle that line N of FILE belongs to an anchored batch and that
     /// the anchor is final; `dsec verify` or `dsec audit verify --genesis` checks it offline.
@@ -71,13 +105,25 @@ impl AuditCommand {
     /// Run the subcommand.
     pub(crate) async fn run(self) -> eyre::Result<()> {
         match self {
-            Self::Anchor { tenant, file, rpc, key } => {
+            Self::Anchor { tenant, file, rpc, key, strict } => {
                 let key = parse_key(key.as_deref(), "--key")?;
-                let (seq, hash, root) = anchor(&client(&rpc)?, &key, &tenant, &file).await?;
+                let (seq, hash, root) = anchor(&client(&rpc)?, &key, &tenant, &file, strict).await?;
                 println!(
                     "anchored {} as anchor {seq} of tenant {tenant:?}\nroot        {root}\nanchor hash {hash}",
                     file.display()
                 );
+            }
+            Self::Tenant { op, rpc, key } => {
+                let key = parse_key(key.as_deref(), "--key")?;
+                println!("{}", manage_tenant(&client(&rpc)?, &key, op).await?);
+            }
+            Self::VerifyChain { tenant, rpc, genesis } => {
+                let genesis = genesis.map(|g| dsec_genesis::Genesis::load(&g)).transpose()?;
+                let report = crate::audit_chain::verify_chain(&client(&rpc)?, &tenant, genesis.as_ref()).await?;
+                println!("{}", report.text);
+                if report.broken {
+                    std::process::exit(1);
+                }
             }
             Self::Prove { file, line, tenant, seq, rpc, out } => {
                 let bundle = prove(&client(&rpc)?, &tenant, &file, line, seq).await?;
@@ -125,20 +171,28 @@ async fn view<C: SolCall>(client: &RpcClient, call: &C) -> eyre::Result<C::Retur
     crate::tx::view(client, ADDRESS, call).await
 }
 
-/// Anchor `file` for `tenant`; returns the receipt's anchor sequence number and hash.
+/// Anchor `file` for `tenant` (after the head the transaction finds, or with
+/// `strict` only after the head read now); returns the anchor's sequence
+/// number and hash, and the file's root.
 pub(crate) async fn anchor(
     client: &RpcClient,
     key: &AccountKey,
     tenant: &str,
     file: &Path,
+    strict: bool,
 ) -> eyre::Result<(u64, B256, B256)> {
     let (_, leaves) = read_lines(file)?;
     let root = merkle::root(&leaves).ok_or_else(|| eyre!("empty file"))?;
     let id = tenant_id(tenant);
-    let head = view(client, &IAuditAnchor::headCall { tenant: id }).await?;
-    let data =
-        IAuditAnchor::anchorCall { tenant: id, root, lineCount: leaves.len() as u64, prevAnchor: head.anchorHash };
-    let receipt = crate::tx::send(client, key, ADDRESS, &data).await?;
+    let line_count = leaves.len() as u64;
+    let receipt = if strict {
+        let head = view(client, &IAuditAnchor::headCall { tenant: id }).await?;
+        let data = IAuditAnchor::anchorCall { tenant: id, root, lineCount: line_count, prevAnchor: head.anchorHash };
+        crate::tx::send(client, key, ADDRESS, &data).await?
+    } else {
+        crate::tx::send(client, key, ADDRESS, &IAuditAnchor::appendCall { tenant: id, root, lineCount: line_count })
+            .await?
+    };
     let log = receipt
         .inner
         .logs()
@@ -251,4 +305,112 @@ async fn verify_on_chain(bundle: &Bundle, client: &RpcClient) -> eyre::Result<(u
         bail!("invalid: the audit module rejects this proof");
     }
     Ok((anchored.blockNumber, anchored.timestamp, anchor.seq, claim))
+}
+
+/// A tenant-management operation.
+#[derive(Subcommand, Debug)]
+pub(crate) enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// Display name (at most 31 bytes).
+        #[arg(long)]
+        name: String,
+        /// Residency zone label (at most 31 bytes).
+        #[arg(long)]
+        zone: String,
+        /// Anchors per UTC day.
+        #[arg(long, default_value_t = 1_440)]
+        quota: u64,
+    },
+    /// Allow an account to anchor for the tenant.
+    AddMember {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        member: alloy_primitives::Address,
+    },
+    /// Stop an account anchoring for the tenant (a genesis member too).
+    RemoveMember {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        member: alloy_primitives::Address,
+    },
+    /// Suspend the tenant: no anchoring until resumed.
+    Suspend {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Resume a suspended tenant.
+    Resume {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Change the tenant's anchors per UTC day.
+    Quota {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        anchors_per_day: u64,
+    },
+    /// Show a tenant: name, zone, status, quota and use today, head anchor.
+    Show {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// Run a tenant-management operation; returns what to print.
+async fn manage_tenant(client: &RpcClient, key: &AccountKey, op: TenantCommand) -> eyre::Result<String> {
+    let done = |r: dsec_sdk::block::RpcReceipt| {
+        format!("ok: transaction {} in block {}", r.transaction_hash, r.block_number.unwrap_or_default())
+    };
+    let send = |call| async move { crate::tx::send_calldata(client, key, ADDRESS, call).await };
+    Ok(match op {
+        TenantCommand::Create { tenant, name, zone, quota } => {
+            if name.len() > 31 || zone.len() > 31 {
+                bail!("--name and --zone: at most 31 bytes each");
+            }
+            let call = IAuditAnchor::createTenantCall { tenant: tenant_id(&tenant), name, zone, anchorsPerDay: quota };
+            done(send(call.abi_encode().into()).await?)
+        }
+        TenantCommand::AddMember { tenant, member } => {
+            done(send(IAuditAnchor::addMemberCall { tenant: tenant_id(&tenant), member }.abi_encode().into()).await?)
+        }
+        TenantCommand::RemoveMember { tenant, member } => {
+            let call = IAuditAnchor::removeMemberCall { tenant: tenant_id(&tenant), member };
+            done(send(call.abi_encode().into()).await?)
+        }
+        TenantCommand::Suspend { tenant } => {
+            done(send(IAuditAnchor::suspendTenantCall { tenant: tenant_id(&tenant) }.abi_encode().into()).await?)
+        }
+        TenantCommand::Resume { tenant } => {
+            done(send(IAuditAnchor::resumeTenantCall { tenant: tenant_id(&tenant) }.abi_encode().into()).await?)
+        }
+        TenantCommand::Quota { tenant, anchors_per_day } => {
+            let call = IAuditAnchor::setQuotaCall { tenant: tenant_id(&tenant), anchorsPerDay: anchors_per_day };
+            done(send(call.abi_encode().into()).await?)
+        }
+        TenantCommand::Show { tenant } => {
+            let id = tenant_id(&tenant);
+            let info = view(client, &IAuditAnchor::tenantInfoCall { tenant: id }).await?;
+            if !info.exists {
+                bail!("--tenant {tenant:?}: no such tenant");
+            }
+            let status = view(client, &IAuditAnchor::tenantStatusCall { tenant: id }).await?;
+            let head = view(client, &IAuditAnchor::headCall { tenant: id }).await?;
+            format!(
+                "tenant {tenant:?} ({}), zone {}: {}, {} of {} anchors used today, head anchor {} ({})",
+                info.name,
+                info.zone,
+                if status.suspended { "SUSPENDED" } else { "active" },
+                status.usedToday,
+                status.anchorsPerDay,
+                head.seq,
+                head.anchorHash
+            )
+        }
+    })
 }

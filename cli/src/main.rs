@@ -5,6 +5,7 @@
 //! through `dsec-sdk`, as any client would.
 
 mod audit;
+mod audit_chain;
 mod common;
 mod devnet;
 mod docs;

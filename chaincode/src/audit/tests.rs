@@ -210,3 +210,98 @@ fn calldata_is_charged_per_word_before_it_is_decoded() {
     host.call(m.as_ref(), STRANGER, &data).unwrap();
     assert!(host.gas_used >= crate::DISPATCH_GAS + crate::gas::calldata_gas(data.len()) + 60 * 1_000);
 }
+
+fn call_as<C: SolCall>(host: &mut MemoryHost, m: &dyn Chaincode, who: Address, c: C) -> Result<C::Return, String> {
+    let out = host.call(m, who, &c.abi_encode()).map_err(reason)?;
+    Ok(C::abi_decode_returns(&out).expect("decodable return"))
+}
+
+fn append(host: &mut MemoryHost, m: &dyn Chaincode, who: Address, tenant: B256, n: usize) -> Result<u64, String> {
+    let root = merkle::root(&lines(n)).unwrap();
+    call_as(host, m, who, IAuditAnchor::appendCall { tenant, root, lineCount: n as u64 }).map(|r| r.seq)
+}
+
+#[test]
+fn concurrent_members_append_in_block_order_and_the_chain_still_links() {
+    let (m, mut host, tenant) = setup();
+    let second = Address::repeat_byte(0x03);
+    call_as(&mut host, m.as_ref(), ADMIN, IAuditAnchor::addMemberCall { tenant, member: second }).unwrap();
+    // Both members saw the empty head; with `anchor` the second would collide.
+    let root = merkle::root(&lines(2)).unwrap();
+    anchor(&mut host, m.as_ref(), tenant, root, 2, B256::ZERO).unwrap();
+    let stale = IAuditAnchor::anchorCall { tenant, root, lineCount: 2, prevAnchor: B256::ZERO };
+    assert_eq!(
+        call_as(&mut host, m.as_ref(), second, stale).err().unwrap(),
+        "audit: previous anchor is not the tenant's head"
+    );
+    // `append` chains to the head as it finds it.
+    assert_eq!(append(&mut host, m.as_ref(), second, tenant, 3), Ok(2));
+    let first = call_as(&mut host, m.as_ref(), STRANGER, IAuditAnchor::anchorOfCall { tenant, seq: 1 }).unwrap();
+    let (topics, data) = host.logs.last().unwrap();
+    let event = IAuditAnchor::Anchored::decode_raw_log(topics.iter().copied(), data).unwrap();
+    assert_eq!((event.seq, event.prevAnchor), (2, first.anchorHash), "the appended anchor names its predecessor");
+    assert_eq!(event.anchorHash, anchor_hash(&tenant, 2, &event.root, 3, &first.anchorHash));
+    assert_eq!(
+        append(&mut host, m.as_ref(), STRANGER, tenant, 1),
+        Err("audit: caller is not a member of the tenant".into())
+    );
+}
+
+#[test]
+fn administrators_remove_members_suspend_tenants_and_move_quotas() {
+    let m = module(vec![GenesisTenant {
+        id: "health-ministry".into(),
+        name: "Health Ministry".into(),
+        residency_zone: "gov-north".into(),
+        members: vec![MEMBER],
+        anchors_per_day: 2,
+    }]);
+    let mut host = MemoryHost::new();
+    let m = m.as_ref();
+    let tenant = tenant_id("health-ministry");
+    for (who, call) in [
+        (MEMBER, IAuditAnchor::suspendTenantCall { tenant }.abi_encode()),
+        (MEMBER, IAuditAnchor::removeMemberCall { tenant, member: MEMBER }.abi_encode()),
+        (MEMBER, IAuditAnchor::setQuotaCall { tenant, anchorsPerDay: 9 }.abi_encode()),
+    ] {
+        assert_eq!(reason(host.call(m, who, &call).err().unwrap()), "audit: caller is not a platform administrator");
+    }
+
+    // Quota: 2 a day from the genesis, moved to 3 by an administrator.
+    assert_eq!(append(&mut host, m, MEMBER, tenant, 1), Ok(1));
+    assert_eq!(append(&mut host, m, MEMBER, tenant, 1), Ok(2));
+    assert_eq!(append(&mut host, m, MEMBER, tenant, 1), Err("audit: anchoring quota exceeded for this period".into()));
+    call_as(&mut host, m, ADMIN, IAuditAnchor::setQuotaCall { tenant, anchorsPerDay: 3 }).unwrap();
+    let status = call_as(&mut host, m, STRANGER, IAuditAnchor::tenantStatusCall { tenant }).unwrap();
+    assert_eq!((status.suspended, status.anchorsPerDay, status.usedToday), (false, 3, 2));
+    assert_eq!(call_as(&mut host, m, STRANGER, IAuditAnchor::tenantInfoCall { tenant }).unwrap().anchorsPerDay, 3);
+    assert_eq!(append(&mut host, m, MEMBER, tenant, 1), Ok(3));
+
+    // Suspended: nobody anchors until resumed.
+    host.timestamp += PERIOD_SECS;
+    call_as(&mut host, m, ADMIN, IAuditAnchor::suspendTenantCall { tenant }).unwrap();
+    assert_eq!(append(&mut host, m, MEMBER, tenant, 1), Err("audit: tenant is suspended".into()));
+    assert_eq!(
+        call_as(&mut host, m, ADMIN, IAuditAnchor::suspendTenantCall { tenant }).err().unwrap(),
+        "audit: tenant is suspended"
+    );
+    call_as(&mut host, m, ADMIN, IAuditAnchor::resumeTenantCall { tenant }).unwrap();
+    assert_eq!(
+        call_as(&mut host, m, ADMIN, IAuditAnchor::resumeTenantCall { tenant }).err().unwrap(),
+        "audit: tenant is not suspended"
+    );
+    assert_eq!(append(&mut host, m, MEMBER, tenant, 1), Ok(4));
+
+    // A genesis member removed can no longer anchor; re-added, it can.
+    call_as(&mut host, m, ADMIN, IAuditAnchor::removeMemberCall { tenant, member: MEMBER }).unwrap();
+    assert!(!call_as(&mut host, m, STRANGER, IAuditAnchor::isMemberCall { tenant, who: MEMBER }).unwrap());
+    assert_eq!(append(&mut host, m, MEMBER, tenant, 1), Err("audit: caller is not a member of the tenant".into()));
+    assert_eq!(
+        call_as(&mut host, m, ADMIN, IAuditAnchor::removeMemberCall { tenant, member: MEMBER }).err().unwrap(),
+        "audit: not a member of the tenant"
+    );
+    call_as(&mut host, m, ADMIN, IAuditAnchor::addMemberCall { tenant, member: MEMBER }).unwrap();
+    assert_eq!(append(&mut host, m, MEMBER, tenant, 1), Ok(5));
+    let unknown = IAuditAnchor::suspendTenantCall { tenant: tenant_id("nobody") };
+    assert_eq!(call_as(&mut host, m, ADMIN, unknown).err().unwrap(), "audit: unknown tenant");
+}
