@@ -11,6 +11,17 @@ pragma solidity ^0.8.20;
 /// disruptions and reroutes are recorded too, and every step is appended to the
 /// shipment's trail, which reads back in order.
 ///
+/// A customs Held status blocks hand-offs and delivery until customs releases
+/// the shipment; a customs authority acts only where the shipment is in one of
+/// its jurisdictions (UN/LOCODE country codes, set by administrators). Ports
+/// and carriers declare port-wide disruptions with a time window; a shipment
+/// whose remaining route passes through a disrupted location is flagged
+/// (`disruptionsOf`), and a reroute around it takes effect once a quorum (more
+/// than half) of the shipment's parties — shipper, current custodian,
+/// consignee — approve it. Administrators revoke parties, and administrators
+/// or owners revoke devices: a revoked party has no role, and a revoked
+/// device's readings are refused.
+///
 /// Encodings:
 /// - Locations are UN/LOCODEs as 5 ASCII bytes: a 2-letter country code
 ///   (A-Z) then 3 characters from A-Z and 2-9, e.g. "NLRTM", "DEHAM", "SGSIN".
@@ -26,7 +37,8 @@ pragma solidity ^0.8.20;
 /// - Disruption kinds: PortClosure = 1, Weather = 2, Strike = 3, Other = 4.
 /// - Trail kinds: Created = 1, HandOverProposed = 2, HandOverCancelled = 3,
 ///   CustodyAccepted = 4, Delivered = 5 (the custody acceptance that completes
-///   the shipment), Excursion = 6, Customs = 7, Disruption = 8, Rerouted = 9.
+///   the shipment), Excursion = 6, Customs = 7, Disruption = 8, Rerouted = 9,
+///   RerouteProposed = 10 (code: number of new legs; detail: the proposal id).
 ///
 /// Carbon: each leg emits distanceKm × weightKg × factor / 1,000,000 kg CO2e
 /// (integer division, per leg; the total is the sum of the per-leg figures),
@@ -96,6 +108,26 @@ interface IProvenance {
     event CustomsUpdated(bytes32 indexed id, address indexed authority, uint8 status, bytes32 customsRef);
     event Disrupted(bytes32 indexed id, address indexed reporter, uint8 kind, bytes5 location);
     event Rerouted(bytes32 indexed id, address indexed by, bytes5 from, Leg[] legs);
+    event CustomsJurisdictionsSet(address indexed authority, bytes2[] countries);
+    event PartyRevoked(address indexed party, address by);
+    event DeviceRevoked(bytes32 indexed deviceKey, address by);
+    /// A port-wide disruption at `location` from `startsAt` until `endsAt` (unix seconds).
+    event PortDisrupted(uint64 indexed disruption, bytes5 location, uint8 kind, uint64 startsAt, uint64 endsAt, address indexed reporter);
+    event RerouteProposed(bytes32 indexed id, uint64 indexed proposal, uint64 disruption, address indexed by, Leg[] legs);
+    /// The goods' embedded emissions for the EU CBAM declaration: the producing installation, its
+    /// production route, the country of origin, and the specific direct and indirect emissions in
+    /// kg CO2e per tonne of goods; `totalKg` is weightKg × (direct + indirect) / 1,000.
+    event EmbeddedEmissionsDeclared(
+        bytes32 indexed id,
+        bytes32 installation,
+        string productionRoute,
+        bytes2 countryOfOrigin,
+        uint32 directKgPerTonne,
+        uint32 indirectKgPerTonne,
+        uint64 totalKg,
+        address by
+    );
+    event RerouteApproved(bytes32 indexed id, uint64 indexed proposal, address indexed by, uint8 approvals, uint8 needed);
 
     /// Register `party` with a role (module administrators only). A party has
     /// exactly one role and is registered once. Name: at most 31 bytes.
@@ -166,8 +198,47 @@ interface IProvenance {
         bytes calldata signature
     ) external returns (bool excursion);
 
-    /// Record a customs decision (CustomsAuthority parties only).
+    /// Record a customs decision (CustomsAuthority parties only, where the
+    /// shipment's current location is in one of their jurisdictions). Held
+    /// blocks hand-offs and delivery until Released.
     function customsUpdate(bytes32 id, uint8 status, bytes32 customsRef) external;
+
+    /// Set the country codes (ISO 3166-1 alpha-2, at most 64) a customs
+    /// authority acts on, replacing its previous set (module administrators).
+    function setCustomsJurisdictions(address authority, bytes2[] calldata countries) external;
+
+    /// Declare the goods' embedded emissions for CBAM (the shipper, once, before delivery).
+    /// `productionRoute`: at most 31 bytes, e.g. "BF-BOF" or "EAF"; `installation`: the
+    /// installation's identifier (e.g. keccak256 of its registry id).
+    function declareEmbeddedEmissions(
+        bytes32 id,
+        bytes32 installation,
+        string calldata productionRoute,
+        bytes2 countryOfOrigin,
+        uint32 directKgPerTonne,
+        uint32 indirectKgPerTonne
+    ) external;
+
+    /// Revoke a party (module administrators): it no longer has a role.
+    function revokeParty(address party) external;
+
+    /// Revoke a device (module administrators or its owner): its readings are refused from now on.
+    function revokeDevice(bytes32 deviceKey) external;
+
+    /// Declare a port-wide disruption at `location` from `startsAt` until
+    /// `endsAt` (PortOperator or Carrier parties, or module administrators).
+    function declareDisruption(bytes5 location, uint8 kind, uint64 startsAt, uint64 endsAt)
+        external
+        returns (uint64 disruption);
+
+    /// Propose a reroute of a shipment flagged by `disruption` (its shipper,
+    /// custodian or consignee): `newLegs` run from the current location to the
+    /// destination and avoid the disrupted location. Counts as the proposer's approval.
+    function proposeReroute(bytes32 id, uint64 disruption, Leg[] calldata newLegs) external returns (uint64 proposal);
+
+    /// Approve a reroute proposal (the shipper, custodian or consignee); it
+    /// takes effect when more than half of them have approved.
+    function approveReroute(bytes32 id, uint64 proposal) external returns (bool applied);
 
     /// Report a disruption at `location` (the custodian, any Carrier or
     /// PortOperator party, or a module administrator).
@@ -225,6 +296,41 @@ interface IProvenance {
     /// Ids of the shipments `party` created, accepted custody of or is the
     /// consignee of, each once, in the order the party became involved.
     function shipmentsOf(address party) external view returns (bytes32[] memory);
+
+    /// The disruptions, not yet over, at a location on the shipment's remaining route.
+    function disruptionsOf(bytes32 id) external view returns (uint64[] memory);
+
+    /// A disruption.
+    function disruption(uint64 disruptionId)
+        external
+        view
+        returns (bytes5 location, uint8 kind, uint64 startsAt, uint64 endsAt, address reporter);
+
+    /// A shipment's declared embedded emissions (`declared` false until declared).
+    function embeddedEmissions(bytes32 id)
+        external
+        view
+        returns (
+            bool declared,
+            bytes32 installation,
+            string memory productionRoute,
+            bytes2 countryOfOrigin,
+            uint32 directKgPerTonne,
+            uint32 indirectKgPerTonne,
+            uint64 totalKg
+        );
+
+    /// A customs authority's jurisdictions.
+    function customsJurisdictions(address authority) external view returns (bytes2[] memory);
+
+    /// Whether a party or a device has been revoked.
+    function isRevoked(address party, bytes32 deviceKey) external view returns (bool partyRevoked, bool deviceRevoked);
+
+    /// A page of `shipmentsOf(party)`: from `offset`, at most `limit` (≤ 1,000), and how many in all.
+    function shipmentsPage(address party, uint256 offset, uint256 limit)
+        external
+        view
+        returns (bytes32[] memory ids, uint256 total);
 
     /// Whether the shipment is delivered (false for an unknown shipment).
     function isDelivered(bytes32 id) external view returns (bool);

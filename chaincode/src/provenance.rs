@@ -46,6 +46,20 @@ pub use dsec_sdk::chaincode::provenance::{
 
 /// The most legs a shipment's route may have.
 pub const MAX_LEGS: usize = 32;
+/// The most jurisdictions a customs authority may have.
+pub const MAX_JURISDICTIONS: usize = 64;
+/// The most recent disruptions of a location that count for its shipments.
+const DISRUPTIONS_PER_LOCATION: u64 = 64;
+/// The most entries one page of a list view returns.
+const MAX_PAGE: u64 = 1_000;
+/// Trail kind: a reroute proposed (code: its number of legs; detail: the proposal id).
+pub const TRAIL_REROUTE_PROPOSED: u8 = 10;
+/// A reroute proposal waiting for approvals.
+const PROPOSAL_OPEN: u64 = 1;
+/// A reroute proposal that took effect.
+const PROPOSAL_APPLIED: u64 = 2;
+/// The bit of a party's role word that marks it revoked.
+const REVOKED_BIT: usize = 8;
 
 /// Shipment status: created, still with the shipper.
 pub const STATUS_CREATED: u8 = 1;
@@ -437,8 +451,100 @@ fn validate_legs(
     Ok(())
 }
 
+/// A party's role; 0 when it is not registered or revoked.
 fn role_of(host: &mut dyn Host, party: &Address) -> Result<u8, Failure> {
-    Ok(field(host.sload(slot("party.role", &[party.as_slice()]))?, 0, 8) as u8)
+    let word = host.sload(slot("party.role", &[party.as_slice()]))?;
+    if field(word, REVOKED_BIT, 1) != 0 {
+        return Ok(0);
+    }
+    Ok(field(word, 0, 8) as u8)
+}
+
+fn party_revoked(host: &mut dyn Host, party: &Address) -> Result<bool, Failure> {
+    Ok(field(host.sload(slot("party.role", &[party.as_slice()]))?, REVOKED_BIT, 1) != 0)
+}
+
+fn device_revoked(host: &mut dyn Host, key: &B256) -> Result<bool, Failure> {
+    Ok(!host.sload(slot("device.revoked", &[key.as_slice()]))?.is_zero())
+}
+
+/// The embedded emissions of `weight_kg` of goods at `direct` + `indirect` kg
+/// CO2e per tonne: weight × (direct + indirect) / 1,000, in kg (integer;
+/// computed in 128 bits, and at most 2^65 / 1,000 so it fits in a u64).
+pub fn embedded_total_kg(weight_kg: u32, direct: u32, indirect: u32) -> u64 {
+    let total = u128::from(weight_kg) * (u128::from(direct) + u128::from(indirect)) / 1_000;
+    u64::try_from(total).unwrap_or(u64::MAX)
+}
+
+/// A port-wide disruption as stored.
+#[derive(Debug, Clone, Copy)]
+struct Disruption {
+    location: FixedBytes<5>,
+    kind: u8,
+    starts_at: u64,
+    ends_at: u64,
+}
+
+impl Disruption {
+    fn load(host: &mut dyn Host, id: u64) -> Result<Option<Self>, Failure> {
+        let word = host.sload(slot("disr.meta", &[&id.to_be_bytes()]))?;
+        if word.is_zero() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            location: bits_location(field(word, 0, 40)),
+            kind: field(word, 40, 8) as u8,
+            starts_at: field(word, 48, 64),
+            ends_at: field(word, 112, 64),
+        }))
+    }
+
+    fn store(&self, host: &mut dyn Host, id: u64) -> Result<(), Failure> {
+        let word = U256::from(location_bits(&self.location))
+            | (U256::from(self.kind) << 40usize)
+            | (U256::from(self.starts_at) << 48usize)
+            | (U256::from(self.ends_at) << 112usize);
+        host.sstore(slot("disr.meta", &[&id.to_be_bytes()]), word)
+    }
+}
+
+/// The disruptions not yet over at the locations of `s`'s remaining legs.
+fn disruptions_of(host: &mut dyn Host, s: &Shipment) -> Result<Vec<u64>, Failure> {
+    let mut places: Vec<FixedBytes<5>> = Vec::new();
+    for index in s.legs_done..s.leg_count {
+        let leg = word_leg(host.sload(s.leg_slot(index))?);
+        for place in [leg.from, leg.to] {
+            if !places.contains(&place) {
+                places.push(place);
+            }
+        }
+    }
+    let now = host.timestamp();
+    let mut ids = Vec::new();
+    for place in places {
+        let n = load_u64(host, slot("loc.disr.n", &[place.as_slice()]))?;
+        for i in n.saturating_sub(DISRUPTIONS_PER_LOCATION)..n {
+            let id = load_u64(host, slot("loc.disr", &[place.as_slice(), &i.to_be_bytes()]))?;
+            if Disruption::load(host, id)?.is_some_and(|d| d.ends_at > now) {
+                ids.push(id);
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The distinct parties of a shipment who decide on a reroute: its shipper,
+/// current custodian and consignee.
+fn deciders(s: &Shipment) -> Vec<Address> {
+    let mut out = vec![s.shipper];
+    for party in [s.custodian, s.consignee] {
+        if !out.contains(&party) {
+            out.push(party);
+        }
+    }
+    out
 }
 
 fn device_owner(host: &mut dyn Host, key: &B256) -> Result<Address, Failure> {
@@ -686,6 +792,9 @@ impl Provenance {
         if *caller != s.custodian {
             return Err(Failure::reason("provenance: caller is not the custodian"));
         }
+        if s.customs == CUSTOMS_HELD {
+            return Err(Failure::reason("provenance: held by customs until released"));
+        }
         if !s.pending_to.is_zero() {
             return Err(Failure::reason("provenance: a shipment can't be in two places at once"));
         }
@@ -736,6 +845,12 @@ impl Provenance {
         if *caller != s.pending_to {
             return Err(Failure::reason("provenance: caller is not the receiver of the hand-off"));
         }
+        if s.customs == CUSTOMS_HELD {
+            return Err(Failure::reason("provenance: held by customs until released"));
+        }
+        if role_of(host, caller)? == 0 {
+            return Err(Failure::reason("provenance: receiver is not a registered party"));
+        }
         let previous = s.custodian;
         let location = s.pending_location;
         s.custodian = *caller;
@@ -774,6 +889,12 @@ impl Provenance {
         let owner = device_owner(host, &c.deviceKey)?;
         if owner.is_zero() {
             return Err(Failure::reason("provenance: unregistered device"));
+        }
+        if device_revoked(host, &c.deviceKey)? {
+            return Err(Failure::reason("provenance: device revoked"));
+        }
+        if party_revoked(host, &owner)? {
+            return Err(Failure::reason("provenance: device owner revoked"));
         }
         if !is_involved(host, &owner, &c.id)? {
             return Err(Failure::reason("provenance: device owner is not involved in the shipment"));
@@ -856,6 +977,13 @@ impl Provenance {
         if !(CUSTOMS_LODGED..=CUSTOMS_RELEASED).contains(&c.status) {
             return Err(Failure::reason("provenance: unknown customs status"));
         }
+        let country = &s.location[..2];
+        if host.sload(slot("customs.jur", &[caller.as_slice(), country]))?.is_zero() {
+            return Err(Failure::reason(format!(
+                "provenance: the customs authority has no jurisdiction in {}",
+                String::from_utf8_lossy(country)
+            )));
+        }
         s.customs = c.status;
         let location = s.location;
         s.append(host, Step { code: c.status, detail: c.customsRef, ..Step::new(TRAIL_CUSTOMS, *caller, location) })?;
@@ -920,6 +1048,324 @@ impl Provenance {
         ok(Vec::new())
     }
 
+    fn set_customs_jurisdictions(
+        &self,
+        host: &mut dyn Host,
+        caller: &Address,
+        c: IProvenance::setCustomsJurisdictionsCall,
+    ) -> Result<Bytes, Failure> {
+        if !self.is_admin(host, caller)? {
+            return Err(Failure::reason("provenance: caller is not a module administrator"));
+        }
+        if role_of(host, &c.authority)? != ROLE_CUSTOMS {
+            return Err(Failure::reason("provenance: not a customs authority"));
+        }
+        if c.countries.len() > MAX_JURISDICTIONS {
+            return Err(Failure::reason("provenance: at most 64 jurisdictions"));
+        }
+        if c.countries.iter().any(|cc| !cc.iter().all(u8::is_ascii_uppercase)) {
+            return Err(Failure::reason("provenance: a jurisdiction is a country code of two upper-case letters"));
+        }
+        let a = c.authority.as_slice();
+        let count_slot = slot("customs.jurs.n", &[a]);
+        for i in 0..load_u64(host, count_slot)? {
+            let list_slot = slot("customs.jurs", &[a, &i.to_be_bytes()]);
+            let old = host.sload(list_slot)?.to_be_bytes::<32>();
+            host.sstore(slot("customs.jur", &[a, &old[30..]]), U256::ZERO)?;
+            host.sstore(list_slot, U256::ZERO)?;
+        }
+        for (i, cc) in c.countries.iter().enumerate() {
+            host.sstore(slot("customs.jur", &[a, cc.as_slice()]), U256::from(1))?;
+            host.sstore(slot("customs.jurs", &[a, &(i as u64).to_be_bytes()]), U256::from_be_slice(cc.as_slice()))?;
+        }
+        store_u64(host, count_slot, c.countries.len() as u64)?;
+        emit(host, IProvenance::CustomsJurisdictionsSet { authority: c.authority, countries: c.countries })?;
+        ok(Vec::new())
+    }
+
+    fn jurisdictions(&self, host: &mut dyn Host, authority: &Address) -> Result<Vec<FixedBytes<2>>, Failure> {
+        let a = authority.as_slice();
+        let n = load_u64(host, slot("customs.jurs.n", &[a]))?.min(MAX_JURISDICTIONS as u64);
+        (0..n)
+            .map(|i| {
+                let word = host.sload(slot("customs.jurs", &[a, &i.to_be_bytes()]))?.to_be_bytes::<32>();
+                Ok(FixedBytes::from_slice(&word[30..]))
+            })
+            .collect()
+    }
+
+    fn declare_embedded_emissions(
+        &self,
+        host: &mut dyn Host,
+        caller: &Address,
+        c: IProvenance::declareEmbeddedEmissionsCall,
+    ) -> Result<Bytes, Failure> {
+        let s = Shipment::require(host, &c.id)?;
+        if *caller != s.shipper {
+            return Err(Failure::reason("provenance: only the shipper declares embedded emissions"));
+        }
+        s.require_not_delivered()?;
+        let meta_slot = slot("cbam.meta", &[c.id.as_slice()]);
+        if !host.sload(meta_slot)?.is_zero() {
+            return Err(Failure::reason("provenance: embedded emissions already declared"));
+        }
+        if c.installation.is_zero() {
+            return Err(Failure::reason("provenance: the installation is required"));
+        }
+        let route = match short_string(&c.productionRoute) {
+            Some(word) if !c.productionRoute.is_empty() => word,
+            _ => return Err(Failure::reason("provenance: the production route must be 1 to 31 bytes")),
+        };
+        if !c.countryOfOrigin.iter().all(u8::is_ascii_uppercase) {
+            return Err(Failure::reason("provenance: the country of origin is two upper-case letters"));
+        }
+        let total = embedded_total_kg(s.weight_kg, c.directKgPerTonne, c.indirectKgPerTonne);
+        let meta = U256::from(1u8)
+            | (U256::from_be_slice(c.countryOfOrigin.as_slice()) << 8usize)
+            | (U256::from(c.directKgPerTonne) << 24usize)
+            | (U256::from(c.indirectKgPerTonne) << 56usize);
+        host.sstore(meta_slot, meta)?;
+        store_word(host, slot("cbam.installation", &[c.id.as_slice()]), c.installation)?;
+        host.sstore(slot("cbam.route", &[c.id.as_slice()]), route)?;
+        emit(
+            host,
+            IProvenance::EmbeddedEmissionsDeclared {
+                id: c.id,
+                installation: c.installation,
+                productionRoute: c.productionRoute,
+                countryOfOrigin: c.countryOfOrigin,
+                directKgPerTonne: c.directKgPerTonne,
+                indirectKgPerTonne: c.indirectKgPerTonne,
+                totalKg: total,
+                by: *caller,
+            },
+        )?;
+        ok(Vec::new())
+    }
+
+    fn embedded_emissions(
+        &self,
+        host: &mut dyn Host,
+        id: &B256,
+    ) -> Result<IProvenance::embeddedEmissionsReturn, Failure> {
+        let s = Shipment::require(host, id)?;
+        let meta = host.sload(slot("cbam.meta", &[id.as_slice()]))?;
+        let (direct, indirect) = (field(meta, 24, 32) as u32, field(meta, 56, 32) as u32);
+        let country = (field(meta, 8, 16) as u16).to_be_bytes();
+        Ok(IProvenance::embeddedEmissionsReturn {
+            declared: field(meta, 0, 1) != 0,
+            installation: load_word(host, slot("cbam.installation", &[id.as_slice()]))?,
+            productionRoute: from_short_string(host.sload(slot("cbam.route", &[id.as_slice()]))?),
+            countryOfOrigin: FixedBytes::from(country),
+            directKgPerTonne: direct,
+            indirectKgPerTonne: indirect,
+            totalKg: embedded_total_kg(s.weight_kg, direct, indirect),
+        })
+    }
+
+    fn revoke_party(&self, host: &mut dyn Host, caller: &Address, party: &Address) -> Result<Bytes, Failure> {
+        if !self.is_admin(host, caller)? {
+            return Err(Failure::reason("provenance: caller is not a module administrator"));
+        }
+        let key = slot("party.role", &[party.as_slice()]);
+        let word = host.sload(key)?;
+        if field(word, 0, 8) == 0 {
+            return Err(Failure::reason("provenance: not a registered party"));
+        }
+        if field(word, REVOKED_BIT, 1) != 0 {
+            return Err(Failure::reason("provenance: party already revoked"));
+        }
+        host.sstore(key, word | (U256::from(1) << REVOKED_BIT))?;
+        emit(host, IProvenance::PartyRevoked { party: *party, by: *caller })?;
+        ok(Vec::new())
+    }
+
+    fn revoke_device(&self, host: &mut dyn Host, caller: &Address, key: &B256) -> Result<Bytes, Failure> {
+        let owner = device_owner(host, key)?;
+        if owner.is_zero() {
+            return Err(Failure::reason("provenance: unregistered device"));
+        }
+        if *caller != owner && !self.is_admin(host, caller)? {
+            return Err(Failure::reason("provenance: only an administrator or the owner may revoke a device"));
+        }
+        if device_revoked(host, key)? {
+            return Err(Failure::reason("provenance: device revoked"));
+        }
+        host.sstore(slot("device.revoked", &[key.as_slice()]), U256::from(1))?;
+        emit(host, IProvenance::DeviceRevoked { deviceKey: *key, by: *caller })?;
+        ok(Vec::new())
+    }
+
+    fn declare_disruption(
+        &self,
+        host: &mut dyn Host,
+        caller: &Address,
+        c: IProvenance::declareDisruptionCall,
+    ) -> Result<Bytes, Failure> {
+        let allowed =
+            matches!(role_of(host, caller)?, ROLE_CARRIER | ROLE_PORT_OPERATOR) || self.is_admin(host, caller)?;
+        if !allowed {
+            return Err(Failure::reason("provenance: caller may not declare disruptions"));
+        }
+        if !(DISRUPTION_PORT_CLOSURE..=DISRUPTION_OTHER).contains(&c.kind) {
+            return Err(Failure::reason("provenance: unknown disruption kind"));
+        }
+        if !is_locode(&c.location) {
+            return Err(Failure::reason("provenance: location must be a UN/LOCODE"));
+        }
+        if c.endsAt <= c.startsAt || c.endsAt <= host.timestamp() {
+            return Err(Failure::reason("provenance: a disruption must end after it starts and in the future"));
+        }
+        let next_slot = slot("disr.next", &[]);
+        let id = load_u64(host, next_slot)?
+            .checked_add(1)
+            .ok_or_else(|| Failure::reason("provenance: no more disruption ids"))?;
+        store_u64(host, next_slot, id)?;
+        Disruption { location: c.location, kind: c.kind, starts_at: c.startsAt, ends_at: c.endsAt }.store(host, id)?;
+        host.sstore(slot("disr.reporter", &[&id.to_be_bytes()]), address_word(caller))?;
+        let count_slot = slot("loc.disr.n", &[c.location.as_slice()]);
+        let n = load_u64(host, count_slot)?;
+        store_u64(host, slot("loc.disr", &[c.location.as_slice(), &n.to_be_bytes()]), id)?;
+        store_u64(host, count_slot, n.saturating_add(1))?;
+        emit(
+            host,
+            IProvenance::PortDisrupted {
+                disruption: id,
+                location: c.location,
+                kind: c.kind,
+                startsAt: c.startsAt,
+                endsAt: c.endsAt,
+                reporter: *caller,
+            },
+        )?;
+        ok(IProvenance::declareDisruptionCall::abi_encode_returns(&id))
+    }
+
+    fn propose_reroute(
+        &self,
+        host: &mut dyn Host,
+        caller: &Address,
+        c: IProvenance::proposeRerouteCall,
+    ) -> Result<Bytes, Failure> {
+        let mut s = Shipment::require(host, &c.id)?;
+        s.require_not_delivered()?;
+        if !deciders(&s).contains(caller) {
+            return Err(Failure::reason(
+                "provenance: only the shipper, the custodian or the consignee may propose a reroute",
+            ));
+        }
+        let Some(disruption) = Disruption::load(host, c.disruption)? else {
+            return Err(Failure::reason("provenance: unknown disruption"));
+        };
+        if !disruptions_of(host, &s)?.contains(&c.disruption) {
+            return Err(Failure::reason("provenance: the disruption does not affect this shipment"));
+        }
+        validate_legs(
+            &c.newLegs,
+            &s.location,
+            &s.destination,
+            "provenance: the new route must start at the current location",
+        )?;
+        if c.newLegs.iter().any(|l| l.from == disruption.location || l.to == disruption.location) {
+            return Err(Failure::reason("provenance: the new route still passes through the disrupted location"));
+        }
+        let kept = usize::try_from(s.legs_done).unwrap_or(usize::MAX);
+        if kept.saturating_add(c.newLegs.len()) > MAX_LEGS {
+            return Err(Failure::reason("provenance: too many legs"));
+        }
+        let next_slot = slot("rr.next", &[]);
+        let proposal = load_u64(host, next_slot)?
+            .checked_add(1)
+            .ok_or_else(|| Failure::reason("provenance: no more proposal ids"))?;
+        store_u64(host, next_slot, proposal)?;
+        let p = proposal.to_be_bytes();
+        store_word(host, slot("rr.ship", &[&p]), c.id)?;
+        store_u64(host, slot("rr.disr", &[&p]), c.disruption)?;
+        store_u64(host, slot("rr.n", &[&p]), c.newLegs.len() as u64)?;
+        for (i, leg) in c.newLegs.iter().enumerate() {
+            host.sstore(slot("rr.leg", &[&p, &(i as u64).to_be_bytes()]), leg_word(leg))?;
+        }
+        store_u64(host, slot("rr.state", &[&p]), PROPOSAL_OPEN)?;
+        let location = s.location;
+        // At most MAX_LEGS new legs, so the count fits in the code byte.
+        let code = u8::try_from(c.newLegs.len()).unwrap_or(u8::MAX);
+        let detail = B256::from(U256::from(proposal));
+        s.append(host, Step { code, detail, ..Step::new(TRAIL_REROUTE_PROPOSED, *caller, location) })?;
+        s.save(host)?;
+        emit(
+            host,
+            IProvenance::RerouteProposed { id: c.id, proposal, disruption: c.disruption, by: *caller, legs: c.newLegs },
+        )?;
+        self.approve_reroute(host, caller, &c.id, proposal)?;
+        ok(IProvenance::proposeRerouteCall::abi_encode_returns(&proposal))
+    }
+
+    /// Record `caller`'s approval of `proposal`; apply it once more than half
+    /// of the shipment's deciders have approved. Returns whether it applied.
+    fn approve_reroute(
+        &self,
+        host: &mut dyn Host,
+        caller: &Address,
+        id: &B256,
+        proposal: u64,
+    ) -> Result<bool, Failure> {
+        let p = proposal.to_be_bytes();
+        if load_word(host, slot("rr.ship", &[&p]))? != *id {
+            return Err(Failure::reason("provenance: no such reroute proposal for this shipment"));
+        }
+        if load_u64(host, slot("rr.state", &[&p]))? != PROPOSAL_OPEN {
+            return Err(Failure::reason("provenance: the reroute proposal is closed"));
+        }
+        let mut s = Shipment::require(host, id)?;
+        s.require_not_delivered()?;
+        let deciders = deciders(&s);
+        if !deciders.contains(caller) {
+            return Err(Failure::reason(
+                "provenance: only the shipper, the custodian or the consignee may approve a reroute",
+            ));
+        }
+        let own = slot("rr.ok", &[&p, caller.as_slice()]);
+        if !host.sload(own)?.is_zero() {
+            return Err(Failure::reason("provenance: already approved"));
+        }
+        host.sstore(own, U256::from(1))?;
+        let mut approvals = 0u8;
+        for party in &deciders {
+            if !host.sload(slot("rr.ok", &[&p, party.as_slice()]))?.is_zero() {
+                approvals += 1;
+            }
+        }
+        // Deciders are at most three, so these fit.
+        let needed = (deciders.len() / 2 + 1) as u8;
+        emit(host, IProvenance::RerouteApproved { id: *id, proposal, by: *caller, approvals, needed })?;
+        if approvals < needed {
+            return Ok(false);
+        }
+        let n = load_u64(host, slot("rr.n", &[&p]))?;
+        let mut legs = Vec::new();
+        for i in 0..n.min(MAX_LEGS as u64) {
+            legs.push(word_leg(host.sload(slot("rr.leg", &[&p, &i.to_be_bytes()]))?));
+        }
+        validate_legs(
+            &legs,
+            &s.location,
+            &s.destination,
+            "provenance: the shipment moved since this reroute was proposed",
+        )?;
+        if (s.legs_done as usize).saturating_add(legs.len()) > MAX_LEGS {
+            return Err(Failure::reason("provenance: too many legs"));
+        }
+        let first = s.legs_done;
+        s.write_legs(host, first, &legs)?;
+        let location = s.location;
+        let code = u8::try_from(legs.len()).unwrap_or(u8::MAX);
+        s.append(host, Step { code, ..Step::new(TRAIL_REROUTED, *caller, location) })?;
+        s.save(host)?;
+        store_u64(host, slot("rr.state", &[&p]), PROPOSAL_APPLIED)?;
+        emit(host, IProvenance::Rerouted { id: *id, by: *caller, from: location, legs })?;
+        Ok(true)
+    }
+
     fn carbon(&self, host: &mut dyn Host, id: &B256) -> Result<IProvenance::carbonReturn, Failure> {
         let s = Shipment::require(host, id)?;
         let mut per_leg = Vec::new();
@@ -962,6 +1408,13 @@ impl Chaincode for Provenance {
                     | Calls::customsUpdate(_)
                     | Calls::flagDisruption(_)
                     | Calls::reroute(_)
+                    | Calls::setCustomsJurisdictions(_)
+                    | Calls::declareEmbeddedEmissions(_)
+                    | Calls::revokeParty(_)
+                    | Calls::revokeDevice(_)
+                    | Calls::declareDisruption(_)
+                    | Calls::proposeReroute(_)
+                    | Calls::approveReroute(_)
             )
         })?;
         let caller = &call.caller;
@@ -977,6 +1430,60 @@ impl Chaincode for Provenance {
             Calls::customsUpdate(c) => self.customs_update(host, caller, c),
             Calls::flagDisruption(c) => self.flag_disruption(host, caller, c),
             Calls::reroute(c) => self.reroute(host, caller, c),
+            Calls::setCustomsJurisdictions(c) => self.set_customs_jurisdictions(host, caller, c),
+            Calls::declareEmbeddedEmissions(c) => self.declare_embedded_emissions(host, caller, c),
+            Calls::embeddedEmissions(c) => {
+                ok(IProvenance::embeddedEmissionsCall::abi_encode_returns(&self.embedded_emissions(host, &c.id)?))
+            }
+            Calls::revokeParty(c) => self.revoke_party(host, caller, &c.party),
+            Calls::revokeDevice(c) => self.revoke_device(host, caller, &c.deviceKey),
+            Calls::declareDisruption(c) => self.declare_disruption(host, caller, c),
+            Calls::proposeReroute(c) => self.propose_reroute(host, caller, c),
+            Calls::approveReroute(c) => {
+                let applied = self.approve_reroute(host, caller, &c.id, c.proposal)?;
+                ok(IProvenance::approveRerouteCall::abi_encode_returns(&applied))
+            }
+            Calls::disruptionsOf(c) => {
+                let s = Shipment::require(host, &c.id)?;
+                ok(IProvenance::disruptionsOfCall::abi_encode_returns(&disruptions_of(host, &s)?))
+            }
+            Calls::disruption(c) => {
+                let d = Disruption::load(host, c.disruptionId)?
+                    .ok_or_else(|| Failure::reason("provenance: unknown disruption"))?;
+                let reporter = word_address(host.sload(slot("disr.reporter", &[&c.disruptionId.to_be_bytes()]))?);
+                ok(IProvenance::disruptionCall::abi_encode_returns(&IProvenance::disruptionReturn {
+                    location: d.location,
+                    kind: d.kind,
+                    startsAt: d.starts_at,
+                    endsAt: d.ends_at,
+                    reporter,
+                }))
+            }
+            Calls::customsJurisdictions(c) => {
+                ok(IProvenance::customsJurisdictionsCall::abi_encode_returns(&self.jurisdictions(host, &c.authority)?))
+            }
+            Calls::isRevoked(c) => {
+                let out = IProvenance::isRevokedReturn {
+                    partyRevoked: party_revoked(host, &c.party)?,
+                    deviceRevoked: device_revoked(host, &c.deviceKey)?,
+                };
+                ok(IProvenance::isRevokedCall::abi_encode_returns(&out))
+            }
+            Calls::shipmentsPage(c) => {
+                let party = c.party.as_slice();
+                let total = load_u64(host, slot("party.ships.len", &[party]))?;
+                let limit: u64 = c.limit.saturating_to();
+                if limit == 0 || limit > MAX_PAGE {
+                    return Err(Failure::reason("provenance: limit must be 1 to 1,000"));
+                }
+                let start = c.offset.saturating_to::<u64>().min(total);
+                let mut ids = Vec::new();
+                for i in start..start.saturating_add(limit).min(total) {
+                    ids.push(load_word(host, slot("party.ships", &[party, &i.to_be_bytes()]))?);
+                }
+                let out = IProvenance::shipmentsPageReturn { ids, total: U256::from(total) };
+                ok(IProvenance::shipmentsPageCall::abi_encode_returns(&out))
+            }
             Calls::shipment(c) => {
                 let s = Shipment::require(host, &c.id)?;
                 let out = IProvenance::shipmentReturn {

@@ -54,10 +54,112 @@ enum ProvenanceCommand {
         #[arg(long)]
         shipment: String,
     },
-    /// Print the shipment report as JSON: record, route and carbon, trail, events.
+    /// Record a customs decision: lodged, held or released (customs authorities in
+    /// their jurisdictions; held blocks hand-offs and delivery until released).
+    Customs {
+        #[arg(long)]
+        shipment: String,
+        #[arg(long)]
+        status: String,
+        /// The customs reference (its keccak-256 goes on chain).
+        #[arg(long, default_value = "")]
+        reference: String,
+    },
+    /// Set the country codes a customs authority acts on (administrators).
+    Jurisdictions {
+        #[arg(long)]
+        authority: Address,
+        /// Comma-separated ISO 3166-1 alpha-2 codes: NL,DE,BE (empty: none).
+        #[arg(long, default_value = "")]
+        countries: String,
+    },
+    /// Revoke a party (administrators): it loses its role.
+    RevokeParty {
+        #[arg(long)]
+        party: Address,
+    },
+    /// Revoke a sensor device (administrators or its owner): its readings are refused.
+    RevokeDevice {
+        /// The device's ed25519 public key, 32 bytes of hex.
+        #[arg(long)]
+        device: B256,
+    },
+    /// Declare a port-wide disruption (ports, carriers or administrators); prints its id.
+    Disruption {
+        #[arg(long)]
+        location: String,
+        /// port-closure, weather, strike or other.
+        #[arg(long)]
+        kind: String,
+        /// When it starts (a date, an RFC 3339 UTC time or unix seconds; default: now).
+        #[arg(long)]
+        starts: Option<String>,
+        /// When it ends.
+        #[arg(long)]
+        ends: String,
+    },
+    /// List the disruptions, not yet over, on a shipment's remaining route.
+    Disruptions {
+        #[arg(long)]
+        shipment: String,
+    },
+    /// Propose a reroute around a disruption (the shipper, custodian or
+    /// consignee; counts as their approval); prints the proposal id.
+    ProposeReroute {
+        #[arg(long)]
+        shipment: String,
+        #[arg(long)]
+        disruption: u64,
+        /// A new leg FROM:TO:MODE:KM from the current location; repeat in order.
+        #[arg(long = "leg", required = true)]
+        legs: Vec<String>,
+    },
+    /// Approve a reroute proposal; it takes effect once more than half of the
+    /// shipper, custodian and consignee have approved.
+    ApproveReroute {
+        #[arg(long)]
+        shipment: String,
+        #[arg(long)]
+        proposal: u64,
+    },
+    /// List the shipments a party created, held or receives, a page at a time.
+    Shipments {
+        #[arg(long)]
+        party: Address,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// At most this many (1 to 1,000).
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// Declare the goods' embedded emissions for the EU CBAM (the shipper, once).
+    Cbam {
+        #[arg(long)]
+        shipment: String,
+        /// The producing installation's identifier (its keccak-256 goes on chain, unless 32 bytes of hex).
+        #[arg(long)]
+        installation: String,
+        /// The production route, at most 31 bytes (BF-BOF, EAF, …).
+        #[arg(long)]
+        route: String,
+        /// Country of origin, ISO 3166-1 alpha-2.
+        #[arg(long)]
+        origin_country: String,
+        /// Specific direct emissions, kg CO2e per tonne of goods.
+        #[arg(long)]
+        direct: u32,
+        /// Specific indirect emissions (electricity), kg CO2e per tonne of goods.
+        #[arg(long)]
+        indirect: u32,
+    },
+    /// Print the shipment report as JSON: record, route and carbon, trail, events;
+    /// with --format cbam, the CBAM declaration data of its goods.
     Report {
         #[arg(long)]
         shipment: String,
+        /// json (the whole record) or cbam (declaration-shaped, every figure with its source event).
+        #[arg(long, default_value = "json")]
+        format: String,
     },
     /// Write the shipment's dossier: a proof bundle of every event of its trail
     /// (and of its documents), from which `dsec verify` recomputes the trail
@@ -83,9 +185,162 @@ impl ProvenanceArgs {
                 hand_over(&c, &key()?, &shipment, to, &location).await?
             }
             ProvenanceCommand::Accept { shipment } => accept(&c, &key()?, &shipment).await?,
-            ProvenanceCommand::Report { shipment } => {
-                println!("{}", serde_json::to_string_pretty(&report(&c, &shipment).await?)?);
+            ProvenanceCommand::Customs { shipment, status, reference } => {
+                let status = match status.as_str() {
+                    "lodged" => 1,
+                    "held" => 2,
+                    "released" => 3,
+                    other => bail!("--status {other:?}: expected lodged, held or released"),
+                };
+                let customs_ref = if reference.is_empty() { B256::ZERO } else { keccak256(reference.as_bytes()) };
+                let call =
+                    IProvenance::customsUpdateCall { id: shipment_id(&shipment), status, customsRef: customs_ref };
+                send(&c, &key()?, ADDRESS, &call).await?.transaction_hash
+            }
+            ProvenanceCommand::Jurisdictions { authority, countries } => {
+                let mut codes = Vec::new();
+                for cc in countries.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                    if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()) {
+                        bail!("--countries: {cc:?} is not a country code such as NL");
+                    }
+                    codes.push(FixedBytes::<2>::from_slice(cc.as_bytes()));
+                }
+                let call = IProvenance::setCustomsJurisdictionsCall { authority, countries: codes };
+                send(&c, &key()?, ADDRESS, &call).await?.transaction_hash
+            }
+            ProvenanceCommand::RevokeParty { party } => {
+                send(&c, &key()?, ADDRESS, &IProvenance::revokePartyCall { party }).await?.transaction_hash
+            }
+            ProvenanceCommand::RevokeDevice { device } => {
+                send(&c, &key()?, ADDRESS, &IProvenance::revokeDeviceCall { deviceKey: device }).await?.transaction_hash
+            }
+            ProvenanceCommand::Disruption { location, kind, starts, ends } => {
+                let kind = match DISRUPTION_KINDS.iter().position(|k| *k == kind) {
+                    Some(i) if i > 0 => i as u8,
+                    _ => bail!("--kind {kind:?}: expected port-closure, weather, strike or other"),
+                };
+                let starts_at = match starts.as_deref() {
+                    Some(t) => crate::settle::parse_time(t, "--starts")?,
+                    None => crate::settle::now_secs(),
+                };
+                let call = IProvenance::declareDisruptionCall {
+                    location: locode(&location)?,
+                    kind,
+                    startsAt: starts_at,
+                    endsAt: crate::settle::parse_time(&ends, "--ends")?,
+                };
+                let receipt = send(&c, &key()?, ADDRESS, &call).await?;
+                let id = receipt
+                    .inner
+                    .logs()
+                    .iter()
+                    .find_map(|l| IProvenance::PortDisrupted::decode_log_data(l.data()).ok())
+                    .map(|e| e.disruption)
+                    .unwrap_or_default();
+                println!("disruption {id} (transaction {})", receipt.transaction_hash);
                 return Ok(());
+            }
+            ProvenanceCommand::Disruptions { shipment } => {
+                let ids = view(&c, ADDRESS, &IProvenance::disruptionsOfCall { id: shipment_id(&shipment) }).await?;
+                println!("{} disruption(s) on the remaining route of {shipment}", ids.len());
+                for id in ids {
+                    let d = view(&c, ADDRESS, &IProvenance::disruptionCall { disruptionId: id }).await?;
+                    println!(
+                        "disruption {id}: {} at {} from {} until {}, declared by {}",
+                        DISRUPTION_KINDS.get(usize::from(d.kind)).copied().unwrap_or("unknown"),
+                        locode_text(&d.location),
+                        dsec_sdk::proof::explain::utc(d.startsAt.saturating_mul(1000)),
+                        dsec_sdk::proof::explain::utc(d.endsAt.saturating_mul(1000)),
+                        d.reporter
+                    );
+                }
+                return Ok(());
+            }
+            ProvenanceCommand::ProposeReroute { shipment, disruption, legs } => {
+                let call = IProvenance::proposeRerouteCall {
+                    id: shipment_id(&shipment),
+                    disruption,
+                    newLegs: legs.iter().map(|l| leg(l)).collect::<eyre::Result<Vec<_>>>()?,
+                };
+                let receipt = send(&c, &key()?, ADDRESS, &call).await?;
+                let logs = receipt.inner.logs();
+                let proposal = logs
+                    .iter()
+                    .find_map(|l| IProvenance::RerouteProposed::decode_log_data(l.data()).ok())
+                    .map(|e| e.proposal)
+                    .unwrap_or_default();
+                let approved = logs.iter().find_map(|l| IProvenance::RerouteApproved::decode_log_data(l.data()).ok());
+                let (approvals, needed) = approved.map(|a| (a.approvals, a.needed)).unwrap_or_default();
+                println!(
+                    "reroute proposal {proposal}: {approvals} of {needed} approvals needed (transaction {})",
+                    receipt.transaction_hash
+                );
+                return Ok(());
+            }
+            ProvenanceCommand::ApproveReroute { shipment, proposal } => {
+                let call = IProvenance::approveRerouteCall { id: shipment_id(&shipment), proposal };
+                let receipt = send(&c, &key()?, ADDRESS, &call).await?;
+                let logs = receipt.inner.logs();
+                let applied = logs.iter().any(|l| IProvenance::Rerouted::decode_log_data(l.data()).is_ok());
+                let approved = logs.iter().find_map(|l| IProvenance::RerouteApproved::decode_log_data(l.data()).ok());
+                let (approvals, needed) = approved.map(|a| (a.approvals, a.needed)).unwrap_or_default();
+                let state = if applied { "the new route is in force" } else { "waiting for more approvals" };
+                println!(
+                    "reroute proposal {proposal}: {approvals} of {needed} approvals, {state} (transaction {})",
+                    receipt.transaction_hash
+                );
+                return Ok(());
+            }
+            ProvenanceCommand::Shipments { party, offset, limit } => {
+                if !(1..=1_000).contains(&limit) {
+                    bail!("--limit {limit}: expected 1 to 1,000");
+                }
+                let call =
+                    IProvenance::shipmentsPageCall { party, offset: U256::from(offset), limit: U256::from(limit) };
+                let page = view(&c, ADDRESS, &call).await?;
+                println!("{} shipment(s), showing {} from {offset}", page.total, page.ids.len());
+                for id in page.ids {
+                    let s = view(&c, ADDRESS, &IProvenance::shipmentCall { id }).await?;
+                    let status = ["-", "created", "in transit", "delivered"].get(usize::from(s.status)).unwrap_or(&"?");
+                    let customs = ["", ", customs lodged", ", HELD BY CUSTOMS", ", customs released"]
+                        .get(usize::from(s.customsStatus))
+                        .unwrap_or(&"");
+                    let disrupted = view(&c, ADDRESS, &IProvenance::disruptionsOfCall { id }).await?;
+                    let flag =
+                        if disrupted.is_empty() { String::new() } else { format!(", DISRUPTED ({})", disrupted.len()) };
+                    println!(
+                        "{id}  {} -> {}  {status}{customs}{flag}",
+                        locode_text(&s.origin),
+                        locode_text(&s.destination)
+                    );
+                }
+                return Ok(());
+            }
+            ProvenanceCommand::Report { shipment, format } => {
+                let value = match format.as_str() {
+                    "json" => report(&c, &shipment).await?,
+                    "cbam" => cbam_report(&c, &shipment).await?,
+                    other => bail!("--format {other:?}: expected json or cbam"),
+                };
+                println!("{}", serde_json::to_string_pretty(&value)?);
+                return Ok(());
+            }
+            ProvenanceCommand::Cbam { shipment, installation, route, origin_country, direct, indirect } => {
+                if origin_country.len() != 2 || !origin_country.bytes().all(|b| b.is_ascii_uppercase()) {
+                    bail!("--origin-country {origin_country:?}: expected a country code such as CN");
+                }
+                if route.is_empty() || route.len() > 31 {
+                    bail!("--route {route:?}: expected 1 to 31 bytes");
+                }
+                let call = IProvenance::declareEmbeddedEmissionsCall {
+                    id: shipment_id(&shipment),
+                    installation: shipment_id(&installation),
+                    productionRoute: route,
+                    countryOfOrigin: FixedBytes::from_slice(origin_country.as_bytes()),
+                    directKgPerTonne: direct,
+                    indirectKgPerTonne: indirect,
+                };
+                send(&c, &key()?, ADDRESS, &call).await?.transaction_hash
             }
             ProvenanceCommand::Dossier { shipment, out } => {
                 return crate::proof::write(out.as_deref(), &dossier(&c, &shipment).await?);
@@ -96,7 +351,10 @@ impl ProvenanceArgs {
     }
 }
 
-const TRAIL_KINDS: [&str; 10] = [
+/// Disruption kinds by number (0 unused).
+const DISRUPTION_KINDS: [&str; 5] = ["unknown", "port-closure", "weather", "strike", "other"];
+
+const TRAIL_KINDS: [&str; 11] = [
     "unknown",
     "created",
     "hand-over-proposed",
@@ -107,6 +365,7 @@ const TRAIL_KINDS: [&str; 10] = [
     "customs",
     "disruption",
     "rerouted",
+    "reroute-proposed",
 ];
 
 pub(crate) use dsec_sdk::chaincode::provenance::shipment_id;
@@ -217,7 +476,7 @@ pub(crate) async fn accept(client: &RpcClient, key: &AccountKey, id: &str) -> ey
 
 fn event_name(topic0: &B256) -> &'static str {
     use IProvenance::*;
-    let known: [(B256, &str); 11] = [
+    let known: [(B256, &str); 14] = [
         (ShipmentCreated::SIGNATURE_HASH, "ShipmentCreated"),
         (ThresholdsSet::SIGNATURE_HASH, "ThresholdsSet"),
         (HandOverProposed::SIGNATURE_HASH, "HandOverProposed"),
@@ -229,6 +488,9 @@ fn event_name(topic0: &B256) -> &'static str {
         (CustomsUpdated::SIGNATURE_HASH, "CustomsUpdated"),
         (Disrupted::SIGNATURE_HASH, "Disrupted"),
         (Rerouted::SIGNATURE_HASH, "Rerouted"),
+        (RerouteProposed::SIGNATURE_HASH, "RerouteProposed"),
+        (RerouteApproved::SIGNATURE_HASH, "RerouteApproved"),
+        (EmbeddedEmissionsDeclared::SIGNATURE_HASH, "EmbeddedEmissionsDeclared"),
     ];
     known.iter().find(|(h, _)| h == topic0).map(|(_, n)| *n).unwrap_or("unknown")
 }
@@ -320,6 +582,91 @@ pub(crate) async fn report(client: &RpcClient, id_text: &str) -> eyre::Result<Va
 
 /// Every event of the provenance module about shipment `id`, from block 0
 /// (the node's log index finds them whatever the chain's age).
+/// Where a figure comes from: the event, its block, transaction and position.
+fn source(log: &alloy::rpc::types::Log) -> Value {
+    json!({
+        "event": log.topics().first().map(event_name).unwrap_or("unknown"),
+        "blockNumber": log.block_number,
+        "transactionHash": log.transaction_hash,
+        "logIndex": log.log_index,
+    })
+}
+
+/// The CBAM declaration data of a shipment's goods (EU Regulation 2023/956):
+/// the importer, the goods (CN/HS code, net mass, country of origin), the
+/// producing installation and route, and the embedded emissions, each figure
+/// with the event it comes from; the transport emissions beside them, for
+/// information (CBAM's embedded emissions exclude transport).
+pub(crate) async fn cbam_report(client: &RpcClient, id_text: &str) -> eyre::Result<Value> {
+    let id = shipment_id(id_text);
+    let s = view(client, ADDRESS, &IProvenance::shipmentCall { id })
+        .await
+        .map_err(|e| eyre!("shipment {id_text:?}: {e}"))?;
+    let e = view(client, ADDRESS, &IProvenance::embeddedEmissionsCall { id }).await?;
+    if !e.declared {
+        bail!("shipment {id_text:?}: no embedded emissions declared (the shipper runs `dsec provenance cbam`)");
+    }
+    let legs = view(client, ADDRESS, &IProvenance::legsCall { id }).await?;
+    let carbon = view(client, ADDRESS, &IProvenance::carbonCall { id }).await?;
+    let logs = shipment_logs(client, id).await?;
+    let find = |name: &str| logs.iter().rev().find(|l| l.topics().first().map(event_name) == Some(name)).map(source);
+    let created = find("ShipmentCreated");
+    let declared = find("EmbeddedEmissionsDeclared");
+    let route_source = find("Rerouted").or_else(|| created.clone());
+    let kg = |per_tonne: u32| u64::from(s.weightKg) * u64::from(per_tonne) / 1_000;
+    let legs: Vec<Value> = legs
+        .iter()
+        .zip(carbon.perLegKg.iter())
+        .map(|(l, kg)| {
+            json!({
+                "from": locode_text(&l.from),
+                "to": locode_text(&l.to),
+                "mode": mode_name(l.mode),
+                "distanceKm": l.distanceKm,
+                "kgCO2e": kg,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "format": "dsec-cbam/1",
+        "regulation": "EU 2023/956 (CBAM): embedded emissions of imported goods",
+        "importer": s.consignee,
+        "goods": {
+            "shipment": id,
+            "label": id_text,
+            "hsCode": s.hsCode,
+            "netMassKg": s.weightKg,
+            "netMassTonnes": format!("{}.{:03}", s.weightKg / 1000, s.weightKg % 1000),
+            "countryOfOrigin": String::from_utf8_lossy(e.countryOfOrigin.as_slice()),
+            "origin": locode_text(&s.origin),
+            "destination": locode_text(&s.destination),
+            "source": created,
+        },
+        "installation": {
+            "id": e.installation,
+            "productionRoute": e.productionRoute,
+            "source": declared,
+        },
+        "embeddedEmissions": {
+            "unit": "kg CO2e",
+            "directSpecificPerTonne": e.directKgPerTonne,
+            "indirectSpecificPerTonne": e.indirectKgPerTonne,
+            "direct": kg(e.directKgPerTonne),
+            "indirect": kg(e.indirectKgPerTonne),
+            "total": e.totalKg,
+            "formula": "netMassKg × (direct + indirect per tonne) / 1,000, integer kg (direct and indirect each rounded down alone)",
+            "source": declared,
+        },
+        "transportEmissions": {
+            "informative": "not part of CBAM's embedded emissions",
+            "unit": "kg CO2e",
+            "total": carbon.totalKg,
+            "legs": legs,
+            "source": route_source,
+        },
+    }))
+}
+
 async fn shipment_logs(client: &RpcClient, id: B256) -> eyre::Result<Vec<alloy::rpc::types::Log>> {
     client
         .logs(json!({ "fromBlock": "0x0", "address": ADDRESS, "topics": [Value::Null, id] }))

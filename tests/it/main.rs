@@ -17,5 +17,7 @@ mod operator_cli;
 mod permissions;
 mod pq;
 mod proofs;
+mod provenance;
+mod settlement;
 mod sync_send;
 mod trade_finance;

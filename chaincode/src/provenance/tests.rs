@@ -128,6 +128,12 @@ impl World {
         self.ok(to, &IProvenance::acceptCustodyCall { id: ID });
     }
 
+    /// Set a customs authority's jurisdictions (as the administrator).
+    fn jurisdictions(&mut self, authority: Address, countries: &[&str]) {
+        let countries = countries.iter().map(|c| FixedBytes::from_slice(c.as_bytes())).collect();
+        self.ok(ADMIN, &IProvenance::setCustomsJurisdictionsCall { authority, countries });
+    }
+
     fn shipment(&mut self, id: B256) -> IProvenance::shipmentReturn {
         let out = self.ok(STRANGER, &IProvenance::shipmentCall { id });
         IProvenance::shipmentCall::abi_decode_returns(&out).unwrap()
@@ -719,8 +725,9 @@ fn an_attestation_signature_is_charged_before_it_is_checked() {
     let mut forged = World::attestation(&device(), SENSOR_TEMPERATURE, 500, w.host.timestamp);
     forged.value = 501;
     let call = forged.abi_encode();
-    // Dispatch, calldata, and eight reads (the shipment's six words, the device's owner, the owner's involvement).
-    let before_check = crate::DISPATCH_GAS + crate::gas::calldata_gas(call.len()) + 8 * 2_100;
+    // Dispatch, calldata, and ten reads (the shipment's six words, the device's owner, whether the device
+    // and its owner are revoked, the owner's involvement).
+    let before_check = crate::DISPATCH_GAS + crate::gas::calldata_gas(call.len()) + 10 * 2_100;
     w.host.gas_limit = before_check + ED25519_VERIFY_GAS - 1;
     assert_eq!(w.host.call(w.m.as_ref(), STRANGER, &call).unwrap_err(), Failure::OutOfGas, "not checked unpaid");
     w.host.gas_limit = before_check + ED25519_VERIFY_GAS;
@@ -760,6 +767,11 @@ fn customs_decisions_come_from_customs_authorities() {
     assert_eq!(w.err(CUSTOMS, &update(4)), "provenance: unknown customs status");
     let unknown = IProvenance::customsUpdateCall { id: B256::repeat_byte(9), status: 1, customsRef: B256::ZERO };
     assert_eq!(w.err(CUSTOMS, &unknown), "provenance: unknown shipment");
+    // Bound to its jurisdictions: the shipment is in China (CNSHA).
+    assert_eq!(w.err(CUSTOMS, &update(CUSTOMS_LODGED)), "provenance: the customs authority has no jurisdiction in CN");
+    w.jurisdictions(CUSTOMS, &["NL", "DE"]);
+    assert_eq!(w.err(CUSTOMS, &update(CUSTOMS_LODGED)), "provenance: the customs authority has no jurisdiction in CN");
+    w.jurisdictions(CUSTOMS, &["CN"]);
     for status in [CUSTOMS_LODGED, CUSTOMS_HELD, CUSTOMS_RELEASED] {
         w.ok(CUSTOMS, &update(status));
         let event = w.last_log::<IProvenance::CustomsUpdated>(ID);
@@ -975,4 +987,196 @@ fn selectors_match_solc() {
     assert_eq!(IProvenance::isDeliveredCall::SELECTOR, [0xe1, 0x52, 0x6b, 0x46]);
     assert_eq!(IProvenance::registerDeviceCall::SELECTOR, [0x33, 0x20, 0xf9, 0xb6]);
     assert_eq!(IProvenance::registrationDigestCall::SELECTOR, [0x90, 0x1a, 0xb2, 0x2f]);
+}
+
+fn view<C: SolCall>(w: &mut World, call: &C) -> C::Return {
+    C::abi_decode_returns(&w.ok(STRANGER, call)).unwrap()
+}
+
+#[test]
+fn a_customs_hold_blocks_hand_offs_and_delivery_until_released() {
+    let mut w = World::with_shipment();
+    w.hand(SHIPPER, CARRIER, "CNSHA");
+    w.hand(CARRIER, PORT, "NLRTM");
+    w.jurisdictions(CUSTOMS, &["NL"]);
+    let update = |status: u8| IProvenance::customsUpdateCall { id: ID, status, customsRef: B256::repeat_byte(0xde) };
+    // A pending hand-off cannot be accepted once customs holds the goods.
+    w.ok(PORT, &IProvenance::handOverCall { id: ID, to: CONSIGNEE, location: loc("NLRTM") });
+    w.ok(CUSTOMS, &update(CUSTOMS_HELD));
+    assert_eq!(
+        w.err(CONSIGNEE, &IProvenance::acceptCustodyCall { id: ID }),
+        "provenance: held by customs until released"
+    );
+    w.ok(PORT, &IProvenance::cancelHandOverCall { id: ID });
+    let hand_over = IProvenance::handOverCall { id: ID, to: CONSIGNEE, location: loc("DEDUS") };
+    assert_eq!(w.err(PORT, &hand_over), "provenance: held by customs until released");
+    w.ok(CUSTOMS, &update(CUSTOMS_RELEASED));
+    w.ok(PORT, &hand_over);
+    assert_eq!(w.shipment(ID).status, STATUS_IN_TRANSIT);
+    w.ok(CONSIGNEE, &IProvenance::acceptCustodyCall { id: ID });
+    assert_eq!(w.shipment(ID).status, STATUS_DELIVERED);
+    let set = IProvenance::setCustomsJurisdictionsCall { authority: CARRIER, countries: vec![] };
+    assert_eq!(w.err(ADMIN, &set), "provenance: not a customs authority");
+    let set =
+        IProvenance::setCustomsJurisdictionsCall { authority: CUSTOMS, countries: vec![FixedBytes::from_slice(b"n1")] };
+    assert_eq!(w.err(ADMIN, &set), "provenance: a jurisdiction is a country code of two upper-case letters");
+    assert_eq!(w.err(CUSTOMS, &set), "provenance: caller is not a module administrator");
+    let listed = view(&mut w, &IProvenance::customsJurisdictionsCall { authority: CUSTOMS });
+    assert_eq!(listed, vec![FixedBytes::<2>::from_slice(b"NL")]);
+}
+
+#[test]
+fn revoked_parties_lose_their_role_and_revoked_devices_their_voice() {
+    let mut w = World::with_shipment();
+    let key = device();
+    w.ok(SHIPPER, &registration(&key, SHIPPER));
+    let now = w.host.timestamp;
+    w.ok(STRANGER, &World::attestation(&key, SENSOR_TEMPERATURE, 500, now));
+    assert_eq!(
+        w.err(STRANGER, &IProvenance::revokeDeviceCall { deviceKey: device_key(&key) }),
+        "provenance: only an administrator or the owner may revoke a device"
+    );
+    w.ok(SHIPPER, &IProvenance::revokeDeviceCall { deviceKey: device_key(&key) });
+    assert_eq!(w.err(STRANGER, &World::attestation(&key, SENSOR_TEMPERATURE, 501, now)), "provenance: device revoked");
+    let revoked = view(&mut w, &IProvenance::isRevokedCall { party: SHIPPER, deviceKey: device_key(&key) });
+    assert_eq!((revoked.partyRevoked, revoked.deviceRevoked), (false, true));
+
+    assert_eq!(
+        w.err(SHIPPER, &IProvenance::revokePartyCall { party: CARRIER }),
+        "provenance: caller is not a module administrator"
+    );
+    w.ok(ADMIN, &IProvenance::revokePartyCall { party: CARRIER });
+    assert_eq!(w.err(ADMIN, &IProvenance::revokePartyCall { party: CARRIER }), "provenance: party already revoked");
+    assert_eq!(w.err(ADMIN, &IProvenance::revokePartyCall { party: STRANGER }), "provenance: not a registered party");
+    let hand_over = IProvenance::handOverCall { id: ID, to: CARRIER, location: loc("CNSHA") };
+    assert_eq!(w.err(SHIPPER, &hand_over), "provenance: receiver is not a registered party");
+    assert_eq!(view(&mut w, &IProvenance::partyOfCall { party: CARRIER }).role, 0);
+    let flag = IProvenance::declareDisruptionCall {
+        location: loc("NLRTM"),
+        kind: DISRUPTION_STRIKE,
+        startsAt: now,
+        endsAt: now + 60,
+    };
+    assert_eq!(w.err(CARRIER, &flag), "provenance: caller may not declare disruptions");
+    // The shipper revoked: its devices' readings are refused too, and it creates nothing more.
+    let other = SigningKey::from_bytes(&[8u8; 32]);
+    w.ok(SHIPPER, &registration(&other, SHIPPER));
+    w.ok(ADMIN, &IProvenance::revokePartyCall { party: SHIPPER });
+    assert_eq!(
+        w.err(STRANGER, &World::attestation(&other, SENSOR_TEMPERATURE, 502, now)),
+        "provenance: device owner revoked"
+    );
+    assert!(w.send(SHIPPER, &create_call(B256::repeat_byte(0x12), route())).is_err());
+}
+
+#[test]
+fn a_port_disruption_flags_shipments_and_a_quorum_reroutes_them() {
+    let mut w = World::with_shipment();
+    w.hand(SHIPPER, CARRIER, "CNSHA");
+    let now = w.host.timestamp;
+    let declare = |at: &str, ends: u64| IProvenance::declareDisruptionCall {
+        location: loc(at),
+        kind: DISRUPTION_PORT_CLOSURE,
+        startsAt: now,
+        endsAt: ends,
+    };
+    assert_eq!(w.err(SHIPPER, &declare("NLRTM", now + 86_400)), "provenance: caller may not declare disruptions");
+    assert_eq!(
+        w.err(PORT, &declare("NLRTM", now)),
+        "provenance: a disruption must end after it starts and in the future"
+    );
+    let elsewhere =
+        IProvenance::declareDisruptionCall::abi_decode_returns(&w.ok(PORT, &declare("SGSIN", now + 86_400))).unwrap();
+    let closure =
+        IProvenance::declareDisruptionCall::abi_decode_returns(&w.ok(PORT, &declare("NLRTM", now + 86_400))).unwrap();
+    let (topics, data) = w.host.logs.last().unwrap();
+    let event = IProvenance::PortDisrupted::decode_raw_log(topics.iter().copied(), data).unwrap();
+    assert_eq!((event.disruption, event.location, event.reporter), (closure, loc("NLRTM"), PORT));
+    // Rotterdam is on the remaining route (sea to NLRTM, road to DEDUS); Singapore is not.
+    assert_eq!(view(&mut w, &IProvenance::disruptionsOfCall { id: ID }), vec![closure]);
+
+    let via_antwerp = vec![leg("CNSHA", "BEANR", MODE_SEA, 19_100), leg("BEANR", "DEDUS", MODE_ROAD, 220)];
+    let propose =
+        |disruption: u64, legs: Vec<Leg>| IProvenance::proposeRerouteCall { id: ID, disruption, newLegs: legs };
+    assert_eq!(
+        w.err(PORT, &propose(closure, via_antwerp.clone())),
+        "provenance: only the shipper, the custodian or the consignee may propose a reroute"
+    );
+    assert_eq!(
+        w.err(SHIPPER, &propose(elsewhere, via_antwerp.clone())),
+        "provenance: the disruption does not affect this shipment"
+    );
+    assert_eq!(
+        w.err(SHIPPER, &propose(closure, route())),
+        "provenance: the new route still passes through the disrupted location"
+    );
+    let proposal =
+        IProvenance::proposeRerouteCall::abi_decode_returns(&w.ok(SHIPPER, &propose(closure, via_antwerp.clone())))
+            .unwrap();
+    let (topics, data) = w.host.logs.last().unwrap();
+    let approved = IProvenance::RerouteApproved::decode_raw_log(topics.iter().copied(), data).unwrap();
+    assert_eq!((approved.approvals, approved.needed), (1, 2), "shipper, carrier (custodian) and consignee decide");
+    assert_eq!(w.legs(ID), route(), "one approval of three is not enough");
+    let approve = IProvenance::approveRerouteCall { id: ID, proposal };
+    assert_eq!(w.err(SHIPPER, &approve), "provenance: already approved");
+    assert_eq!(
+        w.err(PORT, &approve),
+        "provenance: only the shipper, the custodian or the consignee may approve a reroute"
+    );
+    assert!(IProvenance::approveRerouteCall::abi_decode_returns(&w.ok(CONSIGNEE, &approve)).unwrap(), "two of three");
+    assert_eq!(w.legs(ID), via_antwerp);
+    assert_eq!(w.err(CARRIER, &approve), "provenance: the reroute proposal is closed");
+    let kinds: Vec<u8> = w.trail(ID).iter().map(|e| e.kind).collect();
+    assert!(kinds.ends_with(&[TRAIL_REROUTE_PROPOSED, TRAIL_REROUTED]), "{kinds:?}");
+    assert!(view(&mut w, &IProvenance::disruptionsOfCall { id: ID }).is_empty(), "no longer routed through Rotterdam");
+    // The journey completes on the new route.
+    w.hand(CARRIER, PORT, "BEANR");
+    w.hand(PORT, CONSIGNEE, "DEDUS");
+    assert_eq!(w.shipment(ID).status, STATUS_DELIVERED);
+    let page =
+        view(&mut w, &IProvenance::shipmentsPageCall { party: CONSIGNEE, offset: U256::ZERO, limit: U256::from(10) });
+    assert_eq!((page.ids, page.total), (vec![ID], U256::from(1)));
+    assert!(
+        w.send(STRANGER, &IProvenance::shipmentsPageCall { party: CONSIGNEE, offset: U256::ZERO, limit: U256::ZERO })
+            .is_err()
+    );
+}
+
+#[test]
+fn the_shipper_declares_embedded_emissions_once_for_cbam() {
+    let mut w = World::with_shipment();
+    let declare = |direct: u32| IProvenance::declareEmbeddedEmissionsCall {
+        id: ID,
+        installation: B256::repeat_byte(0x1a),
+        productionRoute: "BF-BOF".into(),
+        countryOfOrigin: FixedBytes::from_slice(b"CN"),
+        directKgPerTonne: direct,
+        indirectKgPerTonne: 320,
+    };
+    assert!(!view(&mut w, &IProvenance::embeddedEmissionsCall { id: ID }).declared);
+    assert_eq!(w.err(CARRIER, &declare(1_850)), "provenance: only the shipper declares embedded emissions");
+    let bad_route = IProvenance::declareEmbeddedEmissionsCall { productionRoute: String::new(), ..declare(1_850) };
+    assert_eq!(w.err(SHIPPER, &bad_route), "provenance: the production route must be 1 to 31 bytes");
+    let bad_country =
+        IProvenance::declareEmbeddedEmissionsCall { countryOfOrigin: FixedBytes::from_slice(b"cn"), ..declare(1_850) };
+    assert_eq!(w.err(SHIPPER, &bad_country), "provenance: the country of origin is two upper-case letters");
+    w.ok(SHIPPER, &declare(1_850));
+    let event = w.last_log::<IProvenance::EmbeddedEmissionsDeclared>(ID);
+    // 12,000 kg = 12 t at 1,850 + 320 kg CO2e per tonne.
+    assert_eq!((event.totalKg, event.by), (26_040, SHIPPER));
+    let declared = view(&mut w, &IProvenance::embeddedEmissionsCall { id: ID });
+    assert_eq!(
+        (
+            declared.declared,
+            declared.productionRoute.as_str(),
+            declared.countryOfOrigin.as_slice(),
+            declared.directKgPerTonne,
+            declared.indirectKgPerTonne,
+            declared.totalKg
+        ),
+        (true, "BF-BOF", &b"CN"[..], 1_850, 320, 26_040)
+    );
+    assert_eq!(w.err(SHIPPER, &declare(1)), "provenance: embedded emissions already declared");
+    let most = u128::from(u32::MAX) * 2 * u128::from(u32::MAX) / 1_000;
+    assert_eq!(u128::from(embedded_total_kg(u32::MAX, u32::MAX, u32::MAX)), most, "no overflow at the extremes");
 }

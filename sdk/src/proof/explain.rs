@@ -222,6 +222,60 @@ fn provenance_event(log: &Log, n: &Names) -> Option<String> {
                 .collect();
             format!("{} rerouted by {} from {}: {}", n.id(&e.id), n.party(&e.by), locode(&e.from), legs.join(", "))
         }
+        t if t == RerouteProposed::SIGNATURE_HASH => {
+            let e = RerouteProposed::decode_log_data(d).ok()?;
+            format!(
+                "reroute {} of {} proposed by {} around disruption {} ({} new legs)",
+                e.proposal,
+                n.id(&e.id),
+                n.party(&e.by),
+                e.disruption,
+                e.legs.len()
+            )
+        }
+        t if t == RerouteApproved::SIGNATURE_HASH => {
+            let e = RerouteApproved::decode_log_data(d).ok()?;
+            format!(
+                "reroute {} of {} approved by {} ({} of {} approvals needed)",
+                e.proposal,
+                n.id(&e.id),
+                n.party(&e.by),
+                e.approvals,
+                e.needed
+            )
+        }
+        t if t == PortDisrupted::SIGNATURE_HASH => {
+            let e = PortDisrupted::decode_log_data(d).ok()?;
+            format!(
+                "disruption {} at {} declared by {} from {} until {}",
+                e.disruption,
+                locode(&e.location),
+                n.party(&e.reporter),
+                utc(e.startsAt.saturating_mul(1000)),
+                utc(e.endsAt.saturating_mul(1000))
+            )
+        }
+        t if t == EmbeddedEmissionsDeclared::SIGNATURE_HASH => {
+            let e = EmbeddedEmissionsDeclared::decode_log_data(d).ok()?;
+            format!(
+                "embedded emissions of {} declared by {}: route {}, origin {}, {} + {} kg CO2e per tonne, {} kg in all",
+                n.id(&e.id),
+                n.party(&e.by),
+                e.productionRoute,
+                String::from_utf8_lossy(e.countryOfOrigin.as_slice()),
+                e.directKgPerTonne,
+                e.indirectKgPerTonne,
+                e.totalKg
+            )
+        }
+        t if t == PartyRevoked::SIGNATURE_HASH => {
+            let e = PartyRevoked::decode_log_data(d).ok()?;
+            format!("party {} revoked by {}", n.party(&e.party), e.by)
+        }
+        t if t == DeviceRevoked::SIGNATURE_HASH => {
+            let e = DeviceRevoked::decode_log_data(d).ok()?;
+            format!("device {} revoked by {}", e.deviceKey, n.party(&e.by))
+        }
         _ => return None,
     })
 }
@@ -330,6 +384,62 @@ fn settlement_event(log: &Log, n: &Names) -> Option<String> {
             let e = KycSet::decode_log_data(d).ok()?;
             let status = ["none", "approved", "frozen"].get(e.status as usize).unwrap_or(&"?");
             format!("KYC status of {} set to {status}", e.party)
+        }
+        t if t == KycRecordSet::SIGNATURE_HASH => {
+            let e = KycRecordSet::decode_log_data(d).ok()?;
+            let expiry = if e.expiresAt == 0 {
+                "no expiry".to_string()
+            } else {
+                format!("valid until {}", utc(e.expiresAt.saturating_mul(1000)))
+            };
+            let jurisdiction = String::from_utf8_lossy(e.jurisdiction.as_slice()).trim_matches('\0').to_string();
+            format!("KYC record of {} set by {}: jurisdiction {jurisdiction}, {expiry}", e.party, e.officer)
+        }
+        t if t == HoldOpened::SIGNATURE_HASH => {
+            let e = HoldOpened::decode_log_data(d).ok()?;
+            let kind = match e.kind {
+                settlement::KIND_FX => format!("FX payment under quote {}", e.r#ref),
+                settlement::KIND_PVP => format!("payment-versus-payment {}", e.r#ref),
+                _ => "transfer".to_string(),
+            };
+            format!("hold {} opened on a {kind} made by {}: {}", e.id, e.initiator, settlement::reason_text(e.reason))
+        }
+        t if t == HoldThresholdSet::SIGNATURE_HASH => {
+            let e = HoldThresholdSet::decode_log_data(d).ok()?;
+            format!(
+                "payments in {} above {} held for review (set by {})",
+                currency(&e.code),
+                n.amount(&e.threshold, &e.code),
+                e.by
+            )
+        }
+        t if t == DailyLimitSet::SIGNATURE_HASH => {
+            let e = DailyLimitSet::decode_log_data(d).ok()?;
+            format!("daily limit per party in {} set to {} by {}", currency(&e.code), n.amount(&e.limit, &e.code), e.by)
+        }
+        t if t == QuotePosted::SIGNATURE_HASH => {
+            let e = QuotePosted::decode_log_data(d).ok()?;
+            format!(
+                "FX quote {} by {}: 1 {} minor unit buys {}/{} {} minor units, fee {} bps, for at most {}",
+                e.id,
+                e.provider,
+                currency(&e.base),
+                e.rateNum,
+                e.rateDen,
+                currency(&e.quote),
+                e.feeBps,
+                n.amount(&e.maxNotional, &e.base)
+            )
+        }
+        t if t == QuoteWithdrawn::SIGNATURE_HASH => {
+            format!("FX quote {} withdrawn", QuoteWithdrawn::decode_log_data(d).ok()?.id)
+        }
+        t if t == PvpHeld::SIGNATURE_HASH => {
+            let e = PvpHeld::decode_log_data(d).ok()?;
+            format!(
+                "payment-versus-payment {} accepted and held for review as hold {} (both legs locked)",
+                e.id, e.holdId
+            )
         }
         _ => return None,
     })
@@ -623,7 +733,9 @@ pub(super) fn check_dossier(claim: &Dossier, verified: &Verified) -> Result<Prov
     Ok(ProvenDossier { id, label: names.id(&id), weight_kg, trail, route: figures, total_kg_co2e: total, delivered })
 }
 
-fn time(ms: u64) -> String {
+/// A time in milliseconds since the Unix epoch as a UTC date and time
+/// (`2026-12-03 04:00:00 UTC`).
+pub fn utc(ms: u64) -> String {
     // Civil date from days since the epoch (Howard Hinnant's algorithm), UTC.
     let secs = ms / 1000;
     let days = (secs / 86_400) as i64;
@@ -708,7 +820,7 @@ pub fn summary(v: &Verified) -> String {
             tx.block.number,
             tx.block.hash,
             tx.index,
-            time(tx.block.timestamp_ms)
+            utc(tx.block.timestamp_ms)
         ));
         line(format!("  status     {}", if tx.success { "succeeded" } else { "REVERTED" }));
         line(format!(
@@ -736,7 +848,7 @@ pub fn summary(v: &Verified) -> String {
             a.tenant,
             a.root,
             a.block,
-            time(a.timestamp_ms)
+            utc(a.timestamp_ms)
         ));
         line(format!("  {}", a.text));
     }
@@ -749,7 +861,7 @@ pub fn summary(v: &Verified) -> String {
             if d.delivered { ", delivered" } else { ", not delivered yet" }
         ));
         for e in &d.trail {
-            line(format!("  {}  block {:>6}  {}", time(e.timestamp_ms), e.block, e.description));
+            line(format!("  {}  block {:>6}  {}", utc(e.timestamp_ms), e.block, e.description));
         }
         line(format!("carbon ({} kg, factors in g CO2e per tonne-km):", d.weight_kg));
         for (i, leg) in d.route.iter().enumerate() {
