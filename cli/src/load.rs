@@ -1,7 +1,9 @@
 //! `dsec load`: the load generator every performance figure of the project is
 //! measured with. It funds S senders from a dev account, pre-signs N
-//! transactions (value transfers, or ERC-20 transfers), sends them through
-//! JSON-RPC as fast as the node takes them, follows the new blocks to see when
+//! transactions (value transfers, ERC-20 transfers, audit anchors, or the
+//! settlement and provenance workloads), sends them through JSON-RPC as fast
+//! as the node takes them — one transaction per HTTP request by default, as
+//! wallets send, or in JSON-RPC batches — follows the new blocks to see when
 //! each one is included, checks every receipt, and prints throughput and
 //! submit-to-inclusion latency percentiles.
 
@@ -11,7 +13,7 @@ use alloy::consensus::TxEip1559;
 use alloy::rpc::types::Block;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolValue};
-use alloy_primitives::{B256, Bytes, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, FixedBytes, TxKind, U256};
 use clap::Args;
 use dsec_sdk::client::RpcClient;
 use dsec_sdk::tx::AccountKey;
@@ -47,11 +49,19 @@ pub(crate) struct LoadArgs {
     /// Send audit anchors instead: `chaincode` (the native module) or `solidity` (the same logic as a contract).
     #[arg(long, conflicts_with = "erc20")]
     audit: Option<String>,
+    /// A chaincode workload instead: `settlement` (transfers, FX payments, and
+    /// every twentieth payment above the hold threshold, held) or `provenance`
+    /// (signed sensor attestations, and custody hand-offs proposed and
+    /// withdrawn). Needs --funder-key to be the module's administrator (dev
+    /// account 0 on a devnet).
+    #[arg(long, conflicts_with_all = ["erc20", "audit"])]
+    workload: Option<String>,
     /// Concurrent submission requests.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Transactions per batch request.
-    #[arg(long, default_value_t = 100)]
+    /// Transactions per request: 1 sends each with its own eth_sendRawTransaction
+    /// request, as wallets do; more sends JSON-RPC batches of that many.
+    #[arg(long, default_value_t = 1)]
     batch: usize,
     /// Offered load in transactions per second (default: as fast as the node takes them).
     #[arg(long)]
@@ -84,12 +94,15 @@ impl LoadArgs {
             rpc_url: self.rpc,
             senders: self.senders,
             transactions: self.txs,
-            workload: match (self.erc20, self.audit.as_deref()) {
-                (true, _) => Workload::Erc20,
-                (false, None) => Workload::Transfer,
-                (false, Some("chaincode")) => Workload::AuditChaincode,
-                (false, Some("solidity")) => Workload::AuditSolidity,
-                (false, Some(other)) => bail!("--audit {other:?}: expected chaincode or solidity"),
+            workload: match (self.erc20, self.audit.as_deref(), self.workload.as_deref()) {
+                (true, _, _) => Workload::Erc20,
+                (false, None, None) => Workload::Transfer,
+                (false, Some("chaincode"), _) => Workload::AuditChaincode,
+                (false, Some("solidity"), _) => Workload::AuditSolidity,
+                (false, Some(other), _) => bail!("--audit {other:?}: expected chaincode or solidity"),
+                (false, None, Some("settlement")) => Workload::Settlement,
+                (false, None, Some("provenance")) => Workload::Provenance,
+                (false, None, Some(other)) => bail!("--workload {other:?}: expected settlement or provenance"),
             },
             concurrency: self.concurrency,
             batch: self.batch,
@@ -116,6 +129,10 @@ pub(crate) enum Workload {
     AuditChaincode,
     /// The same anchors through the same logic written in Solidity (`AuditAnchorSol`).
     AuditSolidity,
+    /// Settlement: transfers, FX payments, and some payments held for review.
+    Settlement,
+    /// Provenance: signed attestations, and hand-offs proposed and withdrawn.
+    Provenance,
 }
 
 /// The Solidity version of audit anchoring, for comparison with the chaincode.
@@ -158,6 +175,8 @@ pub(crate) struct LoadConfig {
 /// What a load run measured.
 #[derive(Debug, Clone)]
 pub(crate) struct LoadReport {
+    /// How the transactions were sent.
+    pub(crate) mode: String,
     /// Transactions sent.
     pub(crate) sent: usize,
     /// Transactions refused at submission.
@@ -182,6 +201,7 @@ pub(crate) struct LoadReport {
 
 impl std::fmt::Display for LoadReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "mode:           {}", self.mode)?;
         writeln!(f, "sent:           {} transactions in {} blocks", self.sent, self.blocks)?;
         writeln!(
             f,
@@ -281,7 +301,8 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     // 1. Senders, funded.
     let senders: Vec<AccountKey> = (0..cfg.senders).map(|_| cfg.scheme.generate()).collect();
     let per_sender = cfg.transactions.div_ceil(cfg.senders) as u64;
-    let fund = U256::from(fees.max_fee) * U256::from(100_000u64 * (per_sender + 1)) + U256::from(10u64.pow(18));
+    // Enough for every transaction at the largest gas limit any workload signs.
+    let fund = U256::from(fees.max_fee) * U256::from(MAX_WORKLOAD_GAS * (per_sender + 1)) + U256::from(10u64.pow(18));
     let funding: Vec<Bytes> = senders
         .iter()
         .map(|s| {
@@ -318,7 +339,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
 
     // 2. For ERC-20: a token, and tokens for every sender.
     let (target, gas) = match cfg.workload {
-        Workload::Transfer => (None, 21_000u64),
+        Workload::Transfer | Workload::Settlement | Workload::Provenance => (None, 21_000u64),
         Workload::Erc20 => {
             let artifact: serde_json::Value = serde_json::from_str(TOKEN_ARTIFACT)?;
             let code: Bytes =
@@ -395,17 +416,32 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
             (Some(target), 300_000u64)
         }
     };
+    let mut nonces = vec![0u64; senders.len()];
+    let chaincode = match cfg.workload {
+        Workload::Settlement => {
+            Some(setup_settlement(&client, &cfg, &fees, &mut funder_nonce, &senders, &mut nonces, run_tag).await?)
+        }
+        Workload::Provenance => {
+            Some(setup_provenance(&client, &cfg, &fees, &mut funder_nonce, &senders, &mut nonces, run_tag).await?)
+        }
+        _ => None,
+    };
     let mut heads = vec![B256::ZERO; senders.len()];
 
     // 3. Pre-sign everything, so signing is not measured.
     let scheme = senders.first().map_or("", AccountKey::scheme);
     eprintln!("signing {} transactions with {scheme} keys", cfg.transactions);
-    let mut nonces = vec![0u64; senders.len()];
     let mut txs: Vec<(B256, Bytes)> = Vec::with_capacity(cfg.transactions);
     for i in 0..cfg.transactions {
         let s = i % senders.len();
         let recipient = senders[(s + 1) % senders.len()].address();
         let raw = match (cfg.workload, target) {
+            (Workload::Settlement | Workload::Provenance, _) => {
+                let plan = chaincode.as_ref().ok_or_else(|| eyre!("the chaincode workload was not set up"))?;
+                let round = i / senders.len();
+                let (to, data) = plan.call(s, round, recipient);
+                transfer(&senders[s], &fees, nonces[s], TxKind::Call(to), U256::ZERO, data, MAX_WORKLOAD_GAS)?
+            }
             (Workload::Transfer, _) | (_, None) => {
                 transfer(&senders[s], &fees, nonces[s], TxKind::Call(recipient), U256::from(1), Bytes::new(), gas)?
             }
@@ -452,6 +488,13 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
         ),
         None => eprintln!("sending with {} concurrent requests of {} transactions", cfg.concurrency, cfg.batch),
     }
+    let mode = if cfg.sync {
+        format!("eth_sendRawTransactionSync, one per request, {} concurrent", cfg.concurrency)
+    } else if cfg.batch <= 1 {
+        format!("eth_sendRawTransaction, one per request, {} concurrent", cfg.concurrency)
+    } else {
+        format!("JSON-RPC batches of {}, {} concurrent", cfg.batch, cfg.concurrency)
+    };
     if cfg.sync {
         eprintln!("each with eth_sendRawTransactionSync: the latency is request to final receipt");
     }
@@ -488,6 +531,21 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                         Ok(_) => sync_latencies.lock().push(at.elapsed()),
                         Err(e) => {
                             submit_times.lock().remove(hash);
+                            if rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
+                                eprintln!("rejected: {e}");
+                            }
+                        }
+                    }
+                    continue;
+                }
+                if range.len() == 1 {
+                    // One transaction per request, as a wallet sends it.
+                    let (hash, raw) = &txs[range.start];
+                    match client.send_raw(raw).await {
+                        Ok(_) => {
+                            submit_times.lock().insert(*hash, at);
+                        }
+                        Err(e) => {
                             if rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
                                 eprintln!("rejected: {e}");
                             }
@@ -558,6 +616,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     latencies.sort_unstable();
     let rejected = rejected.load(std::sync::atomic::Ordering::Relaxed);
     Ok(LoadReport {
+        mode,
         sent: cfg.transactions,
         rejected,
         succeeded,
@@ -572,6 +631,256 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
 }
 
 /// The tenant a load sender anchors for (unique per run, so runs can repeat on one chain).
+/// The gas limit of every transaction of the chaincode workloads (a settlement
+/// FX payment writes two payment records, the largest of them).
+const MAX_WORKLOAD_GAS: u64 = 700_000;
+
+/// How a chaincode workload's transactions are made, once its setup is done.
+enum ChaincodePlan {
+    /// Settlement: currency A (held above 1,000,000), an FX quote from A to B.
+    Settlement { a: FixedBytes<3>, quote: u64 },
+    /// Provenance: one shipment and one registered device per sender.
+    Provenance {
+        chain_hash: B256,
+        shipments: Vec<B256>,
+        devices: Vec<ed25519_dalek::SigningKey>,
+        consignee: Address,
+        observed_at: u64,
+    },
+}
+
+impl ChaincodePlan {
+    /// The call sender `s` makes in its `round`-th transaction (rounds start at 0).
+    fn call(&self, s: usize, round: usize, recipient: Address) -> (Address, Bytes) {
+        match self {
+            Self::Settlement { a, quote } => {
+                use dsec_sdk::chaincode::settlement::{ADDRESS, ISettlement};
+                let data = match round % 20 {
+                    // Every twentieth payment is above the hold threshold.
+                    0 => ISettlement::transferCall {
+                        code: *a,
+                        to: recipient,
+                        amount: U256::from(2_000_000),
+                        memo: B256::ZERO,
+                    }
+                    .abi_encode(),
+                    r if r % 5 == 1 => ISettlement::payFxCall {
+                        quoteId: *quote,
+                        to: recipient,
+                        baseAmount: U256::from(100),
+                        memo: B256::ZERO,
+                    }
+                    .abi_encode(),
+                    _ => {
+                        ISettlement::transferCall { code: *a, to: recipient, amount: U256::from(100), memo: B256::ZERO }
+                            .abi_encode()
+                    }
+                };
+                (ADDRESS, data.into())
+            }
+            Self::Provenance { chain_hash, shipments, devices, consignee, observed_at } => {
+                use dsec_sdk::chaincode::provenance::{ADDRESS, IProvenance, attestation_digest};
+                use ed25519_dalek::Signer;
+                let id = shipments[s];
+                let data = match round % 4 {
+                    0 => IProvenance::handOverCall { id, to: *consignee, location: FixedBytes::from_slice(b"CNSHA") }
+                        .abi_encode(),
+                    1 => IProvenance::cancelHandOverCall { id }.abi_encode(),
+                    _ => {
+                        let key = B256::from(devices[s].verifying_key().to_bytes());
+                        // Each reading differs by its value, so no two share a digest.
+                        let value = 400 + round as i64;
+                        let digest = attestation_digest(chain_hash, &id, &key, 1, value, *observed_at);
+                        let signature = devices[s].sign(digest.as_slice()).to_bytes().to_vec();
+                        IProvenance::attestCall {
+                            id,
+                            deviceKey: key,
+                            kind: 1,
+                            value,
+                            observedAt: *observed_at,
+                            signature: signature.into(),
+                        }
+                        .abi_encode()
+                    }
+                };
+                (ADDRESS, data.into())
+            }
+        }
+    }
+}
+
+/// Send the funder's setup calls to a module and wait for them; a failure names what the funder must be.
+async fn admin_calls(
+    client: &RpcClient,
+    cfg: &LoadConfig,
+    fees: &Fees,
+    funder_nonce: &mut u64,
+    to: Address,
+    calls: Vec<Vec<u8>>,
+    module: &str,
+) -> eyre::Result<()> {
+    let mut raws = Vec::new();
+    for data in calls {
+        raws.push(transfer(&cfg.funder, fees, *funder_nonce, TxKind::Call(to), U256::ZERO, data.into(), 1_000_000)?);
+        *funder_nonce += 1;
+    }
+    send_and_wait(client, &raws, cfg.timeout).await.map(|_| ()).wrap_err_with(|| {
+        format!("setting up the {module} workload: --funder-key must be the {module} module's administrator")
+    })
+}
+
+/// Settlement setup: the funder is compliance officer and issuer of two new
+/// currencies, the senders are KYC-approved and hold the first, and sender 0
+/// is an FX provider with a quote from the first to the second.
+async fn setup_settlement(
+    client: &RpcClient,
+    cfg: &LoadConfig,
+    fees: &Fees,
+    funder_nonce: &mut u64,
+    senders: &[AccountKey],
+    nonces: &mut [u64],
+    run_tag: u64,
+) -> eyre::Result<ChaincodePlan> {
+    use dsec_sdk::chaincode::settlement::{ADDRESS, ISettlement, KYC_APPROVED, ROLE_COMPLIANCE, ROLE_FX_PROVIDER};
+    let letter = |shift: u32| b'A' + ((run_tag >> shift) % 26) as u8;
+    let (a, b) = (FixedBytes::from([b'L', letter(0), letter(8)]), FixedBytes::from([b'M', letter(16), letter(24)]));
+    let funder = cfg.funder.address();
+    let provider = senders.first().ok_or_else(|| eyre!("no senders"))?;
+    let mut calls = vec![
+        ISettlement::setRoleCall { party: funder, role: ROLE_COMPLIANCE }.abi_encode(),
+        ISettlement::setRoleCall { party: provider.address(), role: ROLE_FX_PROVIDER }.abi_encode(),
+        ISettlement::createCurrencyCall { code: a, decimals: 2, issuer: funder, holdThreshold: U256::from(1_000_000) }
+            .abi_encode(),
+        ISettlement::createCurrencyCall { code: b, decimals: 2, issuer: funder, holdThreshold: U256::ZERO }
+            .abi_encode(),
+    ];
+    for s in senders {
+        calls.push(ISettlement::setKycCall { party: s.address(), status: KYC_APPROVED }.abi_encode());
+        calls.push(ISettlement::mintCall { code: a, to: s.address(), amount: U256::from(10u64.pow(12)) }.abi_encode());
+    }
+    calls.push(
+        ISettlement::mintCall { code: b, to: provider.address(), amount: U256::from(10u64.pow(15)) }.abi_encode(),
+    );
+    eprintln!(
+        "settlement: currencies {} and {}, {} parties approved",
+        String::from_utf8_lossy(a.as_slice()),
+        String::from_utf8_lossy(b.as_slice()),
+        senders.len()
+    );
+    admin_calls(client, cfg, fees, funder_nonce, ADDRESS, calls, "settlement").await?;
+    let expires =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + 86_400;
+    let post = ISettlement::postQuoteCall {
+        base: a,
+        quote: b,
+        rateNum: 108,
+        rateDen: 100,
+        feeBps: 10,
+        expiresAt: expires,
+        maxNotional: U256::MAX,
+    };
+    let raw =
+        transfer(provider, fees, nonces[0], TxKind::Call(ADDRESS), U256::ZERO, post.abi_encode().into(), 1_000_000)?;
+    nonces[0] += 1;
+    let receipt = send_and_wait(client, &[raw], cfg.timeout).await?.remove(0);
+    let quote = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| <ISettlement::QuotePosted as alloy::sol_types::SolEvent>::decode_log_data(l.data()).ok())
+        .map(|q| q.id)
+        .ok_or_else(|| eyre!("the FX quote was not posted"))?;
+    Ok(ChaincodePlan::Settlement { a, quote })
+}
+
+/// Provenance setup: every sender a registered shipper with a shipment of its
+/// own and a sensor device registered to it; one consignee.
+async fn setup_provenance(
+    client: &RpcClient,
+    cfg: &LoadConfig,
+    fees: &Fees,
+    funder_nonce: &mut u64,
+    senders: &[AccountKey],
+    nonces: &mut [u64],
+    run_tag: u64,
+) -> eyre::Result<ChaincodePlan> {
+    use dsec_sdk::chaincode::provenance::{
+        ADDRESS, IProvenance, ROLE_CONSIGNEE, ROLE_SHIPPER, device_registration_digest,
+    };
+    use ed25519_dalek::Signer;
+    let genesis: serde_json::Value =
+        client.call("eth_getBlockByNumber", vec![serde_json::json!("0x0"), serde_json::json!(false)]).await?;
+    let chain_hash: B256 =
+        serde_json::from_value(genesis["hash"].clone()).map_err(|_| eyre!("the node returned no genesis block"))?;
+    let consignee = crate::keys::Scheme::Secp256k1.generate().address();
+    let devices: Vec<ed25519_dalek::SigningKey> =
+        (0..senders.len()).map(|_| ed25519_dalek::SigningKey::from_bytes(&rand::random())).collect();
+    let mut calls = vec![
+        IProvenance::registerPartyCall { party: consignee, role: ROLE_CONSIGNEE, name: "load consignee".into() }
+            .abi_encode(),
+    ];
+    for (i, (s, device)) in senders.iter().zip(&devices).enumerate() {
+        calls.push(
+            IProvenance::registerPartyCall {
+                party: s.address(),
+                role: ROLE_SHIPPER,
+                name: format!("load shipper {i}"),
+            }
+            .abi_encode(),
+        );
+        let key = B256::from(device.verifying_key().to_bytes());
+        let digest = device_registration_digest(&chain_hash, &key, &s.address());
+        let signature = device.sign(digest.as_slice()).to_bytes().to_vec();
+        calls.push(
+            IProvenance::registerDeviceCall { deviceKey: key, owner: s.address(), signature: signature.into() }
+                .abi_encode(),
+        );
+    }
+    eprintln!("provenance: {} shippers with a device each", senders.len());
+    admin_calls(client, cfg, fees, funder_nonce, ADDRESS, calls, "provenance").await?;
+    let mut shipments = Vec::new();
+    let mut creations = Vec::new();
+    for (i, s) in senders.iter().enumerate() {
+        let id = alloy_primitives::keccak256(format!("dsec-load-{run_tag}-shipment-{i}").as_bytes());
+        let leg = IProvenance::Leg {
+            from: FixedBytes::from_slice(b"CNSHA"),
+            to: FixedBytes::from_slice(b"NLRTM"),
+            mode: 3,
+            distanceKm: 19_000,
+        };
+        let create = IProvenance::createShipmentCall {
+            id,
+            consignee,
+            origin: leg.from,
+            destination: leg.to,
+            goodsHash: B256::repeat_byte(1),
+            hsCode: 848_210,
+            declaredValue: U256::from(1_000),
+            weightKg: 1_000,
+            legs: vec![leg],
+        };
+        creations.push(transfer(
+            s,
+            fees,
+            nonces[i],
+            TxKind::Call(ADDRESS),
+            U256::ZERO,
+            create.abi_encode().into(),
+            1_000_000,
+        )?);
+        nonces[i] += 1;
+        shipments.push(id);
+    }
+    send_and_wait(client, &creations, cfg.timeout).await?;
+    // Readings observed a minute ago: never in the future of the blocks that carry them.
+    let observed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        .saturating_sub(60);
+    Ok(ChaincodePlan::Provenance { chain_hash, shipments, devices, consignee, observed_at })
+}
+
 fn load_tenant(run: u64, sender: usize) -> B256 {
     alloy_primitives::keccak256(format!("dsec-load-{run}-{sender}").as_bytes())
 }
