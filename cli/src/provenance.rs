@@ -78,6 +78,66 @@ enum ProvenanceCommand {
         #[arg(long)]
         party: Address,
     },
+    /// Set a shipment's sensor thresholds (its shipper): readings outside them are excursions.
+    Thresholds {
+        #[arg(long)]
+        shipment: String,
+        /// Lowest temperature, centi-degrees Celsius (-2000: -20 °C).
+        #[arg(long, allow_hyphen_values = true)]
+        min_temp: i64,
+        /// Highest temperature, centi-degrees Celsius.
+        #[arg(long, allow_hyphen_values = true)]
+        max_temp: i64,
+        /// Highest shock, milli-g.
+        #[arg(long)]
+        max_shock: i64,
+    },
+    /// Make a sensor device key: its ed25519 secret, 32 bytes of hex in FILE
+    /// (readable by its owner only); prints the public device key.
+    DeviceNew {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Print the public key of a device secret file.
+    DeviceKey {
+        #[arg(long)]
+        device_secret: std::path::PathBuf,
+    },
+    /// Register a device to an owner (the owner, or an administrator): the
+    /// device's secret signs its registration, proving the key is held.
+    RegisterDevice {
+        /// The device secret file from `device-new`.
+        #[arg(long)]
+        device_secret: std::path::PathBuf,
+        #[arg(long)]
+        owner: Address,
+    },
+    /// Sign a sensor reading with a device secret, as the device's gateway does,
+    /// and write it as JSON for `attest` (needs the chain only for its digest).
+    SignReading {
+        #[arg(long)]
+        device_secret: std::path::PathBuf,
+        #[arg(long)]
+        shipment: String,
+        /// temperature (centi-degrees Celsius), shock (milli-g) or gps.
+        #[arg(long)]
+        kind: String,
+        #[arg(long, allow_hyphen_values = true)]
+        value: i64,
+        /// When it was observed (a date, an RFC 3339 UTC time or unix seconds; default: now).
+        #[arg(long)]
+        observed_at: Option<String>,
+        /// Where to write the signed reading (default: standard output).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Submit a signed reading file (anyone may): an excursion beyond the
+    /// shipment's thresholds is recorded in its trail.
+    Attest {
+        /// The signed reading, as `sign-reading` writes it.
+        #[arg(long)]
+        reading: std::path::PathBuf,
+    },
     /// Revoke a sensor device (administrators or its owner): its readings are refused.
     RevokeDevice {
         /// The device's ed25519 public key, 32 bytes of hex.
@@ -207,6 +267,102 @@ impl ProvenanceArgs {
                 }
                 let call = IProvenance::setCustomsJurisdictionsCall { authority, countries: codes };
                 send(&c, &key()?, ADDRESS, &call).await?.transaction_hash
+            }
+            ProvenanceCommand::Thresholds { shipment, min_temp, max_temp, max_shock } => {
+                let call = IProvenance::setThresholdsCall {
+                    id: shipment_id(&shipment),
+                    minTempCenti: min_temp,
+                    maxTempCenti: max_temp,
+                    maxShockMilliG: max_shock,
+                };
+                send(&c, &key()?, ADDRESS, &call).await?.transaction_hash
+            }
+            ProvenanceCommand::DeviceNew { out } => {
+                let secret: [u8; 32] = rand::random();
+                write_secret(&out, &secret)?;
+                let public = ed25519_dalek::SigningKey::from_bytes(&secret).verifying_key().to_bytes();
+                println!("device key {} (secret in {})", B256::from(public), out.display());
+                return Ok(());
+            }
+            ProvenanceCommand::DeviceKey { device_secret } => {
+                println!("{}", B256::from(read_secret(&device_secret)?.verifying_key().to_bytes()));
+                return Ok(());
+            }
+            ProvenanceCommand::RegisterDevice { device_secret, owner } => {
+                use ed25519_dalek::Signer;
+                let device = read_secret(&device_secret)?;
+                let device_key = B256::from(device.verifying_key().to_bytes());
+                let digest =
+                    view(&c, ADDRESS, &IProvenance::registrationDigestCall { deviceKey: device_key, owner }).await?;
+                let signature = device.sign(digest.as_slice()).to_bytes().to_vec();
+                let call =
+                    IProvenance::registerDeviceCall { deviceKey: device_key, owner, signature: signature.into() };
+                send(&c, &key()?, ADDRESS, &call).await?.transaction_hash
+            }
+            ProvenanceCommand::SignReading { device_secret, shipment, kind, value, observed_at, out } => {
+                use ed25519_dalek::Signer;
+                let device = read_secret(&device_secret)?;
+                let device_key = B256::from(device.verifying_key().to_bytes());
+                let kind_code = match SENSOR_KINDS.iter().position(|k| *k == kind) {
+                    Some(i) if i > 0 => i as u8,
+                    _ => bail!("--kind {kind:?}: expected temperature, shock or gps"),
+                };
+                let observed = match observed_at.as_deref() {
+                    Some(t) => crate::settle::parse_time(t, "--observed-at")?,
+                    None => crate::settle::now_secs(),
+                };
+                let id = shipment_id(&shipment);
+                let call = IProvenance::attestationDigestCall {
+                    id,
+                    deviceKey: device_key,
+                    kind: kind_code,
+                    value,
+                    observedAt: observed,
+                };
+                let digest = view(&c, ADDRESS, &call).await?;
+                let reading = json!({
+                    "shipment": id,
+                    "deviceKey": device_key,
+                    "kind": kind,
+                    "value": value,
+                    "observedAt": observed,
+                    "signature": alloy_primitives::Bytes::from(device.sign(digest.as_slice()).to_bytes().to_vec()),
+                });
+                let text = serde_json::to_string_pretty(&reading)?;
+                match out {
+                    Some(path) => {
+                        std::fs::write(&path, text + "\n").map_err(|e| eyre!("cannot write {}: {e}", path.display()))?
+                    }
+                    None => println!("{text}"),
+                }
+                return Ok(());
+            }
+            ProvenanceCommand::Attest { reading } => {
+                let text =
+                    std::fs::read_to_string(&reading).map_err(|e| eyre!("cannot read {}: {e}", reading.display()))?;
+                let r: SignedReading = serde_json::from_str(&text)
+                    .map_err(|e| eyre!("{}: not a signed reading: {e}", reading.display()))?;
+                let kind = match SENSOR_KINDS.iter().position(|k| *k == r.kind) {
+                    Some(i) if i > 0 => i as u8,
+                    _ => bail!("{}: kind {:?} is not temperature, shock or gps", reading.display(), r.kind),
+                };
+                let call = IProvenance::attestCall {
+                    id: r.shipment,
+                    deviceKey: r.device_key,
+                    kind,
+                    value: r.value,
+                    observedAt: r.observed_at,
+                    signature: r.signature,
+                };
+                let receipt = send(&c, &key()?, ADDRESS, &call).await?;
+                let excursion =
+                    receipt.inner.logs().iter().any(|l| IProvenance::Excursion::decode_log_data(l.data()).is_ok());
+                println!(
+                    "{} (transaction {})",
+                    if excursion { "recorded as an EXCURSION in the shipment's trail" } else { "recorded" },
+                    receipt.transaction_hash
+                );
+                return Ok(());
             }
             ProvenanceCommand::RevokeParty { party } => {
                 send(&c, &key()?, ADDRESS, &IProvenance::revokePartyCall { party }).await?.transaction_hash
@@ -349,6 +505,42 @@ impl ProvenanceArgs {
         println!("ok: transaction {tx}");
         Ok(())
     }
+}
+
+/// Sensor kinds by number (0 unused).
+const SENSOR_KINDS: [&str; 4] = ["unknown", "temperature", "shock", "gps"];
+
+/// A sensor reading signed by its device, as `sign-reading` writes it and `attest` reads it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignedReading {
+    shipment: B256,
+    device_key: B256,
+    kind: String,
+    value: i64,
+    observed_at: u64,
+    signature: alloy_primitives::Bytes,
+}
+
+/// Write a device secret, readable by its owner only.
+fn write_secret(path: &std::path::Path, secret: &[u8; 32]) -> eyre::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| eyre!("cannot create {}: {e}", path.display()))?;
+    writeln!(file, "{}", B256::from(*secret)).map_err(|e| eyre!("cannot write {}: {e}", path.display()))
+}
+
+/// Read a device secret written by [`write_secret`].
+fn read_secret(path: &std::path::Path) -> eyre::Result<ed25519_dalek::SigningKey> {
+    let text = std::fs::read_to_string(path).map_err(|e| eyre!("cannot read {}: {e}", path.display()))?;
+    let secret: B256 =
+        text.trim().parse().map_err(|_| eyre!("{}: not a device secret (32 bytes of hex)", path.display()))?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&secret.0))
 }
 
 /// Disruption kinds by number (0 unused).

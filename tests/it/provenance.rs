@@ -1,5 +1,7 @@
 //! A port's operations desk on a running node, through `dsec provenance`
-//! only: a port-wide closure flags a shipment routed through it, a reroute
+//! only: a sensor's key is made and registered, a reading it signed is an
+//! excursion, a replayed or tampered reading is refused, and so is any reading
+//! once the device is revoked; a port-wide closure flags a shipment routed through it, a reroute
 //! around it takes effect once two of its three parties approve, customs
 //! holds the goods in its jurisdiction and hand-offs wait until it releases
 //! them, the shipment is delivered on the new route and its dossier still
@@ -105,6 +107,44 @@ async fn a_port_closure_is_rerouted_by_quorum_and_customs_holds_bind() {
             && declaration["goods"]["source"]["event"] == "ShipmentCreated"
     );
     refused(&node, admin, &["report", "--shipment", "PO-77", "--format", "xml"], "--format \"xml\"");
+    // A reefer sensor: its key made and registered to the shipper, a reading signed by it and submitted.
+    let secret = dir.path().join("sensor.key");
+    let secret_s = secret.to_str().unwrap();
+    assert!(ok(&node, shipper, &["device-new", "--out", secret_s]).starts_with("device key 0x"));
+    ok(&node, shipper, &["register-device", "--device-secret", secret_s, "--owner", &dev[shipper]]);
+    ok(
+        &node,
+        shipper,
+        &["thresholds", "--shipment", "PO-77", "--min-temp", "-500", "--max-temp", "800", "--max-shock", "3000"],
+    );
+    let reading = dir.path().join("reading.json");
+    let observed =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 30).to_string();
+    ok(
+        &node,
+        carrier,
+        &[
+            "sign-reading",
+            "--device-secret",
+            secret_s,
+            "--shipment",
+            "PO-77",
+            "--kind",
+            "temperature",
+            "--value",
+            "950",
+            "--observed-at",
+            &observed,
+            "--out",
+            reading.to_str().unwrap(),
+        ],
+    );
+    let out = ok(&node, carrier, &["attest", "--reading", reading.to_str().unwrap()]);
+    assert!(out.contains("EXCURSION"), "9.5 °C is above the 8 °C threshold: {out}");
+    refused(&node, carrier, &["attest", "--reading", reading.to_str().unwrap()], "attestation already recorded");
+    let tampered = std::fs::read_to_string(&reading).unwrap().replace("\"value\": 950", "\"value\": 700");
+    std::fs::write(&reading, tampered).unwrap();
+    refused(&node, carrier, &["attest", "--reading", reading.to_str().unwrap()], "bad device signature");
     ok(&node, shipper, &["hand-over", "--shipment", "PO-77", "--to", &dev[carrier], "--location", "CNSHA"]);
     ok(&node, carrier, &["accept", "--shipment", "PO-77"]);
 
@@ -168,6 +208,33 @@ async fn a_port_closure_is_rerouted_by_quorum_and_customs_holds_bind() {
     let (valid, out) = run_dsec(&["verify", dossier.to_str().unwrap(), "--genesis", genesis.to_str().unwrap()]);
     assert!(valid, "{out}");
     assert!(out.contains("BEANR"), "the route rebuilt from the approved reroute:\n{out}");
+
+    // A revoked device's readings are refused.
+    ok(
+        &node,
+        shipper,
+        &["revoke-device", "--device", ok(&node, admin, &["device-key", "--device-secret", secret_s]).trim()],
+    );
+    ok(
+        &node,
+        carrier,
+        &[
+            "sign-reading",
+            "--device-secret",
+            secret_s,
+            "--shipment",
+            "PO-77",
+            "--kind",
+            "temperature",
+            "--value",
+            "500",
+            "--observed-at",
+            &observed,
+            "--out",
+            reading.to_str().unwrap(),
+        ],
+    );
+    refused(&node, carrier, &["attest", "--reading", reading.to_str().unwrap()], "device revoked");
 
     // A revoked carrier can no longer receive goods.
     ok(&node, admin, &["revoke-party", "--party", &dev[carrier]]);
