@@ -1257,7 +1257,13 @@ impl Provenance {
         let Some(disruption) = Disruption::load(host, c.disruption)? else {
             return Err(Failure::reason("provenance: unknown disruption"));
         };
-        if !disruptions_of(host, &s)?.contains(&c.disruption) {
+        // In force, and at a place on the remaining route (one read per remaining leg).
+        let mut on_route = false;
+        for index in s.legs_done..s.leg_count {
+            let leg = word_leg(host.sload(s.leg_slot(index))?);
+            on_route |= leg.from == disruption.location || leg.to == disruption.location;
+        }
+        if disruption.ends_at <= host.timestamp() || !on_route {
             return Err(Failure::reason("provenance: the disruption does not affect this shipment"));
         }
         validate_legs(
