@@ -530,6 +530,9 @@ async fn execute(client: &RpcClient, key: &AccountKey, op: SettleCommand) -> eyr
             PvpCommand::Cancel { id } => done(&send(client, key, ADDRESS, &ISettlement::cancelPvpCall { id }).await?),
         },
         SettleCommand::Holds { limit } => {
+            if limit == 0 {
+                bail!("--limit 0: expected at least 1");
+            }
             let mut out = Vec::new();
             let mut offset = 0u64;
             let total = loop {
