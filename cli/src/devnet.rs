@@ -58,6 +58,10 @@ pub(crate) struct DevnetArgs {
     /// Seal an empty block at least every this many milliseconds (0: only when transactions arrive).
     #[arg(long, default_value_t = 1000)]
     block_time_ms: u64,
+    /// Single validator: under sustained load, seal at most one block per this
+    /// many milliseconds (default 20; 0: a block for every arrival, as Anvil's automine).
+    #[arg(long)]
+    load_gap_ms: Option<u64>,
     /// Run with zero gas price instead of an EIP-1559 base fee.
     #[arg(long)]
     zero_fee: bool,
@@ -88,6 +92,9 @@ impl DevnetArgs {
         init_logging(&self.log_level)?;
         if self.validators == 0 {
             bail!("--validators must be at least 1");
+        }
+        if self.load_gap_ms.is_some() && (self.validators > 1 || self.write_only) {
+            bail!("--load-gap-ms paces a single validator's sealer; with --validators > 1 consensus paces the blocks");
         }
         if self.validators > 1 || self.write_only {
             return self.run_network().await;
@@ -132,7 +139,11 @@ impl DevnetArgs {
             rpc_addr: Some(self.rpc_addr),
             metrics_addr: Some(self.metrics_addr),
             archive: Some(self.archive),
-            sealer: SealerSection { block_time_ms: Some(self.block_time_ms), ..SealerSection::default() },
+            sealer: SealerSection {
+                block_time_ms: Some(self.block_time_ms),
+                load_gap_ms: self.load_gap_ms,
+                ..SealerSection::default()
+            },
             rpc: devnet_rpc(self.sync_send),
             ..FileConfig::default()
         };

@@ -9,6 +9,10 @@
 //! the commit certificate with the only validator's key, and commits. The BFT
 //! engine plugs into the same trait.
 
+// Used only by the Criterion benchmarks in benches/.
+#[cfg(feature = "bench")]
+use criterion as _;
+
 pub mod bft;
 
 use alloy_primitives::{Address, B256, Bytes};
@@ -115,22 +119,73 @@ pub struct EvidenceRecord {
 pub struct DevSealerConfig {
     /// Seal a block at least this often, even when empty. `None`: only when transactions arrive.
     pub block_interval: Option<Duration>,
-    /// Seal as soon as transactions arrive (after `min_gap` since the last block).
+    /// Seal as soon as transactions arrive (subject to the pacing below).
     pub seal_on_transactions: bool,
-    /// Smallest time between two blocks.
-    pub min_gap: Duration,
+    /// Under sustained load, at most one block per this time: a transaction
+    /// arriving while the sealer is paced waits for the next block instead of
+    /// sealing its own, so that 1,000 concurrent clients a second fill 20
+    /// blocks of 50 rather than 1,000 blocks of one. Zero: seal on every arrival.
+    pub load_gap: Duration,
+    /// Blocks sealed back to back, each as soon as its transactions arrive,
+    /// before the pacing starts (a token bucket refilled by one block per
+    /// `load_gap`): a client sending transactions one after another, each
+    /// waiting for its receipt, sees no delay for its first ones.
+    pub load_burst: u32,
     /// Time a block may take to build.
     pub build_time: Duration,
 }
+
+/// Default of [`DevSealerConfig::load_gap`]: at most 50 blocks a second under load.
+pub const DEFAULT_LOAD_GAP: Duration = Duration::from_millis(20);
+
+/// Default of [`DevSealerConfig::load_burst`].
+pub const DEFAULT_LOAD_BURST: u32 = 8;
 
 impl Default for DevSealerConfig {
     fn default() -> Self {
         Self {
             block_interval: Some(Duration::from_secs(1)),
             seal_on_transactions: true,
-            min_gap: Duration::from_millis(0),
+            load_gap: DEFAULT_LOAD_GAP,
+            load_burst: DEFAULT_LOAD_BURST,
             build_time: Duration::from_millis(500),
         }
+    }
+}
+
+/// The dev sealer's pacing under load: a token bucket of `burst` blocks that
+/// refills by one block per `gap`. Each block sealed for arriving transactions
+/// takes one token; with none left, the next such block waits for one.
+#[derive(Debug, Clone)]
+struct Pacing {
+    gap: Duration,
+    capacity: Duration,
+    credit: Duration,
+    refilled: tokio::time::Instant,
+}
+
+impl Pacing {
+    fn new(gap: Duration, burst: u32, now: tokio::time::Instant) -> Self {
+        let capacity = gap.saturating_mul(burst.max(1));
+        Self { gap, capacity, credit: capacity, refilled: now }
+    }
+
+    fn refill(&mut self, now: tokio::time::Instant) {
+        let elapsed = now.saturating_duration_since(self.refilled);
+        self.credit = self.credit.saturating_add(elapsed).min(self.capacity);
+        self.refilled = now;
+    }
+
+    /// When the next block for arriving transactions may be sealed (`now` or later).
+    fn next_allowed(&mut self, now: tokio::time::Instant) -> tokio::time::Instant {
+        self.refill(now);
+        now + self.gap.saturating_sub(self.credit)
+    }
+
+    /// Take the token of a block sealed at `now`.
+    fn take(&mut self, now: tokio::time::Instant) {
+        self.refill(now);
+        self.credit = self.credit.saturating_sub(self.gap);
     }
 }
 
@@ -200,14 +255,26 @@ impl<A: Application> DevSealer<A> {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), SealerError<A::Error>> {
         tokio::pin!(shutdown);
         let mut last_seal = tokio::time::Instant::now();
+        let mut pacing = Pacing::new(self.config.load_gap, self.config.load_burst, last_seal);
         loop {
+            let now = tokio::time::Instant::now();
             let interval_deadline = self.config.block_interval.map(|i| last_seal + i);
-            let must_seal = interval_deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+            let must_seal = interval_deadline.is_some_and(|d| now >= d);
             let has_txs = self.config.seal_on_transactions && self.app.has_ready_transactions();
+            if has_txs && !must_seal {
+                let allowed = pacing.next_allowed(now);
+                if allowed > now {
+                    // Paced: more transactions join this block while we wait.
+                    tokio::select! {
+                        _ = &mut shutdown => return Ok(()),
+                        _ = tokio::time::sleep_until(allowed) => {}
+                    }
+                }
+            }
             if must_seal || has_txs {
-                let gap_end = last_seal + self.config.min_gap;
-                if tokio::time::Instant::now() < gap_end {
-                    tokio::time::sleep_until(gap_end).await;
+                let started = tokio::time::Instant::now();
+                if has_txs {
+                    pacing.take(started);
                 }
                 let app = self.app.clone();
                 let key = self.key.clone();
@@ -225,16 +292,56 @@ impl<A: Application> DevSealer<A> {
                     }
                     Err(other) => return Err(other),
                 }
-                last_seal = tokio::time::Instant::now();
+                last_seal = started;
                 continue;
             }
-            let sleep_until =
-                interval_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            let sleep_until = interval_deadline.unwrap_or_else(|| now + Duration::from_secs(3600));
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep_until(sleep_until) => {}
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pacing;
+    use std::time::Duration;
+
+    #[test]
+    fn pacing_lets_a_burst_through_then_spaces_blocks_by_the_gap() {
+        let gap = Duration::from_millis(20);
+        let start = tokio::time::Instant::now();
+        let mut pacing = Pacing::new(gap, 3, start);
+        // Three blocks back to back: the burst.
+        for _ in 0..3 {
+            assert_eq!(pacing.next_allowed(start), start);
+            pacing.take(start);
+        }
+        // The fourth waits a whole gap.
+        assert_eq!(pacing.next_allowed(start), start + gap);
+        let later = start + Duration::from_millis(5);
+        assert_eq!(pacing.next_allowed(later), start + gap, "waiting counts toward the gap");
+        pacing.take(start + gap);
+        assert_eq!(pacing.next_allowed(start + gap), start + gap * 2);
+        // After an idle second the whole burst is back, and no more.
+        let idle = start + Duration::from_secs(1);
+        for _ in 0..3 {
+            assert_eq!(pacing.next_allowed(idle), idle);
+            pacing.take(idle);
+        }
+        assert_eq!(pacing.next_allowed(idle), idle + gap);
+    }
+
+    #[test]
+    fn a_zero_gap_never_paces() {
+        let start = tokio::time::Instant::now();
+        let mut pacing = Pacing::new(Duration::ZERO, 8, start);
+        for _ in 0..100 {
+            pacing.take(start);
+            assert_eq!(pacing.next_allowed(start), start);
         }
     }
 }

@@ -157,6 +157,11 @@ pub struct SealerSection {
     pub seal_on_transactions: Option<bool>,
     /// Time a block may take to build, milliseconds.
     pub build_time_ms: Option<u64>,
+    /// Under sustained load, at most one block per this many milliseconds (0:
+    /// a block for every arrival, as Anvil's automine does).
+    pub load_gap_ms: Option<u64>,
+    /// Blocks sealed back to back on arrival before the load pacing starts.
+    pub load_burst_blocks: Option<u32>,
     /// Most transactions per block.
     pub max_block_transactions: Option<usize>,
     /// Most bytes of signed transactions per block this node proposes.
@@ -176,6 +181,12 @@ impl SealerSection {
         }
         if let Some(ms) = self.build_time_ms {
             sealer.build_time = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.load_gap_ms {
+            sealer.load_gap = Duration::from_millis(ms);
+        }
+        if let Some(blocks) = self.load_burst_blocks {
+            sealer.load_burst = blocks;
         }
         sealer
     }
@@ -744,6 +755,8 @@ mod tests {
         );
         assert_eq!(example.retention(), Retention::Blocks(DEFAULT_STATE_HISTORY_BLOCKS));
         assert_eq!(example.sealer.max_block_transactions, Some(DEFAULT_MAX_BLOCK_TRANSACTIONS));
+        let (sealer, d) = (example.sealer.sealer(), dsec_consensus::DevSealerConfig::default());
+        assert_eq!((sealer.load_gap, sealer.load_burst), (d.load_gap, d.load_burst));
         let (rpc, d) = (example.rpc.rpc_config().unwrap(), RpcConfig::default());
         assert_eq!(
             (rpc.rate_limit_per_ip, rpc.rate_limit_burst, rpc.max_filters, rpc.max_filters_per_client),
