@@ -4,6 +4,10 @@
 //! [`config::resolve`] makes of a config file and flags. The `dsec` binary
 //! (crate `dsec-cli`) parses the command line and calls these.
 
+// Used only by the Criterion benchmarks in benches/.
+#[cfg(feature = "bench")]
+use criterion as _;
+
 pub mod chain;
 pub mod config;
 pub mod gossip;
