@@ -357,7 +357,7 @@ impl Chain {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use alloy::consensus::TxEip1559;
     use alloy_primitives::{TxKind, U256};
@@ -369,13 +369,13 @@ mod tests {
     use std::time::{Duration, Instant};
 
     /// A chain on `genesis` in `dir`, keeping all state history.
-    pub(super) fn open(dir: &Path, genesis: &Genesis) -> Chain {
+    pub(crate) fn open(dir: &Path, genesis: &Genesis) -> Chain {
         let options = ChainOptions { retention: Retention::Archive, ..Default::default() };
         Chain::open(dir, genesis.clone(), options, Arc::new(Metrics::default())).unwrap()
     }
 
     /// A signed transfer of `value` from the first dev account.
-    pub(super) fn transfer(nonce: u64, value: u64) -> Vec<u8> {
+    pub(crate) fn transfer(nonce: u64, value: u64) -> Vec<u8> {
         let key = dsec_sdk::dev::dev_accounts()[0].key();
         key.sign_tx_bytes(TxEip1559 {
             chain_id: 31337,

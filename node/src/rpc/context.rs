@@ -35,6 +35,8 @@ pub struct RpcContext {
     pub(super) subscriptions: super::bounded::Bounded,
     /// Requests waiting for their transaction's receipt.
     pub(super) receipt_waiters: super::receipts::ReceiptWaiters,
+    /// The threads that admit clients' transactions.
+    pub(super) admission: super::admit::AdmissionPool,
 }
 
 /// The number of the block `tag` names when the head is block `head`; no tag means the head.

@@ -317,16 +317,18 @@ fn submit_error(error: SubmitError) -> ErrorObjectOwned {
     }
 }
 
-/// Submit on the blocking pool (decoding and signature checks take CPU).
+/// Admit a transaction on an admission thread ([`super::admit`]).
 async fn submit<T: Send + 'static>(
-    ctx: &Arc<RpcContext>,
+    ctx: &RpcContext,
     submit: impl FnOnce(&Chain) -> Result<T, SubmitError> + Send + 'static,
 ) -> RpcResult<T> {
-    let chain = ctx.chain.clone();
-    tokio::task::spawn_blocking(move || submit(&chain))
-        .await
-        .map_err(|e| internal(e.to_string()))?
-        .map_err(submit_error)
+    match ctx.admission.run(submit).await {
+        Ok(result) => result.map_err(submit_error),
+        Err(e @ super::admit::AdmitError::Overloaded) => {
+            Err(ErrorObjectOwned::owned(super::client_limits::RATE_LIMITED_CODE, e.to_string(), None::<()>))
+        }
+        Err(e @ super::admit::AdmitError::Stopped) => Err(internal(e.to_string())),
+    }
 }
 
 async fn send_raw_transaction(params: Params<'static>, ctx: Arc<RpcContext>) -> RpcResult<B256> {

@@ -13,6 +13,7 @@
 //! `register` function and imports from `super` only, never from another
 //! namespace, so no two files import each other.
 
+mod admit;
 pub mod auth;
 mod bounded;
 pub mod client_limits;
@@ -598,6 +599,7 @@ async fn serve_tls<S>(
 /// The shared state of a server with `config` over `chain`.
 fn new_context(chain: Arc<Chain>, config: RpcConfig) -> Arc<RpcContext> {
     Arc::new(RpcContext {
+        admission: admit::AdmissionPool::new(chain.clone()),
         chain,
         filters: filter_store::Filters::new(config.max_filters, config.max_filters_per_client),
         subscriptions: bounded::Bounded::new(config.max_subscriptions, "subscriptions open"),
