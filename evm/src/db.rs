@@ -81,10 +81,10 @@ impl<S: StateReader> DatabaseRef for RevmDb<S> {
 #[derive(Debug)]
 pub struct OverlayState<S> {
     base: S,
-    accounts: HashMap<Address, Option<AccountState>>,
-    storage: HashMap<(Address, U256), U256>,
-    wiped: std::collections::HashSet<Address>,
-    codes: HashMap<B256, Bytes>,
+    accounts: alloy_primitives::map::AddressMap<Option<AccountState>>,
+    storage: alloy_primitives::map::HashMap<(Address, U256), U256>,
+    wiped: alloy_primitives::map::AddressSet,
+    codes: alloy_primitives::map::B256Map<Bytes>,
 }
 
 impl<S: StateReader> OverlayState<S> {
@@ -92,10 +92,10 @@ impl<S: StateReader> OverlayState<S> {
     pub fn new(base: S) -> Self {
         Self {
             base,
-            accounts: HashMap::new(),
-            storage: HashMap::new(),
+            accounts: Default::default(),
+            storage: Default::default(),
             wiped: Default::default(),
-            codes: HashMap::new(),
+            codes: Default::default(),
         }
     }
 

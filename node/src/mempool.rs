@@ -15,7 +15,7 @@ use alloy_primitives::{Address, B256, U256};
 use dsec_evm::intrinsic::intrinsic_gas;
 use dsec_sdk::state::AccountState;
 use dsec_sdk::tx::RecoveredTx;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -210,8 +210,8 @@ pub struct Mempool {
     config: MempoolConfig,
     chain_id: u64,
     block_gas_limit: u64,
-    by_hash: HashMap<B256, Arc<PooledTx>>,
-    senders: HashMap<Address, SenderQueue>,
+    by_hash: alloy_primitives::map::B256Map<Arc<PooledTx>>,
+    senders: alloy_primitives::map::AddressMap<SenderQueue>,
     /// Every queued transaction, cheapest then oldest first: eviction candidates.
     queued: BTreeSet<QueuedKey>,
     /// Sum of the footprints of every pooled transaction.
@@ -235,8 +235,8 @@ impl Mempool {
             config,
             chain_id,
             block_gas_limit,
-            by_hash: HashMap::new(),
-            senders: HashMap::new(),
+            by_hash: Default::default(),
+            senders: Default::default(),
             queued: BTreeSet::new(),
             bytes: 0,
             next_seq: 0,
@@ -617,6 +617,7 @@ mod tests {
     use alloy::consensus::TxEip1559;
     use alloy_primitives::{Bytes, TxKind};
     use dsec_sdk::tx::LocalKey;
+    use std::collections::HashMap;
 
     const CHAIN: u64 = 1337;
 

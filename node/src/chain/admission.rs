@@ -11,7 +11,7 @@ use alloy_primitives::{Address, B256};
 use dsec_evm::ExecError;
 use dsec_evm::db::StateReader;
 use dsec_sdk::tx::RecoveredTx;
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::debug;
@@ -35,7 +35,7 @@ pub enum TxOrigin {
 /// step of admission).
 #[derive(Debug, Default)]
 pub(super) struct RecentlyCommitted {
-    hashes: HashSet<B256>,
+    hashes: alloy_primitives::map::B256Set,
     order: VecDeque<B256>,
 }
 

@@ -31,7 +31,6 @@ use dsec_sdk::tx::TxDecodeError;
 use dsec_sdk::validators::CertificateError;
 use parking_lot::{Mutex, RwLock};
 use schedule::Schedule;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -203,7 +202,7 @@ pub struct Chain {
     options: ChainOptions,
     head: RwLock<Head>,
     mempool: Mutex<Mempool>,
-    executed: Mutex<HashMap<B256, Executed>>,
+    executed: Mutex<alloy_primitives::map::B256Map<Executed>>,
     wake: Arc<Notify>,
     blocks: broadcast::Sender<Arc<CommittedEvent>>,
     pending_txs: broadcast::Sender<B256>,
@@ -297,7 +296,7 @@ impl Chain {
             options,
             head: RwLock::new(Head { header, hash }),
             mempool: Mutex::new(mempool),
-            executed: Mutex::new(HashMap::new()),
+            executed: Mutex::new(Default::default()),
             wake: Arc::new(Notify::new()),
             blocks: broadcast::channel(1024).0,
             pending_txs: broadcast::channel(16_384).0,
