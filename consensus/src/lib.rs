@@ -123,8 +123,8 @@ pub struct DevSealerConfig {
     pub seal_on_transactions: bool,
     /// Under sustained load, at most one block per this time: a transaction
     /// arriving while the sealer is paced waits for the next block instead of
-    /// sealing its own, so that 1,000 concurrent clients a second fill 20
-    /// blocks of 50 rather than 1,000 blocks of one. Zero: seal on every arrival.
+    /// sealing its own, so that 1,000 transactions a second from concurrent
+    /// clients fill 50 blocks of 20 rather than 1,000 blocks of one. Zero: seal on every arrival.
     pub load_gap: Duration,
     /// Blocks sealed back to back, each as soon as its transactions arrive,
     /// before the pacing starts (a token bucket refilled by one block per
