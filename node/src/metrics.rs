@@ -316,6 +316,8 @@ pub struct Metrics {
     pub mempool_capacity: Gauge,
     /// Transactions of proposed blocks that were not pooled here, so validation recovered their sender.
     pub validate_recovered: Counter,
+    /// Transactions admitted with the sender block validation had already recovered (not recovered twice).
+    pub admission_recovery_reused: Counter,
     /// Transactions gossiped to peers.
     pub gossip_sent: Counter,
     /// Transactions received from peers by gossip.
@@ -361,6 +363,7 @@ impl Default for Metrics {
             mempool_bytes: Gauge::default(),
             mempool_capacity: Gauge::default(),
             validate_recovered: Counter::default(),
+            admission_recovery_reused: Counter::default(),
             gossip_sent: Counter::default(),
             gossip_received: Counter::default(),
             gossip_dropped: Counter::default(),
@@ -470,6 +473,12 @@ impl Metrics {
             "counter",
             "Transactions of proposed blocks not pooled here (validation recovered their sender).",
             int(self.validate_recovered.get()),
+        );
+        metric(
+            "admission_recovery_reused_total",
+            "counter",
+            "Transactions admitted with the sender block validation had already recovered.",
+            int(self.admission_recovery_reused.get()),
         );
         metric(
             "peers_refused_total",

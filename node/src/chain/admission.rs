@@ -58,6 +58,49 @@ impl RecentlyCommitted {
     }
 }
 
+/// Transactions whose sender block validation recovered because they were
+/// not in the pool yet (a proposal outran their gossip), kept so that the same
+/// transaction arriving by gossip a moment later, or a block re-proposed in a
+/// later round, re-uses the recovery instead of repeating it. Keyed by the
+/// hash of the signed bytes, so an entry can only ever describe those bytes.
+/// Bounded: the oldest entries go first.
+#[derive(Debug, Default)]
+pub(super) struct RecoveredSenders {
+    txs: alloy_primitives::map::B256Map<RecoveredTx>,
+    order: VecDeque<B256>,
+}
+
+/// How many recovered transactions [`RecoveredSenders`] keeps: a few seconds
+/// of transactions at the devnet's rate, a few megabytes at most.
+const RECOVERED_SENDERS: usize = 16_384;
+
+impl RecoveredSenders {
+    /// Keep a transaction recovered outside admission.
+    pub(super) fn insert(&mut self, tx: &RecoveredTx) {
+        if self.txs.insert(tx.hash, tx.clone()).is_none() {
+            self.order.push_back(tx.hash);
+        }
+        while self.order.len() > RECOVERED_SENDERS {
+            if let Some(old) = self.order.pop_front() {
+                self.txs.remove(&old);
+            }
+        }
+    }
+
+    /// The transaction with this hash, if it was recovered here recently.
+    pub(super) fn get(&self, hash: &B256) -> Option<RecoveredTx> {
+        self.txs.get(hash).cloned()
+    }
+
+    /// Take the transaction with this hash out (admission pools it from here on).
+    fn take(&mut self, hash: &B256) -> Option<RecoveredTx> {
+        let tx = self.txs.remove(hash)?;
+        // Its place in `order` stays until it reaches the front: removing it
+        // from the middle would cost a scan, and a stale entry evicts nothing.
+        Some(tx)
+    }
+}
+
 /// A transaction admitted for a local client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Admission {
@@ -117,14 +160,22 @@ impl Chain {
     fn try_submit(&self, raw: &[u8], origin: TxOrigin, gaps: GapRule) -> Result<Admission, SubmitError> {
         let started = Instant::now();
         self.check_size(raw)?;
-        if origin == TxOrigin::Gossip {
-            let hash = alloy_primitives::keccak256(raw);
-            if self.mempool.lock().get(&hash).is_some() || self.recently_committed.lock().hashes.contains(&hash) {
-                self.metrics.gossip_known.inc();
-                return Ok(Admission { hash, executable: true });
-            }
+        let hash = alloy_primitives::keccak256(raw);
+        if origin == TxOrigin::Gossip
+            && (self.mempool.lock().get(&hash).is_some() || self.recently_committed.lock().hashes.contains(&hash))
+        {
+            self.metrics.gossip_known.inc();
+            return Ok(Admission { hash, executable: true });
         }
-        let tx = RecoveredTx::decode(raw)?;
+        // A transaction block validation recovered already (its proposal came first).
+        let recovered = self.recovered_senders.lock().take(&hash);
+        let tx = match recovered {
+            Some(tx) => {
+                self.metrics.admission_recovery_reused.inc();
+                tx
+            }
+            None => RecoveredTx::decode(raw)?,
+        };
         let admission = self.admit(tx, started, gaps)?;
         if origin == TxOrigin::Local
             && let Some(gossip) = self.gossip.get()
@@ -225,9 +276,9 @@ impl Chain {
 mod tests {
     use super::TxOrigin;
     use crate::chain::tests::{open, transfer};
-    use dsec_consensus::{Application, DevSealer};
+    use dsec_consensus::{Application, DevSealer, Verdict};
     use dsec_genesis::devnet::{DevnetSpec, generate};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn gapped_transactions_wait_and_pending_nonce_counts_the_pool() {
@@ -245,5 +296,52 @@ mod tests {
         assert_eq!(chain.pending_nonce(&sender).unwrap(), 2);
         let full = DevSealer::seal_one(&chain, &key, Duration::from_secs(1)).unwrap();
         assert_eq!(full.block.body.transactions.len(), 2);
+    }
+
+    #[test]
+    fn a_transaction_gossiped_after_its_proposal_is_not_recovered_twice() {
+        let devnet = generate(&DevnetSpec::default());
+        let key = devnet.validator_keys[0].clone();
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (open(dir_a.path(), &devnet.genesis), open(dir_b.path(), &devnet.genesis));
+        let (first, second) = (transfer(0, 5), transfer(1, 6));
+        a.submit(&first, TxOrigin::Local).unwrap();
+        a.submit(&second, TxOrigin::Local).unwrap();
+        let proposed = a.build_block(1, key.address(), Instant::now() + Duration::from_secs(1)).unwrap();
+
+        // The proposal reaches b before the gossip: validation recovers both senders.
+        assert_eq!(b.validate_block(&proposed.block).unwrap(), Verdict::Valid);
+        assert_eq!(b.metrics.validate_recovered.get(), 2);
+        // The gossip that follows re-uses those recoveries, and pools the transactions.
+        b.submit(&first, TxOrigin::Gossip).unwrap();
+        b.submit(&second, TxOrigin::Gossip).unwrap();
+        assert_eq!(b.metrics.admission_recovery_reused.get(), 2);
+        assert_eq!(b.mempool_len(), 2);
+        // Gossiped again, they are known and skipped.
+        b.submit(&first, TxOrigin::Gossip).unwrap();
+        assert_eq!(b.metrics.gossip_known.get(), 1);
+        assert_eq!(b.metrics.admission_recovery_reused.get(), 2);
+
+        // A transaction never seen is recovered at admission as before.
+        let third = transfer(2, 7);
+        b.submit(&third, TxOrigin::Gossip).unwrap();
+        assert_eq!(b.metrics.admission_recovery_reused.get(), 2);
+        assert_eq!(b.mempool_len(), 3);
+    }
+
+    #[test]
+    fn recovered_senders_stay_bounded() {
+        let mut recovered = super::RecoveredSenders::default();
+        let tx = dsec_sdk::tx::RecoveredTx::decode(&transfer(0, 1)).unwrap();
+        for i in 0..super::RECOVERED_SENDERS + 10 {
+            let mut t = tx.clone();
+            t.hash = alloy_primitives::B256::from(alloy_primitives::U256::from(i));
+            recovered.insert(&t);
+        }
+        assert_eq!(recovered.txs.len(), super::RECOVERED_SENDERS);
+        assert!(recovered.get(&alloy_primitives::B256::ZERO).is_none(), "the oldest went first");
+        let newest = alloy_primitives::B256::from(alloy_primitives::U256::from(super::RECOVERED_SENDERS + 9));
+        assert!(recovered.take(&newest).is_some());
+        assert!(recovered.get(&newest).is_none());
     }
 }

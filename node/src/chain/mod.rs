@@ -20,7 +20,7 @@ pub use admission::{Admission, TxOrigin};
 use crate::mempool::{Mempool, MempoolConfig, PoolError};
 use crate::metrics::Metrics;
 use crate::store::{Retention, Store, StoreError};
-use admission::RecentlyCommitted;
+use admission::{RecentlyCommitted, RecoveredSenders};
 use alloy_primitives::{Address, B256};
 use dsec_evm::ExecError;
 use dsec_evm::executor::ChainConfig;
@@ -209,6 +209,7 @@ pub struct Chain {
     metrics: Arc<Metrics>,
     gossip: std::sync::OnceLock<tokio::sync::mpsc::Sender<alloy_primitives::Bytes>>,
     recently_committed: Mutex<RecentlyCommitted>,
+    recovered_senders: Mutex<RecoveredSenders>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -303,6 +304,7 @@ impl Chain {
             metrics,
             gossip: std::sync::OnceLock::new(),
             recently_committed: Mutex::new(RecentlyCommitted::default()),
+            recovered_senders: Mutex::new(RecoveredSenders::default()),
         };
         chain.load_schedule()?;
         chain.load_permissions()?;

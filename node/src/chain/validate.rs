@@ -48,21 +48,30 @@ impl Chain {
         let mut transactions = Vec::with_capacity(block.body.transactions.len());
         // Transactions this node already admitted were decoded and their sender
         // recovered then: re-use that work (the hash covers the signed bytes).
-        let pooled: Vec<Option<RecoveredTx>> = {
+        // So were those this node recovered for an earlier proposal.
+        let hashes: Vec<B256> = block.body.transactions.iter().map(|t| alloy_primitives::keccak256(&t.raw)).collect();
+        let mut known: Vec<Option<RecoveredTx>> = {
             let pool = self.mempool.lock();
-            block
-                .body
-                .transactions
-                .iter()
-                .map(|t| pool.get(&alloy_primitives::keccak256(&t.raw)).map(|p| p.tx.clone()))
-                .collect()
+            hashes.iter().map(|hash| pool.get(hash).map(|p| p.tx.clone())).collect()
         };
-        for ((i, body_tx), known) in block.body.transactions.iter().enumerate().zip(pooled) {
+        if known.iter().any(Option::is_none) {
+            let recovered = self.recovered_senders.lock();
+            for (slot, hash) in known.iter_mut().zip(&hashes) {
+                if slot.is_none() {
+                    *slot = recovered.get(hash);
+                }
+            }
+        }
+        for ((i, body_tx), known) in block.body.transactions.iter().enumerate().zip(known) {
             let decoded = match known {
                 Some(tx) => Ok(tx),
                 None => {
                     self.metrics.validate_recovered.inc();
-                    RecoveredTx::decode(&body_tx.raw)
+                    let decoded = RecoveredTx::decode(&body_tx.raw);
+                    if let Ok(tx) = &decoded {
+                        self.recovered_senders.lock().insert(tx);
+                    }
+                    decoded
                 }
             };
             let tx = match decoded {
