@@ -491,7 +491,7 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     let mode = if cfg.sync {
         format!("eth_sendRawTransactionSync, one per request, {} concurrent", cfg.concurrency)
     } else if cfg.batch <= 1 {
-        format!("eth_sendRawTransaction, one per request, {} concurrent", cfg.concurrency)
+        format!("eth_sendRawTransaction, one per request over {} keep-alive connections", cfg.concurrency)
     } else {
         format!("JSON-RPC batches of {}, {} concurrent", cfg.batch, cfg.concurrency)
     };
@@ -499,6 +499,12 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
         eprintln!("each with eth_sendRawTransactionSync: the latency is request to final receipt");
     }
     let batch = if cfg.sync { 1 } else { cfg.batch.max(1) };
+    // One per request: the requests are serialised now, before the clock
+    // starts, and posted over one keep-alive connection per sender task.
+    let lean = !cfg.sync && batch == 1;
+    let endpoint = if lean { Some(crate::wire::Endpoint::parse(&cfg.rpc_url)?) } else { None };
+    let bodies: Arc<Vec<bytes::Bytes>> =
+        Arc::new(if lean { txs.iter().map(|(_, raw)| crate::wire::send_raw_body(raw)).collect() } else { Vec::new() });
     let sync_latencies = Arc::new(parking_lot::Mutex::new(Vec::with_capacity(cfg.transactions)));
     let sync_timeout_ms = u64::try_from(cfg.timeout.as_millis()).unwrap_or(u64::MAX).min(60_000);
     let rate = cfg.rate.filter(|r| r.is_finite() && *r > 0.0);
@@ -514,6 +520,8 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
         let (client, txs, queue, submit_times, rejected) =
             (client.clone(), txs.clone(), queue.clone(), submit_times.clone(), rejected.clone());
         let (sync, sync_latencies) = (cfg.sync, sync_latencies.clone());
+        let mut connection = endpoint.clone().map(crate::wire::Connection::new);
+        let bodies = bodies.clone();
         workers.push(tokio::spawn(async move {
             loop {
                 let Some(range) = queue.lock().next() else { break };
@@ -538,8 +546,23 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                     }
                     continue;
                 }
-                if range.len() == 1 {
+                if let Some(connection) = &mut connection {
                     // One transaction per request, as a wallet sends it.
+                    let (hash, body) = (&txs[range.start].0, &bodies[range.start]);
+                    match connection.send_raw(body.clone()).await {
+                        Ok(_) => {
+                            submit_times.lock().insert(*hash, at);
+                        }
+                        Err(e) => {
+                            if rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
+                                eprintln!("rejected: {e:#}");
+                            }
+                        }
+                    }
+                    continue;
+                }
+                if range.len() == 1 {
+                    // The last transactions of a batched run, one left over.
                     let (hash, raw) = &txs[range.start];
                     match client.send_raw(raw).await {
                         Ok(_) => {

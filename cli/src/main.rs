@@ -21,6 +21,7 @@ mod send;
 mod settle;
 mod tx;
 mod validators;
+mod wire;
 
 use clap::{Parser, Subcommand};
 
