@@ -546,31 +546,21 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
                     }
                     continue;
                 }
-                if let Some(connection) = &mut connection {
-                    // One transaction per request, as a wallet sends it.
-                    let (hash, body) = (&txs[range.start].0, &bodies[range.start]);
-                    match connection.send_raw(body.clone()).await {
+                if range.len() == 1 {
+                    // One transaction per request, as a wallet sends it (the
+                    // general client only for the one left over by --batch).
+                    let (hash, raw) = &txs[range.start];
+                    let sent = match &mut connection {
+                        Some(connection) => connection.send_raw(bodies[range.start].clone()).await,
+                        None => client.send_raw(raw).await.map_err(eyre::Report::from),
+                    };
+                    match sent {
                         Ok(_) => {
                             submit_times.lock().insert(*hash, at);
                         }
                         Err(e) => {
                             if rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
                                 eprintln!("rejected: {e:#}");
-                            }
-                        }
-                    }
-                    continue;
-                }
-                if range.len() == 1 {
-                    // The last transactions of a batched run, one left over.
-                    let (hash, raw) = &txs[range.start];
-                    match client.send_raw(raw).await {
-                        Ok(_) => {
-                            submit_times.lock().insert(*hash, at);
-                        }
-                        Err(e) => {
-                            if rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
-                                eprintln!("rejected: {e}");
                             }
                         }
                     }
