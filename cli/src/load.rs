@@ -596,6 +596,12 @@ pub(crate) async fn measure(cfg: LoadConfig) -> eyre::Result<LoadReport> {
     }
     let submit_elapsed = started.elapsed();
     let (inclusions, blocks) = follower.await??;
+    eprintln!(
+        "{} of {} included after {:.2} s; checking every receipt",
+        inclusions.len(),
+        cfg.transactions,
+        started.elapsed().as_secs_f64()
+    );
 
     // 6. Check every receipt's status.
     let hashes: Vec<B256> = txs.iter().map(|(h, _)| *h).collect();
