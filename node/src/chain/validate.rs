@@ -48,36 +48,41 @@ impl Chain {
         let mut transactions = Vec::with_capacity(block.body.transactions.len());
         // Transactions this node already admitted were decoded and their sender
         // recovered then: re-use that work (the hash covers the signed bytes).
-        // So were those this node recovered for an earlier proposal.
         let hashes: Vec<B256> = block.body.transactions.iter().map(|t| alloy_primitives::keccak256(&t.raw)).collect();
         let mut known: Vec<Option<RecoveredTx>> = {
             let pool = self.mempool.lock();
             hashes.iter().map(|hash| pool.get(hash).map(|p| p.tx.clone())).collect()
         };
-        if known.iter().any(Option::is_none) {
-            let recovered = self.recovered_senders.lock();
-            for (slot, hash) in known.iter_mut().zip(&hashes) {
-                if slot.is_none() {
-                    *slot = recovered.get(hash);
+        // The rest: those recovered here for an earlier proposal are kept by
+        // hash; the others were not seen yet, so recover them, from the last
+        // one back, looking in the pool again before each. Their gossip is
+        // likely being admitted at this moment, in block order, on the gossip
+        // thread; working from the other end, the two meet instead of
+        // recovering the same transactions twice.
+        for (i, (slot, hash)) in known.iter_mut().zip(&hashes).enumerate().rev() {
+            if slot.is_some() {
+                continue;
+            }
+            let pooled = self.mempool.lock().get(hash).map(|p| p.tx.clone());
+            if let Some(tx) = pooled.or_else(|| self.recovered_senders.lock().get(hash)) {
+                *slot = Some(tx);
+                continue;
+            }
+            self.metrics.validate_recovered.inc();
+            match RecoveredTx::decode(&block.body.transactions[i].raw) {
+                Ok(tx) => {
+                    self.recovered_senders.lock().insert(&tx);
+                    *slot = Some(tx);
                 }
+                Err(e) => return Ok(Verdict::Invalid(format!("transaction {i}: {e}"))),
             }
         }
         for ((i, body_tx), known) in block.body.transactions.iter().enumerate().zip(known) {
-            let decoded = match known {
-                Some(tx) => Ok(tx),
-                None => {
-                    self.metrics.validate_recovered.inc();
-                    let decoded = RecoveredTx::decode(&body_tx.raw);
-                    if let Ok(tx) = &decoded {
-                        self.recovered_senders.lock().insert(tx);
-                    }
-                    decoded
-                }
-            };
+            let decoded = known.ok_or_else(|| format!("transaction {i}: not recovered"));
             let tx = match decoded {
                 Ok(tx) if tx.sender == body_tx.sender => tx,
                 Ok(_) => return Ok(Verdict::Invalid(format!("transaction {i}: sender does not match the signature"))),
-                Err(e) => return Ok(Verdict::Invalid(format!("transaction {i}: {e}"))),
+                Err(e) => return Ok(Verdict::Invalid(e)),
             };
             match exec.execute(&tx) {
                 Ok(_) => transactions.push((tx.hash, body_tx.clone())),
