@@ -500,7 +500,7 @@ fn devnet_rpc(sync_send: bool) -> RpcSection {
 }
 
 /// The consensus tunables a devnet config shows, commented out, with their defaults.
-const CONSENSUS_HINTS: &str = "\n[consensus]\n# timeout_propose_ms = 1200\n# timeout_prevote_ms = 250\n# timeout_precommit_ms = 250\n# empty_block_wait_ms = 500\n";
+const CONSENSUS_HINTS: &str = "\n[consensus]\n# timeout_propose_ms = 1200\n# timeout_prevote_ms = 250\n# timeout_precommit_ms = 250\n# empty_block_wait_ms = 500\n# block_fill_wait_ms = 0\n";
 
 /// Write (or reopen) a devnet of `spec.validators` validators in `dir`: one
 /// genesis, and per validator `node{i}/validator.key` and `node{i}/node.toml`

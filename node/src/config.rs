@@ -115,6 +115,9 @@ pub struct ConsensusSection {
     pub empty_block_wait_ms: Option<u64>,
     /// Most time spent building a block.
     pub build_time_ms: Option<u64>,
+    /// How long after its height starts a proposer with transactions waits
+    /// for more before building (fewer, fuller blocks under steady load).
+    pub block_fill_wait_ms: Option<u64>,
 }
 
 impl ConsensusSection {
@@ -142,6 +145,9 @@ impl ConsensusSection {
         }
         if let Some(v) = self.build_time_ms {
             p.build_time = ms(v);
+        }
+        if let Some(v) = self.block_fill_wait_ms {
+            p.block_fill_wait = ms(v);
         }
         p
     }
@@ -730,9 +736,13 @@ mod tests {
             max_batch_size = 10
             [mempool]
             max_per_sender = 5
+            [consensus]
+            block_fill_wait_ms = 50
             "#,
         )
         .unwrap();
+        assert_eq!(cfg.consensus.params().block_fill_wait, Duration::from_millis(50));
+        assert_eq!(ConsensusSection::default().params().block_fill_wait, dsec_consensus::bft::DEFAULT_BLOCK_FILL_WAIT);
         assert_eq!(cfg.retention(), Retention::Archive);
         assert_eq!(cfg.rpc.rpc_config().unwrap().max_batch_size, 10);
         assert_eq!(cfg.sealer.block_time_ms, Some(500));
@@ -755,6 +765,7 @@ mod tests {
         );
         assert_eq!(example.retention(), Retention::Blocks(DEFAULT_STATE_HISTORY_BLOCKS));
         assert_eq!(example.sealer.max_block_transactions, Some(DEFAULT_MAX_BLOCK_TRANSACTIONS));
+        assert_eq!(example.consensus.params().block_fill_wait, dsec_consensus::bft::DEFAULT_BLOCK_FILL_WAIT);
         let (sealer, d) = (example.sealer.sealer(), dsec_consensus::DevSealerConfig::default());
         assert_eq!((sealer.load_gap, sealer.load_burst), (d.load_gap, d.load_burst));
         let (rpc, d) = (example.rpc.rpc_config().unwrap(), RpcConfig::default());

@@ -305,6 +305,11 @@ impl<A: Application> Host<A> {
                             let left = wait.saturating_sub(started.elapsed());
                             let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), notify.notified()).await;
                         }
+                        // Let the block fill ([`BftParams::block_fill_wait`]).
+                        let fill = if r > 0 { Duration::ZERO } else { params.block_fill_wait.min(timeout / 3) };
+                        if started.elapsed() < fill {
+                            tokio::time::sleep_until(started + fill).await;
+                        }
                         let budget = params.build_time.min(timeout / 3);
                         let app2 = app.clone();
                         let built = tokio::task::spawn_blocking(move || {

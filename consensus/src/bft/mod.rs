@@ -55,11 +55,21 @@ pub struct BftParams {
     pub empty_block_wait: Duration,
     /// Most time a proposer spends building a block.
     pub build_time: Duration,
+    /// How long after its height starts a round-0 proposer that has
+    /// transactions waits before building, so that blocks under steady load
+    /// carry more transactions each: a height's fixed cost (votes and their
+    /// signatures, proposal parts, a certificate, a synced commit on every
+    /// validator) is paid per block. As CometBFT's `timeout_commit`, but only
+    /// the proposer waits. Zero: build as soon as one transaction is ready.
+    pub block_fill_wait: Duration,
     /// How often peers exchange their sync status (tip height).
     pub sync_status_interval: Duration,
     /// Timeout of one value-sync request.
     pub sync_request_timeout: Duration,
 }
+
+/// [`BftParams::block_fill_wait`]'s default.
+pub const DEFAULT_BLOCK_FILL_WAIT: Duration = Duration::ZERO;
 
 impl Default for BftParams {
     /// Tuned for a permissioned network of a few validators on a LAN or
@@ -78,6 +88,7 @@ impl Default for BftParams {
             },
             empty_block_wait: Duration::from_millis(500),
             build_time: Duration::from_millis(400),
+            block_fill_wait: DEFAULT_BLOCK_FILL_WAIT,
             sync_status_interval: Duration::from_secs(1),
             sync_request_timeout: Duration::from_secs(5),
         }
