@@ -842,9 +842,10 @@ const GOSSIP_BAN_WARNING: &str = "disconnecting a gossip peer that sent invalid 
 const GOSSIP_REFUSED: &str = "refused gossip connection";
 
 /// A gossip peer built the way node/src/gossip.rs builds the node's swarm (TCP
-/// with noise and yamux; gossipsub with signed messages, strict validation and
-/// message ids the keccak-256 of the data), subscribed to the node's topic: the
-/// node takes what it publishes as any peer's messages.
+/// with noise and yamux, message ids the keccak-256 of the data), but with
+/// signed messages and strict validation, as nodes before anonymous gossip
+/// were: the node still checks such a signature and takes what it publishes
+/// as any peer's messages (so the tests also cover an older peer).
 fn gossip_peer(key: Keypair) -> Swarm<gossipsub::Behaviour> {
     let mut swarm: Swarm<gossipsub::Behaviour> = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
