@@ -29,77 +29,69 @@ pub enum TxOrigin {
     Gossip,
 }
 
-/// Hashes of recently committed transactions, oldest evicted first: a
-/// transaction gossiped to this node after its block was committed here is
-/// dropped without recovering its sender again (the recovery is the costliest
-/// step of admission).
-#[derive(Debug, Default)]
-pub(super) struct RecentlyCommitted {
-    hashes: alloy_primitives::map::B256Set,
+/// A bounded map keyed by transaction hash whose oldest entries are evicted
+/// first; what admission remembers between calls.
+#[derive(Debug)]
+pub(super) struct Recent<V> {
+    entries: alloy_primitives::map::B256Map<V>,
     order: VecDeque<B256>,
+    capacity: usize,
 }
 
-/// How many committed transaction hashes [`RecentlyCommitted`] remembers.
-const RECENTLY_COMMITTED: usize = 200_000;
+impl<V: Clone> Recent<V> {
+    /// An empty map holding at most `capacity` entries.
+    pub(super) fn new(capacity: usize) -> Self {
+        Self { entries: Default::default(), order: VecDeque::new(), capacity }
+    }
 
-impl RecentlyCommitted {
-    /// Remember the hashes of a committed block's transactions.
-    pub(super) fn insert(&mut self, hashes: impl IntoIterator<Item = B256>) {
-        for hash in hashes {
-            if self.hashes.insert(hash) {
-                self.order.push_back(hash);
-            }
+    /// Remember `value` under `hash`, evicting the oldest beyond the capacity.
+    pub(super) fn insert(&mut self, hash: B256, value: V) {
+        if self.entries.insert(hash, value).is_none() {
+            self.order.push_back(hash);
         }
-        while self.order.len() > RECENTLY_COMMITTED {
+        while self.order.len() > self.capacity {
             if let Some(old) = self.order.pop_front() {
-                self.hashes.remove(&old);
+                self.entries.remove(&old);
             }
         }
     }
+
+    /// Whether `hash` is remembered.
+    pub(super) fn contains(&self, hash: &B256) -> bool {
+        self.entries.contains_key(hash)
+    }
+
+    /// The value remembered under `hash`.
+    pub(super) fn get(&self, hash: &B256) -> Option<V> {
+        self.entries.get(hash).cloned()
+    }
+
+    /// Take the value remembered under `hash` out. Its place in the eviction
+    /// order stays until it reaches the front (removing it from the middle
+    /// would cost a scan; a stale place evicts nothing).
+    fn take(&mut self, hash: &B256) -> Option<V> {
+        self.entries.remove(hash)
+    }
 }
+
+/// Hashes of recently committed transactions: a transaction gossiped to this
+/// node after its block was committed here is dropped without recovering its
+/// sender again (the recovery is the costliest step of admission).
+pub(super) type RecentlyCommitted = Recent<()>;
+
+/// How many committed transaction hashes [`RecentlyCommitted`] remembers.
+pub(super) const RECENTLY_COMMITTED: usize = 200_000;
 
 /// Transactions whose sender block validation recovered because they were
 /// not in the pool yet (a proposal outran their gossip), kept so that the same
 /// transaction arriving by gossip a moment later, or a block re-proposed in a
 /// later round, re-uses the recovery instead of repeating it. Keyed by the
 /// hash of the signed bytes, so an entry can only ever describe those bytes.
-/// Bounded: the oldest entries go first.
-#[derive(Debug, Default)]
-pub(super) struct RecoveredSenders {
-    txs: alloy_primitives::map::B256Map<RecoveredTx>,
-    order: VecDeque<B256>,
-}
+pub(super) type RecoveredSenders = Recent<RecoveredTx>;
 
 /// How many recovered transactions [`RecoveredSenders`] keeps: a few seconds
 /// of transactions at the devnet's rate, a few megabytes at most.
-const RECOVERED_SENDERS: usize = 16_384;
-
-impl RecoveredSenders {
-    /// Keep a transaction recovered outside admission.
-    pub(super) fn insert(&mut self, tx: &RecoveredTx) {
-        if self.txs.insert(tx.hash, tx.clone()).is_none() {
-            self.order.push_back(tx.hash);
-        }
-        while self.order.len() > RECOVERED_SENDERS {
-            if let Some(old) = self.order.pop_front() {
-                self.txs.remove(&old);
-            }
-        }
-    }
-
-    /// The transaction with this hash, if it was recovered here recently.
-    pub(super) fn get(&self, hash: &B256) -> Option<RecoveredTx> {
-        self.txs.get(hash).cloned()
-    }
-
-    /// Take the transaction with this hash out (admission pools it from here on).
-    fn take(&mut self, hash: &B256) -> Option<RecoveredTx> {
-        let tx = self.txs.remove(hash)?;
-        // Its place in `order` stays until it reaches the front: removing it
-        // from the middle would cost a scan, and a stale entry evicts nothing.
-        Some(tx)
-    }
-}
+pub(super) const RECOVERED_SENDERS: usize = 16_384;
 
 /// A transaction admitted for a local client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,15 +152,16 @@ impl Chain {
     fn try_submit(&self, raw: &[u8], origin: TxOrigin, gaps: GapRule) -> Result<Admission, SubmitError> {
         let started = Instant::now();
         self.check_size(raw)?;
-        let hash = alloy_primitives::keccak256(raw);
-        if origin == TxOrigin::Gossip
-            && (self.mempool.lock().get(&hash).is_some() || self.recently_committed.lock().hashes.contains(&hash))
-        {
-            self.metrics.gossip_known.inc();
-            return Ok(Admission { hash, executable: true });
+        let mut recovered = None;
+        if origin == TxOrigin::Gossip {
+            let hash = alloy_primitives::keccak256(raw);
+            if self.mempool.lock().get(&hash).is_some() || self.recently_committed.lock().contains(&hash) {
+                self.metrics.gossip_known.inc();
+                return Ok(Admission { hash, executable: true });
+            }
+            // Block validation recovered it already (its proposal came first).
+            recovered = self.recovered_senders.lock().take(&hash);
         }
-        // A transaction block validation recovered already (its proposal came first).
-        let recovered = self.recovered_senders.lock().take(&hash);
         let tx = match recovered {
             Some(tx) => {
                 self.metrics.admission_recovery_reused.inc();
@@ -331,14 +324,12 @@ mod tests {
 
     #[test]
     fn recovered_senders_stay_bounded() {
-        let mut recovered = super::RecoveredSenders::default();
+        let mut recovered = super::RecoveredSenders::new(super::RECOVERED_SENDERS);
         let tx = dsec_sdk::tx::RecoveredTx::decode(&transfer(0, 1)).unwrap();
         for i in 0..super::RECOVERED_SENDERS + 10 {
-            let mut t = tx.clone();
-            t.hash = alloy_primitives::B256::from(alloy_primitives::U256::from(i));
-            recovered.insert(&t);
+            recovered.insert(alloy_primitives::B256::from(alloy_primitives::U256::from(i)), tx.clone());
         }
-        assert_eq!(recovered.txs.len(), super::RECOVERED_SENDERS);
+        assert_eq!(recovered.entries.len(), super::RECOVERED_SENDERS);
         assert!(recovered.get(&alloy_primitives::B256::ZERO).is_none(), "the oldest went first");
         let newest = alloy_primitives::B256::from(alloy_primitives::U256::from(super::RECOVERED_SENDERS + 9));
         assert!(recovered.take(&newest).is_some());

@@ -20,7 +20,7 @@ pub use admission::{Admission, TxOrigin};
 use crate::mempool::{Mempool, MempoolConfig, PoolError};
 use crate::metrics::Metrics;
 use crate::store::{Retention, Store, StoreError};
-use admission::{RecentlyCommitted, RecoveredSenders};
+use admission::{RECENTLY_COMMITTED, RECOVERED_SENDERS, RecentlyCommitted, RecoveredSenders};
 use alloy_primitives::{Address, B256};
 use dsec_evm::ExecError;
 use dsec_evm::executor::ChainConfig;
@@ -303,8 +303,8 @@ impl Chain {
             pending_txs: broadcast::channel(16_384).0,
             metrics,
             gossip: std::sync::OnceLock::new(),
-            recently_committed: Mutex::new(RecentlyCommitted::default()),
-            recovered_senders: Mutex::new(RecoveredSenders::default()),
+            recently_committed: Mutex::new(RecentlyCommitted::new(RECENTLY_COMMITTED)),
+            recovered_senders: Mutex::new(RecoveredSenders::new(RECOVERED_SENDERS)),
         };
         chain.load_schedule()?;
         chain.load_permissions()?;

@@ -71,7 +71,7 @@ impl Chain {
             self.metrics.validate_recovered.inc();
             match RecoveredTx::decode(&block.body.transactions[i].raw) {
                 Ok(tx) => {
-                    self.recovered_senders.lock().insert(&tx);
+                    self.recovered_senders.lock().insert(tx.hash, tx.clone());
                     *slot = Some(tx);
                 }
                 Err(e) => return Ok(Verdict::Invalid(format!("transaction {i}: {e}"))),
@@ -156,7 +156,12 @@ impl Chain {
             .iter()
             .map(|(address, change)| (*address, change.info.map(|i| i.nonce).unwrap_or(0)));
         self.mempool.lock().on_block(nonces);
-        self.recently_committed.lock().insert(executed.transactions.iter().map(|(h, _)| *h));
+        {
+            let mut committed = self.recently_committed.lock();
+            for (hash, _) in &executed.transactions {
+                committed.insert(*hash, ());
+            }
+        }
         let tx_count = executed.transactions.len();
         self.record_commit(&executed, parent_timestamp_ms, &certificate, started);
         info!(
